@@ -1,0 +1,3 @@
+from dumpfix.cli import main
+
+raise SystemExit(main())
