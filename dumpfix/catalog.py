@@ -1,0 +1,130 @@
+"""The catalog model: what dumpfix needs to know about the target schema.
+
+Loaders (``schema`` from SQL files, ``live`` from a database) fill it; the
+planner reads it. Names are PostgreSQL's stored names: unquoted identifiers
+folded to lower case, quoted ones kept as written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from pglast import keywords
+
+
+class QName(NamedTuple):
+    """A schema-qualified relation name."""
+
+    schema: str
+    name: str
+
+    def __str__(self) -> str:
+        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
+
+
+_SAFE_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+# PostgreSQL's quote_identifier() quotes every keyword that is not unreserved.
+_QUOTED_KEYWORDS = frozenset(
+    keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
+)
+
+
+def quote_ident(name: str) -> str:
+    """Quote an identifier exactly as PostgreSQL's quote_ident() would need."""
+    if (
+        name
+        and (name[0].isascii() and (name[0].islower() or name[0] == "_"))
+        and all(ch in _SAFE_IDENT_CHARS for ch in name)
+        and name not in _QUOTED_KEYWORDS
+    ):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A standard-conforming string literal (dumps set standard_conforming_strings)."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class Column:
+    name: str
+    not_null: bool = False
+    #: GENERATED ALWAYS AS (...) STORED columns: never written by dumps.
+    generated: bool = False
+    #: GENERATED ALWAYS AS IDENTITY: INSERTs need OVERRIDING SYSTEM VALUE.
+    identity_always: bool = False
+
+
+@dataclass
+class ForeignKey:
+    name: str
+    table: QName
+    columns: tuple[str, ...]
+    ref_table: QName
+    #: Empty until resolved: REFERENCES t without a column list means t's primary key.
+    ref_columns: tuple[str, ...]
+    deferrable: bool = False
+    initially_deferred: bool = False
+    match_full: bool = False
+    #: PostgreSQL 18 NOT ENFORCED constraints are never checked.
+    enforced: bool = True
+
+
+@dataclass
+class Trigger:
+    name: str
+    table: QName
+    #: Trigger fires on UPDATE (the only event dumpfix's own statements cause
+    #: besides INSERT, which the dump causes anyway).
+    on_update: bool
+    enabled: bool = True
+
+
+@dataclass
+class Table:
+    name: QName
+    columns: dict[str, Column] = field(default_factory=dict)
+    primary_key: tuple[str, ...] | None = None
+    unique_keys: list[tuple[str, ...]] = field(default_factory=list)
+    #: Parent of a partition (PARTITION OF / ATTACH PARTITION).
+    parent: QName | None = None
+    partitioned: bool = False
+    triggers: list[Trigger] = field(default_factory=list)
+
+    def row_key(self) -> tuple[str, ...] | None:
+        """Columns that identify a row for an UPDATE: the PK, else a NOT NULL unique key."""
+        if self.primary_key:
+            return self.primary_key
+        for key in self.unique_keys:
+            if all(self.columns.get(c) is not None and self.columns[c].not_null for c in key):
+                return key
+        return None
+
+    def update_triggers(self) -> list[Trigger]:
+        return [t for t in self.triggers if t.on_update and t.enabled]
+
+
+@dataclass
+class Catalog:
+    tables: dict[QName, Table] = field(default_factory=dict)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+    def root_of(self, name: QName) -> QName:
+        """The top partition root of a table (the table itself when not a partition)."""
+        seen = {name}
+        table = self.tables.get(name)
+        while table is not None and table.parent is not None and table.parent not in seen:
+            name = table.parent
+            seen.add(name)
+            table = self.tables.get(name)
+        return name
+
+    def resolve(self) -> None:
+        """Fill FK ref_columns that default to the referenced table's primary key."""
+        for fk in self.foreign_keys:
+            if not fk.ref_columns:
+                target = self.tables.get(fk.ref_table)
+                if target is not None and target.primary_key:
+                    fk.ref_columns = target.primary_key

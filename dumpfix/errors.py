@@ -1,0 +1,29 @@
+"""One root exception: the CLI turns any DumpfixError into one line on stderr and exit 2."""
+
+from __future__ import annotations
+
+
+class DumpfixError(Exception):
+    """An error in the user's input or usage; never a bug in dumpfix."""
+
+    exit_code = 2
+
+    def __init__(self, message: str, location: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.location = location
+
+    def __str__(self) -> str:
+        return f"{self.location}: {self.message}" if self.location else self.message
+
+
+class DumpError(DumpfixError):
+    """The dump cannot be read: truncated, not SQL, unknown format."""
+
+
+class SchemaError(DumpfixError):
+    """A schema source cannot be read or parsed."""
+
+
+class PlanError(DumpfixError):
+    """No strategy available to the restoring role can load a cycle."""
