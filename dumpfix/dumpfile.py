@@ -1,0 +1,240 @@
+"""The streaming splitter: a plain-SQL dump as a sequence of items with byte spans.
+
+The items cover the input exactly: ``b"".join(buf[i.start:i.end] for i in
+split(buf)) == buf``. COPY data is never parsed here (the terminator is found
+with one ``find``), and a run of INSERT statements into one table becomes one
+item, matched inside a compiled pattern, so that a dump of millions of rows
+gives a few items per table.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import lru_cache
+
+from pglast import parse_sql
+from pglast.parser import ParseError
+
+from dumpfix.errors import DumpError
+from dumpfix.lexer import IDENT, STATEMENT_BODY, skip_space, split_idents, statement_end
+
+# How many INSERT statements one pattern match takes: bounds the regex
+# engine's bookkeeping while keeping Python steps rare.
+_RUN_LENGTH = 2048
+
+
+class Kind(enum.Enum):
+    SPACE = "space"  # whitespace and comments
+    META = "meta"  # one psql backslash command line
+    STATEMENT = "statement"  # any other SQL statement, up to its ';'
+    COPY = "copy"  # COPY ... FROM stdin; its data; the \. line
+    INSERTS = "inserts"  # consecutive INSERT statements sharing one prefix
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A table as a dump names it; schema None when the dump left it unqualified."""
+
+    schema: str | None
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    kind: Kind
+    start: int
+    end: int
+    #: COPY / INSERTS: the table loaded and the column list (None: all, in table order).
+    relation: Relation | None = None
+    columns: tuple[str, ...] | None = None
+    #: COPY: the first byte of the data; INSERTS: where the statements start.
+    data_start: int = 0
+    #: INSERTS: the shared text ``INSERT INTO ... VALUES`` of every statement.
+    prefix: bytes = b""
+    #: The search_path in effect (as SET by the dump) when the item runs.
+    search_path: tuple[str, ...] = ("public",)
+    #: Python codec of the dump's client_encoding at this item.
+    encoding: str = "utf-8"
+
+
+_INSERT_PREFIX = re.compile(
+    rb"INSERT\s+INTO\s+(?P<table>" + IDENT + rb"(?:\." + IDENT + rb")?)\s*"
+    rb"(?:\((?P<cols>(?:\"(?:[^\"]|\"\")*+\"|[^\")])*+)\)\s*)?"
+    rb"(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?(?:DEFAULT\s+)?VALUES",
+    re.IGNORECASE,
+)
+_SEARCH_PATH_SET = re.compile(rb"SET\s+(?:SESSION\s+)?search_path\b", re.IGNORECASE)
+_SEARCH_PATH_CONFIG = re.compile(
+    rb"SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'", re.IGNORECASE
+)
+_CLIENT_ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", re.IGNORECASE)
+_COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
+_INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
+_LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
+
+# PostgreSQL encoding names (as pg_dump writes them) to Python codecs.
+_ENCODINGS = {
+    "UTF8": "utf-8",
+    "UNICODE": "utf-8",
+    "SQL_ASCII": "latin-1",
+    "LATIN1": "latin-1",
+    "LATIN2": "iso8859-2",
+    "LATIN9": "iso8859-15",
+    "WIN1250": "cp1250",
+    "WIN1251": "cp1251",
+    "WIN1252": "cp1252",
+    "KOI8R": "koi8-r",
+    "EUC_JP": "euc-jp",
+    "SJIS": "shift-jis",
+    "GBK": "gbk",
+    "BIG5": "big5",
+}
+
+
+def python_encoding(pg_name: str) -> str:
+    return _ENCODINGS.get(pg_name.upper().replace("-", "_"), "latin-1")
+
+
+def line_number(buf: bytes, pos: int) -> int:
+    return buf.count(b"\n", 0, pos) + 1
+
+
+def split(buf: bytes) -> Iterator[Item]:
+    """Items of the whole buffer (bytes or mmap), in order, covering every byte."""
+    n = len(buf)
+    pos = 0
+    search_path: tuple[str, ...] = ("public",)
+    encoding = "utf-8"
+    while pos < n:
+        space_end = skip_space(buf, pos)
+        if space_end > pos:
+            yield Item(Kind.SPACE, pos, space_end)
+            pos = space_end
+            continue
+        try:
+            if buf[pos] == 0x5C:  # backslash: a psql meta-command runs to the end of its line
+                nl = buf.find(b"\n", pos)
+                end = n if nl < 0 else nl + 1
+                yield Item(Kind.META, pos, end)
+            elif _INSERT_HEAD.match(buf, pos):
+                item = _insert_run(buf, pos, n, search_path, encoding)
+                end = item.end
+                yield item
+            elif _COPY_HEAD.match(buf, pos):
+                item = _copy_block(buf, pos, n, search_path, encoding)
+                end = item.end
+                yield item
+            else:
+                end = statement_end(buf, pos, n)
+                statement = bytes(buf[pos:end])
+                search_path = _new_search_path(statement, encoding) or search_path
+                m = _CLIENT_ENCODING.match(statement)
+                if m:
+                    encoding = python_encoding(m.group(1).decode("ascii", "replace"))
+                yield Item(Kind.STATEMENT, pos, end)
+        except DumpError as e:
+            if e.location is None:
+                e.location = f"line {line_number(buf, pos)}"
+            raise
+        pos = end
+
+
+def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str) -> Item:
+    head = _INSERT_PREFIX.match(buf, pos)
+    if head is None:  # not a shape pg_dump writes: keep it as a plain statement
+        return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
+    prefix = bytes(head.group())
+    run = _run_pattern(prefix)
+    end = pos
+    while True:
+        m = run.match(buf, end, n)
+        if m is None or m.end() == end:
+            break
+        end = m.end()
+    if end == pos:  # the fast pattern failed (nested comment, or truncated): one statement
+        end = statement_end(buf, pos, n)
+    names = split_idents(head.group("table"), encoding)
+    cols = head.group("cols")
+    return Item(
+        Kind.INSERTS,
+        pos,
+        end,
+        relation=Relation(names[0], names[1]) if len(names) == 2 else Relation(None, names[0]),
+        columns=tuple(split_idents(cols, encoding)) if cols is not None else None,
+        data_start=pos,
+        prefix=prefix,
+        search_path=search_path,
+        encoding=encoding,
+    )
+
+
+@lru_cache(maxsize=256)
+def _run_pattern(prefix: bytes) -> re.Pattern[bytes]:
+    one = re.escape(prefix) + STATEMENT_BODY
+    # The first statement starts at pos; each further one on the next line.
+    return re.compile(rb"(?:(?:\r?\n)?" + one + rb"){1,%d}+" % _RUN_LENGTH)
+
+
+def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str) -> Item:
+    head_end = statement_end(buf, pos, n)
+    statement = bytes(buf[pos:head_end])
+    try:
+        copy = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
+    except ParseError as e:
+        raise DumpError(f"cannot parse COPY statement: {e}") from None
+    if not copy.is_from or copy.filename is not None or copy.is_program:
+        return Item(Kind.STATEMENT, pos, head_end)
+    eol = _LINE_END.match(buf, head_end)
+    if eol is None:
+        raise DumpError("COPY ... FROM stdin must end its line")
+    data_start = eol.end()
+    end = copy_data_end(buf, data_start, n)
+    relation = copy.relation
+    columns = tuple(c.sval for c in copy.attlist) if copy.attlist else None
+    return Item(
+        Kind.COPY,
+        pos,
+        end,
+        relation=Relation(relation.schemaname, relation.relname),
+        columns=columns,
+        data_start=data_start,
+        search_path=search_path,
+        encoding=encoding,
+    )
+
+
+def copy_data_end(buf: bytes, data_start: int, n: int) -> int:
+    """The end of the ``\\.`` line closing COPY data that starts at data_start."""
+    # Inside COPY text data a backslash is always escaped, so a line that is
+    # exactly \. can only be the terminator. data_start - 1 is the header's newline.
+    i = data_start - 1
+    while True:
+        i = buf.find(b"\n\\.", i)
+        if i < 0:
+            raise DumpError("COPY data never ends with a \\. line (truncated dump?)")
+        after = i + 3
+        if after >= n:
+            return n
+        if buf[after] == 0x0A:
+            return after + 1
+        if buf[after] == 0x0D and (after + 1 >= n or buf[after + 1] == 0x0A):
+            return min(after + 2, n)
+        i = after
+
+
+def _new_search_path(statement: bytes, encoding: str) -> tuple[str, ...] | None:
+    """The search_path a SET search_path or set_config('search_path', ...) establishes."""
+    if _SEARCH_PATH_SET.match(statement):
+        stmt = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
+        names = [a.val.sval for a in (stmt.args or ()) if hasattr(a, "val")]
+    elif _SEARCH_PATH_CONFIG.match(statement):
+        stmt = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
+        value = stmt.targetList[0].val.args[1].val.sval
+        names = split_idents(value.encode(encoding, "surrogateescape"), encoding)
+    else:
+        return None
+    names = [s for s in names if s not in ("pg_catalog", "$user")]
+    return tuple(names) or ("public",)

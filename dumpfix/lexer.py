@@ -1,0 +1,106 @@
+"""Byte-level SQL lexing: where statements end, as psql sees them.
+
+Everything here works on bytes (a dump's bytes are in its client_encoding,
+which need not be UTF-8) and runs inside compiled regular expressions, so a
+gigabyte of INSERT statements is split without a Python step per token.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dumpfix.errors import DumpError
+
+# One token of a statement body, in PostgreSQL's lexical terms. The order of
+# the alternatives matters: an E'' string before identifiers, so that the E of
+# E'..' starts a string while an E inside a word does not.
+_IDENT_START = rb"A-Za-z_\x80-\xff"
+_IDENT_CHAR = rb"A-Za-z_0-9$\x80-\xff"
+_TOKEN = (
+    rb"[Ee]'(?:[^'\\]++|\\[\s\S]|'')*+'"  # E'' string: backslash escapes
+    rb"|[" + _IDENT_START + rb"][" + _IDENT_CHAR + rb"]*+"  # identifier or keyword
+    rb"|'[^']*+'"  # standard string; '' is two adjacent strings, same bounds
+    rb'|"[^"]*+"'  # quoted identifier
+    rb"|--[^\n]*+"  # line comment
+    rb"|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/"  # block comment (not nested: slow path)
+    rb"|\$(?P<tag>(?:[" + _IDENT_START + rb"][A-Za-z_0-9\x80-\xff]*+)?)\$[\s\S]*?\$(?P=tag)\$"
+    rb"|[^;'\"$/\-" + _IDENT_START + rb"]++"  # anything else, in runs
+    rb"|/(?!\*)|-(?!-)|\$"
+)
+STATEMENT_BODY = rb"(?:" + _TOKEN + rb")*+;"
+_STATEMENT = re.compile(STATEMENT_BODY)
+
+# Whitespace and comments between statements.
+_SPACE = re.compile(rb"(?:[ \t\r\n\f\v]++|--[^\n]*+|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/)++")
+
+IDENT = rb'(?:"(?:[^"]|"")*+"|[' + _IDENT_START + rb"][" + _IDENT_CHAR + rb"]*+)"
+_IDENT_RE = re.compile(IDENT)
+
+
+def skip_space(buf: bytes, pos: int) -> int:
+    """The end of the whitespace and comments starting at pos."""
+    m = _SPACE.match(buf, pos)
+    return m.end() if m else pos
+
+
+def statement_end(buf: bytes, pos: int, end: int) -> int:
+    """The offset just past the ``;`` ending the statement that starts at pos.
+
+    Raises DumpError when the statement never ends (a truncated dump).
+    """
+    m = _STATEMENT.match(buf, pos, end)
+    if m is not None:
+        return m.end()
+    return _statement_end_slow(buf, pos, end)
+
+
+def _statement_end_slow(buf: bytes, pos: int, end: int) -> int:
+    """Token by token, for what the fast pattern cannot do: nested comments."""
+    i = pos
+    while i < end:
+        c = buf[i : i + 1]
+        if c == b";":
+            return i + 1
+        if buf.startswith(b"/*", i):
+            i = _nested_comment_end(buf, i, end)
+            continue
+        m = re.compile(_TOKEN).match(buf, i, end)
+        if m is None or m.end() == i:
+            break
+        i = m.end()
+    raise DumpError("statement never ends (unterminated string, comment or truncated file)")
+
+
+def _nested_comment_end(buf: bytes, pos: int, end: int) -> int:
+    depth = 0
+    i = pos
+    while i < end:
+        if buf.startswith(b"/*", i):
+            depth += 1
+            i += 2
+        elif buf.startswith(b"*/", i):
+            depth -= 1
+            i += 2
+            if depth == 0:
+                return i
+        else:
+            i += 1
+    raise DumpError("block comment never ends")
+
+
+def unquote_ident(raw: bytes, encoding: str = "utf-8") -> str:
+    """An identifier as PostgreSQL stores it: quoted kept, unquoted folded to lower case."""
+    text = raw.decode(encoding, "surrogateescape")
+    if text.startswith('"'):
+        return text[1:-1].replace('""', '"')
+    return text.lower() if text.isascii() else _fold_ascii(text)
+
+
+def _fold_ascii(text: str) -> str:
+    # PostgreSQL downcases only ASCII letters in unquoted identifiers (in UTF-8).
+    return "".join(ch.lower() if ch.isascii() else ch for ch in text)
+
+
+def split_idents(raw: bytes, encoding: str = "utf-8") -> list[str]:
+    """Identifiers of a comma-separated list or a dotted name, unquoted."""
+    return [unquote_ident(m.group(), encoding) for m in _IDENT_RE.finditer(raw)]
