@@ -1,0 +1,347 @@
+"""Learn the catalog (tables, keys, FKs, triggers) from SQL files with pglast.
+
+Reads ``pg_dump --schema-only`` output and migration folders (Prisma, Drizzle,
+Flyway, Rails structure.sql, golang-migrate, dbmate...). The text is split into
+statements here, with PostgreSQL's lexical rules and psql's meta-commands in
+mind, so that each statement is parsed alone (whole-text parsing is slow on
+non-ASCII text) and errors point at a line. ``ddl`` applies what was parsed.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from pglast import ast, parse_sql
+from pglast.parser import ParseError, parse_plpgsql_json
+
+from .catalog import Catalog
+from .ddl import DdlApplier
+from .errors import SchemaError
+
+__all__ = ["SchemaError", "Statement", "load_schema", "load_schema_sql", "split_statements"]
+
+
+class Statement(NamedTuple):
+    """One SQL statement without its terminating semicolon."""
+
+    text: str
+    #: 1-based line of the statement's first character in its file.
+    line: int
+
+
+# -- splitting ---------------------------------------------------------------
+_IDENT_START = r"[A-Za-z_\x80-\U0010ffff]"
+_IDENT_CONT = r"[\w$\x80-\U0010ffff]"
+_TOKEN = re.compile(
+    rf"""
+    (?P<space>\s+)
+  | (?P<comment>--[^\n]*)
+  | (?P<block>/\*)
+  | (?P<estring>[eE]'(?:[^'\\]|\\.|'')*'?)
+  | (?P<string>'(?:[^']|'')*'?)
+  | (?P<qident>"(?:[^"]|"")*"?)
+  | (?P<dollar>\$(?:{_IDENT_START}[\w\x80-\U0010ffff]*)?\$)
+  | (?P<word>{_IDENT_START}{_IDENT_CONT}*)
+  | (?P<semi>;)
+  | (?P<open>\()
+  | (?P<close>\))
+  | (?P<backslash>\\)
+  | (?P<other>[0-9]+|[^\s\w'"$;()\\/-]+|.)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_BLOCK_EDGE = re.compile(r"/\*|\*/")
+_COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
+_END_OF_COPY_DATA = re.compile(r"^\\\.\r?$", re.MULTILINE)
+
+
+class _Splitter:
+    """psql's view of a script: where statements end and which lines are meta-commands."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.line_pos = 0  # offset up to which self.line has counted newlines
+
+    def line_at(self, offset: int) -> int:
+        self.line += self.text.count("\n", self.line_pos, offset)
+        self.line_pos = offset
+        return self.line
+
+    def statements(self) -> Iterator[Statement]:
+        text, start = self.text, None
+        depth = begin_depth = 0
+        words: list[str] = []
+        while self.pos < len(text):
+            match = _TOKEN.match(text, self.pos)
+            assert match is not None  # the last alternative matches any character
+            kind, self.pos = match.lastgroup, match.end()
+            if kind in ("space", "comment"):
+                continue
+            if kind == "block":
+                self.skip_block_comment()
+                continue
+            if kind == "backslash":
+                # A psql meta-command runs to the end of its line and ends any statement.
+                if start is not None:
+                    yield self.statement(start, match.start())
+                    start, depth, begin_depth, words = None, 0, 0, []
+                self.pos = _line_end(text, self.pos)
+                continue
+            if kind == "semi" and depth == 0 and begin_depth == 0:
+                if start is not None:
+                    statement = self.statement(start, match.start())
+                    yield statement
+                    if _COPY_FROM_STDIN.match(statement.text):
+                        self.skip_copy_data()
+                start, depth, begin_depth, words = None, 0, 0, []
+                continue
+            if start is None:
+                start = match.start()
+            if kind == "dollar":
+                close = text.find(match.group(), self.pos)
+                self.pos = len(text) if close < 0 else close + len(match.group())
+            elif kind == "open":
+                depth += 1
+            elif kind == "close":
+                depth = max(depth - 1, 0)
+            elif kind == "word":
+                word = match.group().lower()
+                if len(words) < 4:
+                    words.append(word)
+                if depth == 0 and _is_function_head(words):
+                    begin_depth = _track_begin(word, begin_depth)
+        if start is not None:
+            yield self.statement(start, len(text))
+
+    def statement(self, start: int, end: int) -> Statement:
+        return Statement(self.text[start:end], self.line_at(start))
+
+    def skip_block_comment(self) -> None:
+        """Block comments nest in PostgreSQL."""
+        nesting = 1
+        while nesting:
+            edge = _BLOCK_EDGE.search(self.text, self.pos)
+            if edge is None:
+                self.pos = len(self.text)
+                return
+            nesting += 1 if edge.group() == "/*" else -1
+            self.pos = edge.end()
+
+    def skip_copy_data(self) -> None:
+        """Inline COPY data runs from the next line to a line that is exactly ``\\.``."""
+        data_start = _line_end(self.text, self.pos)
+        end = _END_OF_COPY_DATA.search(self.text, data_start)
+        self.pos = len(self.text) if end is None else end.end()
+
+
+def _line_end(text: str, pos: int) -> int:
+    newline = text.find("\n", pos)
+    return len(text) if newline < 0 else newline + 1
+
+
+def _is_function_head(words: list[str]) -> bool:
+    """psql's test for CREATE [OR REPLACE] FUNCTION|PROCEDURE, whose BEGIN ATOMIC
+    bodies contain semicolons."""
+    head = words[:4]
+    return head[:1] == ["create"] and (
+        head[1:2] in (["function"], ["procedure"])
+        or (head[1:3] == ["or", "replace"] and head[3:4] in (["function"], ["procedure"]))
+    )
+
+
+def _track_begin(word: str, begin_depth: int) -> int:
+    if word == "begin":
+        return begin_depth + 1
+    if word == "case" and begin_depth >= 1:
+        return begin_depth + 1
+    if word == "end" and begin_depth > 0:
+        return begin_depth - 1
+    return begin_depth
+
+
+def split_statements(text: str) -> Iterator[Statement]:
+    """The statements of a psql script, skipping meta-command lines and COPY data."""
+    return _Splitter(text).statements()
+
+
+# -- parsing -----------------------------------------------------------------
+# Statements that never change the catalog: not even parsed, so that data in a
+# dump costs nothing and syntax pglast does not know cannot stop the load.
+_SKIPPED_FIRST_WORDS = frozenset(
+    """insert update delete merge copy grant revoke comment vacuum analyze truncate
+    values call lock notify listen begin commit start end rollback savepoint release
+    prepare execute deallocate discard checkpoint security refresh cluster reindex
+    explain fetch move close declare import load reassign abort table""".split()
+)
+_FIRST_WORDS = re.compile(r"\(*\s*(\w+)(?:\s+or\s+replace)?(?:\s+(\w+))?", re.I)
+
+
+def _worth_parsing(text: str) -> bool:
+    words = _FIRST_WORDS.match(text)
+    if words is None:
+        return True  # let the parser say what is wrong
+    first, second = words.group(1).lower(), (words.group(2) or "").lower()
+    if first in _SKIPPED_FIRST_WORDS:
+        return False
+    if first in ("select", "with"):
+        return "set_config" in text.lower()
+    return not (first == "create" and second in ("function", "procedure", "aggregate"))
+
+
+class _Loader:
+    """Feeds statements to one DdlApplier, turning parse errors into SchemaErrors."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.ddl = DdlApplier(catalog)
+
+    def load_text(self, text: str, source: str) -> None:
+        self.ddl.set_search_path(["$user", "public"])  # every script is a new session
+        for statement in split_statements(text):
+            self.load_statement(statement, source)
+
+    def load_statement(self, statement: Statement, source: str) -> None:
+        if not _worth_parsing(statement.text):
+            return
+        try:
+            nodes = parse_sql(statement.text)
+        except ParseError as error:
+            message, index = error.args[0], error.args[1] if len(error.args) > 1 else None
+            line = statement.line + statement.text.count("\n", 0, index or 0)
+            raise SchemaError(message, f"{source}:{line}") from None
+        for raw in nodes:
+            if isinstance(raw.stmt, ast.DoStmt):
+                for inner in _do_block_statements(raw.stmt, statement):
+                    self.load_statement(inner, source)
+            else:
+                self.ddl.apply(raw.stmt)
+
+
+def _do_block_statements(node: ast.DoStmt, statement: Statement) -> list[Statement]:
+    """The SQL statements of a PL/pgSQL DO block, outside its exception handlers.
+
+    Drizzle wraps each ADD CONSTRAINT in ``DO $$ BEGIN ... EXCEPTION WHEN
+    duplicate_object THEN null; END $$``; others test ``IF NOT EXISTS`` first.
+    Conditions are not evaluated: every statement is taken as having run.
+    """
+    options = {opt.defname: opt.arg.sval for opt in node.args or () if hasattr(opt.arg, "sval")}
+    body = options.get("as")
+    if body is None or options.get("language", "plpgsql").lower() != "plpgsql":
+        return []
+    tag = "$dumpfix$"
+    while tag in body:
+        tag = tag[:-1] + "x$"
+    try:
+        tree = json.loads(parse_plpgsql_json(f"CREATE FUNCTION f() RETURNS void AS {tag}{body}{tag} LANGUAGE plpgsql"))
+    except (ParseError, ValueError):
+        return []
+    offset = statement.text.find(body)
+    first_line = statement.line + statement.text.count("\n", 0, max(offset, 0))
+    return [Statement(query, first_line + lineno - 1) for lineno, query in _plpgsql_sql(tree)]
+
+
+_STRING_LITERAL = re.compile(r"'((?:[^']|'')*)'", re.S)
+
+
+def _plpgsql_sql(tree: object) -> Iterator[tuple[int, str]]:
+    """(line, SQL) of plain statements and of EXECUTEs of a string literal."""
+    if isinstance(tree, list):
+        for item in tree:
+            yield from _plpgsql_sql(item)
+    elif isinstance(tree, dict):
+        for key, value in tree.items():
+            if key == "exceptions":
+                continue
+            if key == "PLpgSQL_stmt_execsql":
+                yield value.get("lineno", 1), value["sqlstmt"]["PLpgSQL_expr"]["query"]
+            elif key == "PLpgSQL_stmt_dynexecute":
+                literal = _STRING_LITERAL.fullmatch(value["query"]["PLpgSQL_expr"]["query"].strip())
+                if literal:
+                    yield value.get("lineno", 1), literal.group(1).replace("''", "'")
+            else:
+                yield from _plpgsql_sql(value)
+
+
+# -- files -------------------------------------------------------------------
+_PG_TO_PYTHON_ENCODINGS = {"sql_ascii": "latin-1", "sjis": "shift_jis", "koi8r": "koi8_r", "koi8u": "koi8_u"}
+_CLIENT_ENCODING = re.compile(r"^SET\s+client_encoding\s*(?:=|TO)\s*'([\w-]+)'", re.I | re.M)
+
+
+def _decode(data: bytes, source: str) -> str:
+    """UTF-8 (a BOM allowed), UTF-16 with a BOM, or the script's client_encoding."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        declared = _CLIENT_ENCODING.search(data.decode("latin-1"))
+        if declared is not None:
+            name = declared.group(1).lower()
+            name = _PG_TO_PYTHON_ENCODINGS.get(name, re.sub(r"^win(\d)", r"cp\1", name))
+            try:
+                return data.decode(name)
+            except (LookupError, UnicodeDecodeError):
+                pass
+        line = data.count(b"\n", 0, error.start) + 1
+        raise SchemaError("invalid UTF-8 (and no usable client_encoding)", f"{source}:{line}") from None
+
+
+_DOWN_MIGRATION = re.compile(r"(^|[._-])down\.sql$|^U\d+(?:[._]\d+)*__", re.I)
+_DBMATE_DOWN = re.compile(r"^--\s*migrate:down\b.*", re.M | re.S)
+
+
+def _natural_key(path: Path) -> list[list[str | int]]:
+    """V2__x.sql before V10__x.sql, folder by folder (0001_init/migration.sql)."""
+    return [[int(t) if t.isdigit() else t for t in re.split(r"(\d+)", part)] for part in path.parts]
+
+
+def schema_files(path: Path) -> list[Path]:
+    """A file as given, or a folder's .sql files (recursively) in natural order.
+
+    Down / undo migrations are left out: running them would undo the schema.
+    """
+    if not path.is_dir():
+        return [path]
+    files = [
+        p
+        for p in path.rglob("*.sql")
+        if p.is_file()
+        and not _DOWN_MIGRATION.search(p.name)
+        and not any(part.startswith(".") for part in p.relative_to(path).parts)
+    ]
+    if not files:
+        raise SchemaError("no .sql files in this folder", str(path))
+    return sorted(files, key=lambda p: _natural_key(p.relative_to(path)))
+
+
+def load_schema(paths: Sequence[Path]) -> Catalog:
+    """The catalog built by running the given files and folders in order."""
+    loader = _Loader(Catalog())
+    for path in paths:
+        for file in schema_files(Path(path)):
+            try:
+                data = file.read_bytes()
+            except OSError as error:
+                raise SchemaError(f"cannot read: {error.strerror or error}", str(file)) from None
+            text = _DBMATE_DOWN.sub("", _decode(data, str(file)))
+            loader.load_text(text, str(file))
+    loader.ddl.finish()
+    return loader.ddl.catalog
+
+
+def load_schema_sql(text: str, catalog: Catalog | None = None, source: str = "<sql>") -> Catalog:
+    """Run one script against a catalog (a new one by default) and return it.
+
+    Also used on the DDL a dump itself carries. Index names and constraint names
+    learned by an earlier call are not remembered across calls.
+    """
+    loader = _Loader(catalog if catalog is not None else Catalog())
+    loader.load_text(text, source)
+    loader.ddl.finish()
+    return loader.ddl.catalog
