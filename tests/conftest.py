@@ -1,0 +1,169 @@
+"""pytest fixtures: the session's PostgreSQL servers, dump cases, and the dumpfix runner.
+
+The servers start on first use and stop when the session ends; with DUMPFIX_TEST_DSN
+the suite uses that server instead (see tests/pgharness.py).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+import pgharness
+from pgharness import DumpCase, Server, ServerPool
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# The (server, pg_dump) fixtures tests ask for, and which cases each one runs.
+CASE_FIXTURES: dict[str, Callable[[pgharness.CaseSpec], bool]] = {
+    "dump_case": lambda spec: True,
+    # pg_dump 17+ output does not load into a server before 17 (transaction_timeout);
+    # test_harness checks that, and --target-version will strip it later.
+    "restore_case": lambda spec: spec.restorable,
+}
+_POOL = pytest.StashKey[ServerPool]()
+_DESELECTED = pytest.StashKey[dict[str, int]]()
+
+DumpfixRunner = Callable[..., "subprocess.CompletedProcess[bytes]"]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Find the PostgreSQL programs (or the DSN server) once, before collection."""
+    pool = ServerPool(os.environ.get("DUMPFIX_TEST_DSN") or None)
+    config.stash[_POOL] = pool
+    config.stash[_DESELECTED] = {}
+    if os.environ.get("CI") and pool.dsn is None:
+        # CI must run every case: a missing PostgreSQL 15 is a broken CI, not a skip.
+        missing = {reason for spec in pool.specs() if (reason := pool.missing(spec))}
+        if missing:
+            raise pytest.UsageError("CI is set but " + "; ".join(sorted(missing)))
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop the servers this session started (or drop its objects from the DSN server)."""
+    pool = config.stash.get(_POOL, None)
+    if pool is not None:
+        pool.close()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say which servers and pg_dump versions the run covers."""
+    pool = config.stash[_POOL]
+    where = f"DUMPFIX_TEST_DSN (PostgreSQL {pool.server_majors()[0]})" if pool.dsn else "throwaway servers"
+    clients = ", ".join(f"{major}: {path}" for major, path in sorted(pool.client_bins.items()))
+    return [f"dumpfix: {where}; client programs {clients}"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize dump_case / restore_case over the (server, pg_dump) pairs, named by label."""
+    pool = metafunc.config.stash[_POOL]
+    for name, wanted in CASE_FIXTURES.items():
+        if name in metafunc.fixturenames:
+            specs = [spec for spec in pool.specs() if wanted(spec)]
+            metafunc.parametrize(name, specs, ids=[spec.label for spec in specs], indirect=True)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Deselect the cases whose PostgreSQL version is not installed, counting the reasons."""
+    pool = config.stash[_POOL]
+    keep: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
+    reasons = config.stash[_DESELECTED]
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        specs = [callspec.params[n] for n in CASE_FIXTURES if callspec and n in callspec.params]
+        reason = next((r for spec in specs if (r := pool.missing(spec))), None)
+        if reason is None:
+            keep.append(item)
+        else:
+            dropped.append(item)
+            reasons[reason] = reasons.get(reason, 0) + 1
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Explain deselected cases at the end, where people look."""
+    for reason, count in terminalreporter.config.stash[_DESELECTED].items():
+        terminalreporter.write_line(f"dumpfix: deselected {count} tests: {reason}", yellow=True)
+
+
+@pytest.fixture(scope="session")
+def pg_pool(pytestconfig: pytest.Config) -> ServerPool:
+    """Every server of the session, started on first use."""
+    return pytestconfig.stash[_POOL]
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_pool: ServerPool) -> Server:
+    """The newest server: for tests that do not depend on the PostgreSQL version."""
+    return pg_pool.newest()
+
+
+@pytest.fixture(scope="session")
+def dump_case(request: pytest.FixtureRequest, pg_pool: ServerPool) -> DumpCase:
+    """Each (server, pg_dump) pair where that pg_dump can dump that server."""
+    return pg_pool.case(request.param)
+
+
+@pytest.fixture(scope="session")
+def restore_case(request: pytest.FixtureRequest, pg_pool: ServerPool) -> DumpCase:
+    """Each (server, pg_dump) pair whose dumps plain psql loads into that server."""
+    return pg_pool.case(request.param)
+
+
+@pytest.fixture(scope="session")
+def source_db() -> Callable[[Server, str], str]:
+    """A database built from tests/fixtures/<name>.sql, built once per server and reused.
+
+    Tests must not modify it: they share it. Use pgharness.create_database to get a
+    private one.
+    """
+    cache: dict[tuple[str, str], str] = {}
+
+    def get(server: Server, name: str) -> str:
+        key = (server.host, name)
+        if key not in cache:
+            cache[key] = pgharness.create_database(server, pgharness.fixture_sql(name))
+        return cache[key]
+
+    return get
+
+
+@pytest.fixture
+def run_dumpfix(tmp_path: Path) -> DumpfixRunner:
+    """Run `python -m dumpfix ARGS` in a subprocess, in the test's tmp_path by default.
+
+    A subprocess, not an in-process call: exit codes, stdout/stderr separation and
+    atomic file writes are part of the contract. stdin is empty unless input is given.
+    """
+
+    def run(
+        *args: str | os.PathLike[str], input: bytes | None = None, cwd: Path | None = None
+    ) -> subprocess.CompletedProcess[bytes]:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+        return subprocess.run(
+            [sys.executable, "-m", "dumpfix", *map(str, args)],
+            input=input,
+            stdin=subprocess.DEVNULL if input is None else None,
+            capture_output=True,
+            cwd=cwd or tmp_path,
+            env=env,
+            timeout=600,
+            check=False,
+        )
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _no_canary() -> Iterator[None]:
+    """Fail any test after which the awkward_values fixture's shell command ran."""
+    yield
+    pgharness.assert_no_canary()
