@@ -1,0 +1,92 @@
+"""The command line: options become one Options value; run() does the work; main() maps errors."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from dumpfix import __version__
+from dumpfix.errors import DumpfixError
+from dumpfix.explain import explain
+from dumpfix.fix import analyse, write
+from dumpfix.output import open_output
+from dumpfix.source import open_source
+
+
+@dataclass(frozen=True)
+class Options:
+    input: str
+    output: str | None
+    schema: tuple[Path, ...]
+    explain: bool
+    verbose: bool
+
+
+def run(options: Options) -> int:
+    with open_source(options.input) as source:
+        analysis = analyse(source.buf, options.schema)
+        if options.explain:
+            click.echo(explain(analysis), err=True)
+        with open_output(options.output) as out:
+            write(analysis, out)
+    return 0
+
+
+EXAMPLES = """
+\b
+Examples:
+  dumpfix backup.sql -o fixed.sql --schema schema.sql
+  pg_dump --data-only "$SRC" | dumpfix - --schema migrations/ | psql -v ON_ERROR_STOP=1 "$DST"
+"""
+
+
+@click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("input", metavar="IN")
+@click.option("-o", "--output", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option(
+    "--schema",
+    "schema",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="SQL file or folder of .sql files (e.g. pg_dump --schema-only, migrations). Repeatable.",
+)
+@click.option("--explain", is_flag=True, help="Describe the plan on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
+@click.version_option(__version__, prog_name="dumpfix")
+def command(input: str, output: str | None, schema: tuple[Path, ...], explain: bool, verbose: bool) -> None:
+    """Rewrite a pg_dump data-only dump IN so that it restores without FK violations.
+
+    IN is a file or - for stdin; the result goes to stdout unless -o is given.
+    """
+    options = Options(input, output, schema, explain, verbose)
+    try:
+        code = run(options)
+    except DumpfixError as e:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"dumpfix: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("dumpfix: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        command.main(args=argv, prog_name="dumpfix", standalone_mode=False)
+    except click.exceptions.Exit as e:
+        return e.exit_code
+    except click.ClickException as e:
+        e.show()
+        return 2
+    except click.exceptions.Abort:
+        click.echo("dumpfix: interrupted", err=True)
+        return 130
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 0
+    return 0

@@ -1,0 +1,62 @@
+"""The library entry point: from a dump buffer and schema sources to a plan, then output."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from dumpfix.catalog import Catalog
+from dumpfix.dumpfile import Item, Kind, split
+from dumpfix.errors import DumpfixError
+from dumpfix.layout import lay_out
+from dumpfix.plan import Plan, make_plan
+from dumpfix.schema import load_schema, load_schema_sql
+from dumpfix.write import write_plan
+
+_DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
+
+
+@dataclass
+class Analysis:
+    buf: bytes
+    items: list[Item]
+    catalog: Catalog
+    plan: Plan
+
+
+def analyse(buf: bytes, schema_paths: Sequence[Path] = (), catalog: Catalog | None = None) -> Analysis:
+    """Split the dump, learn the catalog, and plan; nothing is written."""
+    items = list(split(buf))
+    if catalog is None:
+        if schema_paths:
+            catalog = load_schema(schema_paths)
+        else:
+            catalog = catalog_from_dump(buf, items)
+    layout = lay_out(buf, items, catalog)
+    return Analysis(buf, items, catalog, make_plan(buf, catalog, layout))
+
+
+def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
+    """The catalog a dump that carries DDL builds before its first data block.
+
+    Constraints a full dump adds after its data do not constrain loading it.
+    """
+    ddl: list[bytes] = []
+    for item in items:
+        if item.kind in (Kind.COPY, Kind.INSERTS):
+            break
+        if item.kind is Kind.STATEMENT and _DDL.match(buf, item.start, item.end):
+            ddl.append(bytes(buf[item.start : item.end]))
+    if not ddl:
+        raise DumpfixError(
+            "no schema: give the tables' definitions with --schema FILE_OR_DIR "
+            "(e.g. pg_dump --schema-only output or a migrations folder) or --dsn URL"
+        )
+    return load_schema_sql(b"\n".join(ddl).decode("utf-8", "surrogateescape"), source="<dump>")
+
+
+def write(analysis: Analysis, out: BinaryIO) -> None:
+    write_plan(analysis.buf, analysis.plan, analysis.catalog, out)

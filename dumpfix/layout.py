@@ -1,0 +1,110 @@
+"""The dump's layout: a prologue, units that can move, an epilogue.
+
+A unit is a table's data block (consecutive COPY/INSERT items of one table)
+with what belongs to it: the comment header and pg_dump's
+``--disable-triggers`` statements before it, and whatever stands between it
+and the next unit. Moving units keeps every byte of the input.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from dumpfix.catalog import Catalog, QName
+from dumpfix.dumpfile import Item, Kind
+
+_LEADING = re.compile(
+    rb"(?:SET\s+SESSION\s+AUTHORIZATION\b|ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+DISABLE\s+TRIGGER\b)",
+    re.IGNORECASE,
+)
+_TRAILING = re.compile(
+    rb"ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+ENABLE\s+TRIGGER\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Unit:
+    index: int  # position among the units of the input
+    first: int  # item range [first, last)
+    last: int
+    blocks: tuple[int, ...]  # the data items
+    table: QName  # the table the blocks load
+    node: QName  # its partition root: what FKs are declared on
+
+
+@dataclass
+class Layout:
+    items: list[Item]
+    prologue_end: int
+    units: list[Unit]
+    epilogue_start: int
+
+    def blocks_of(self, node: QName) -> list[Item]:
+        return [self.items[b] for u in self.units if u.node == node for b in u.blocks]
+
+    def needs_row_order(self, node: QName) -> bool:
+        """Whether rows of one table load in several statements (INSERTs, or several COPYs)."""
+        blocks = self.blocks_of(node)
+        return len(blocks) > 1 or any(b.kind is Kind.INSERTS for b in blocks)
+
+
+def resolve(item: Item, catalog: Catalog) -> QName:
+    """The table a data item loads: unqualified names go through its search_path."""
+    assert item.relation is not None
+    if item.relation.schema is not None:
+        return QName(item.relation.schema, item.relation.name)
+    for schema in item.search_path:
+        if QName(schema, item.relation.name) in catalog.tables:
+            return QName(schema, item.relation.name)
+    return QName(item.search_path[0], item.relation.name)
+
+
+def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
+    groups: list[list[int]] = []
+    for i, item in enumerate(items):
+        if item.kind not in (Kind.COPY, Kind.INSERTS):
+            continue
+        if groups:
+            prev = items[groups[-1][-1]]
+            between = items[groups[-1][-1] + 1 : i]
+            if prev.relation == item.relation and all(x.kind is Kind.SPACE for x in between):
+                groups[-1].append(i)
+                continue
+        groups.append([i])
+    if not groups:
+        return Layout(items, len(items), [], len(items))
+    starts = []
+    floor = 0
+    for group in groups:
+        start = group[0]
+        while start > floor and _is_leading(buf, items[start - 1]):
+            start -= 1
+        starts.append(start)
+        floor = group[-1] + 1
+    end = groups[-1][-1] + 1
+    probe = end
+    while probe < len(items):
+        while probe < len(items) and items[probe].kind is Kind.SPACE:
+            probe += 1
+        if probe < len(items) and _is_trailing(buf, items[probe]):
+            probe += 1
+            end = probe
+        else:
+            break
+    units = []
+    for n, group in enumerate(groups):
+        last = starts[n + 1] if n + 1 < len(groups) else end
+        table = resolve(items[group[0]], catalog)
+        units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table)))
+    return Layout(items, starts[0], units, end)
+
+
+def _is_leading(buf: bytes, item: Item) -> bool:
+    if item.kind is Kind.SPACE:
+        return True
+    return item.kind is Kind.STATEMENT and _LEADING.match(buf, item.start, item.end) is not None
+
+
+def _is_trailing(buf: bytes, item: Item) -> bool:
+    return item.kind is Kind.STATEMENT and _TRAILING.match(buf, item.start, item.end) is not None

@@ -1,0 +1,118 @@
+"""Facts about the data that decide the plan: how many rows each cut would touch.
+
+Read in a pass of its own over only the blocks of tables in cycles, after
+the split and before anything is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from dumpfix.catalog import Catalog, ForeignKey, QName
+from dumpfix.dumpfile import Item, Kind
+from dumpfix.rows import copy_chunks, copy_non_null, insert_statements, insert_tuples
+
+NULLS = (b"NULL", b"\\N")
+
+
+def block_columns(item: Item, catalog: Catalog, table: QName) -> tuple[str, ...]:
+    """The column each field of the block's rows belongs to."""
+    if item.columns is not None:
+        return item.columns
+    known = catalog.tables.get(table)
+    return tuple(known.columns) if known else ()
+
+
+def statement_rows(buf: bytes, item: Item) -> Iterator[list[list[bytes]] | None]:
+    """Per INSERT statement its rows' values; COPY blocks yield None (use copy_rows)."""
+    if item.kind is Kind.COPY:
+        yield None
+        return
+    for start, end in insert_statements(buf, item.start, item.end):
+        yield [t.values for t in insert_tuples(buf, start, end, len(item.prefix))]
+
+
+def copy_rows(buf: bytes, item: Item) -> Iterator[list[bytes]]:
+    """Fields of each COPY line, one Python step a row: only for rare slow paths."""
+    end = item.end - _terminator_length(buf, item)
+    for chunk in copy_chunks(buf, item.data_start, end):
+        for line in chunk.splitlines():
+            yield line.split(b"\t")
+
+
+def _terminator_length(buf: bytes, item: Item) -> int:
+    tail = buf[max(item.end - 4, item.data_start - 1) : item.end]
+    return len(tail) - tail.rfind(b"\\.")
+
+
+def copy_data_end(buf: bytes, item: Item) -> int:
+    """Where the rows of a COPY item end (the \\. line starts)."""
+    return item.end - _terminator_length(buf, item)
+
+
+def forward_flags(
+    buf: bytes, blocks: list[Item], columns: list[tuple[str, ...]], fk: ForeignKey
+) -> Iterator[bool]:
+    """For every row in load order: does it point at a row of its own table not loaded yet?
+
+    FK checks run at the end of each statement, so keys of the same statement count as loaded.
+    """
+    seen: set[tuple[bytes, ...]] = set()
+    for item, cols in zip(blocks, columns):
+        key_idx = [cols.index(c) for c in fk.ref_columns]
+        fk_idx = [cols.index(c) for c in fk.columns]
+        for rows in _statements(buf, item):
+            for row in rows():
+                seen.add(tuple(row[i] for i in key_idx))
+            for row in rows():
+                ref = tuple(row[i] for i in fk_idx)
+                yield not any(v in NULLS for v in ref) and ref not in seen
+
+
+def _statements(buf: bytes, item: Item) -> Iterator:
+    """Per statement, a callable that iterates its rows (COPY: the whole block, twice)."""
+    if item.kind is Kind.COPY:
+        yield lambda: copy_rows(buf, item)
+        return
+    for rows in statement_rows(buf, item):
+        yield lambda rows=rows: iter(rows)
+
+
+class Stats:
+    def __init__(self, buf: bytes, layout: "Layout", catalog: Catalog) -> None:  # noqa: F821
+        self.buf = buf
+        self.layout = layout
+        self.catalog = catalog
+
+    def _blocks(self, table: QName) -> tuple[list[Item], list[tuple[str, ...]]]:
+        node = self.catalog.root_of(table)
+        blocks, columns = [], []
+        for unit in self.layout.units:
+            if unit.node == node:
+                for b in unit.blocks:
+                    blocks.append(self.layout.items[b])
+                    columns.append(block_columns(self.layout.items[b], self.catalog, unit.table))
+        return blocks, columns
+
+    def non_null(self, table: QName, nulled: tuple[str, ...]) -> int:
+        """Rows of the table with a value in any of the columns (each needs an UPDATE)."""
+        total = 0
+        blocks, columns = self._blocks(table)
+        for item, cols in zip(blocks, columns):
+            idx = [cols.index(c) for c in nulled if c in cols]
+            if not idx:
+                continue
+            if item.kind is Kind.COPY:
+                end = copy_data_end(self.buf, item)
+                total += max(copy_non_null(self.buf, item.data_start, end, i) for i in idx)
+            else:
+                for rows in statement_rows(self.buf, item):
+                    for row in rows or ():
+                        total += any(row[i] not in NULLS for i in idx)
+        return total
+
+    def forward_references(self, fk: ForeignKey) -> int:
+        blocks, columns = self._blocks(fk.table)
+        if any(any(c not in cols for c in fk.columns + fk.ref_columns) for cols in columns):
+            return 0
+        return sum(forward_flags(self.buf, blocks, columns, fk))
