@@ -1,0 +1,122 @@
+"""The splitter: (input, expected items) tables, losslessness, and truncation errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from dumpfix.dumpfile import Kind, Relation, split
+from dumpfix.errors import DumpError
+
+S, M, ST, C, I = Kind.SPACE, Kind.META, Kind.STATEMENT, Kind.COPY, Kind.INSERTS
+
+CASES = [
+    pytest.param(
+        b"SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n",
+        [(ST, b"SET statement_timeout = 0;"), (S, b"\n"),
+         (ST, b"SELECT pg_catalog.set_config('search_path', '', false);"), (S, b"\n")],
+        id="preamble",
+    ),
+    pytest.param(
+        b"\\restrict abc123\n\nCOPY public.t (a, b) FROM stdin;\n1\tx\\\\.\n\\.\n\\unrestrict abc123\n",
+        [(M, b"\\restrict abc123\n"), (S, b"\n"),
+         (C, b"COPY public.t (a, b) FROM stdin;\n1\tx\\\\.\n\\.\n"), (M, b"\\unrestrict abc123\n")],
+        id="copy-with-escaped-backslash-dot-and-restrict",
+    ),
+    pytest.param(
+        b"COPY public.t (a) FROM stdin;\n\\.\n",
+        [(C, b"COPY public.t (a) FROM stdin;\n\\.\n")],
+        id="empty-copy",
+    ),
+    pytest.param(
+        b"COPY public.t (a) FROM stdin;\r\n1\r\n\\.\r\nSELECT 1;",
+        [(C, b"COPY public.t (a) FROM stdin;\r\n1\r\n\\.\r\n"), (ST, b"SELECT 1;")],
+        id="crlf-copy",
+    ),
+    pytest.param(
+        b"INSERT INTO public.t VALUES (1, 'a;\n\\.\n\\! echo hi\n');\nINSERT INTO public.t VALUES (2, NULL);\n",
+        [(I, b"INSERT INTO public.t VALUES (1, 'a;\n\\.\n\\! echo hi\n');\nINSERT INTO public.t VALUES (2, NULL);"),
+         (S, b"\n")],
+        id="insert-literal-with-newline-semicolon-meta",
+    ),
+    pytest.param(
+        b"INSERT INTO public.t VALUES (1, E'it\\'s;');\nINSERT INTO public.u VALUES ($$;$$);\n",
+        [(I, b"INSERT INTO public.t VALUES (1, E'it\\'s;');"), (S, b"\n"),
+         (I, b"INSERT INTO public.u VALUES ($$;$$);"), (S, b"\n")],
+        id="e-string-and-dollar-quote",
+    ),
+    pytest.param(
+        b"INSERT INTO public.t VALUES\n\t(1, 'x'),\n\t(2, 'y');\n",
+        [(I, b"INSERT INTO public.t VALUES\n\t(1, 'x'),\n\t(2, 'y');"), (S, b"\n")],
+        id="rows-per-insert",
+    ),
+    pytest.param(
+        b"INSERT INTO public.t (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'a') ON CONFLICT DO NOTHING;\n",
+        [(I, b"INSERT INTO public.t (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'a') ON CONFLICT DO NOTHING;"),
+         (S, b"\n")],
+        id="overriding-on-conflict",
+    ),
+    pytest.param(
+        b"INSERT INTO public.empty DEFAULT VALUES;\n",
+        [(I, b"INSERT INTO public.empty DEFAULT VALUES;"), (S, b"\n")],
+        id="default-values",
+    ),
+    pytest.param(
+        b"SELECT /* a /* nested ; */ still */ 1;\n-- c ;\nSELECT 2;",
+        [(ST, b"SELECT /* a /* nested ; */ still */ 1;"), (S, b"\n-- c ;\n"), (ST, b"SELECT 2;")],
+        id="nested-comment",
+    ),
+    pytest.param(
+        b"SELECT pg_catalog.lo_create('16385');\nSELECT pg_catalog.lowrite(0, '\\x0102');\n",
+        [(ST, b"SELECT pg_catalog.lo_create('16385');"), (S, b"\n"),
+         (ST, b"SELECT pg_catalog.lowrite(0, '\\x0102');"), (S, b"\n")],
+        id="large-objects",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "expected"), CASES)
+def test_split(data: bytes, expected: list[tuple[Kind, bytes]]) -> None:
+    items = list(split(data))
+    assert [(i.kind, data[i.start : i.end]) for i in items] == expected
+
+
+def test_relations_and_columns() -> None:
+    data = (
+        'COPY "My Schema"."Täble" ("a b", "select", c) FROM stdin;\n\\.\n'
+        'INSERT INTO public."X" ("Id", v) VALUES (1, 2);\n'
+    ).encode()
+    items = [i for i in split(data) if i.kind is not Kind.SPACE]
+    assert items[0].relation == Relation("My Schema", "Täble")
+    assert items[0].columns == ("a b", "select", "c")
+    assert items[1].relation == Relation("public", "X")
+    assert items[1].columns == ("Id", "v")
+
+
+def test_old_search_path_applies_to_unqualified_names() -> None:
+    data = b"SET search_path = shop, pg_catalog;\n\nCOPY items (id) FROM stdin;\n\\.\n"
+    copy = [i for i in split(data) if i.kind is Kind.COPY][0]
+    assert copy.relation == Relation(None, "items")
+    assert copy.search_path == ("shop",)
+
+
+def test_insert_run_is_one_item_per_table() -> None:
+    rows = b"".join(b"INSERT INTO public.t VALUES (%d, 'r');\n" % i for i in range(5000))
+    items = [i for i in split(rows) if i.kind is Kind.INSERTS]
+    assert 1 <= len(items) <= 3  # runs are capped, never one item per row
+    assert items[0].start == 0 and items[-1].end == len(rows) - 1
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "line"),
+    [
+        (b"SET a = 1;\nCOPY public.t (a) FROM stdin;\n1\n2\n", "COPY data never ends", 2),
+        (b"SET a = 1;\n\nINSERT INTO public.t VALUES (1, 'abc", "statement never ends", 3),
+        (b"SELECT /* never closed", "comment never ends", 1),
+    ],
+    ids=["truncated-copy", "truncated-insert", "open-comment"],
+)
+def test_truncated_input_is_an_error(data: bytes, message: str, line: int) -> None:
+    with pytest.raises(DumpError) as info:
+        list(split(data))
+    assert message in info.value.message
+    assert info.value.location == f"line {line}"
