@@ -111,6 +111,8 @@ class DdlApplier:
     def __init__(self, catalog: Catalog) -> None:
         self.catalog = catalog
         self.search_path: list[str] = ["public"]
+        #: Schemas known to exist: PostgreSQL creates in the first existing one on the path.
+        self.schemas: set[str] = {"public"} | {q.schema for q in catalog.tables}
         self.indexes: dict[QName, IndexInfo] = {}
         self.named_keys: dict[tuple[QName, str], NamedKey] = {}
         #: Statement-level triggers, which partitions do not inherit.
@@ -136,13 +138,15 @@ class DdlApplier:
 
     # -- names -------------------------------------------------------------
     def creation_schema(self) -> str:
-        for schema in self.search_path:
-            if schema not in _NOT_CREATION_SCHEMAS:
-                return schema
-        return "public"
+        """The first existing schema on the path (else the first named: PostgreSQL would fail)."""
+        candidates = [s for s in self.search_path if s not in _NOT_CREATION_SCHEMAS]
+        existing = [s for s in candidates if s in self.schemas]
+        return (existing or candidates or ["public"])[0]
 
     def new_name(self, rv: ast.RangeVar) -> QName:
-        return QName(rv.schemaname or self.creation_schema(), rv.relname)
+        name = QName(rv.schemaname or self.creation_schema(), rv.relname)
+        self.schemas.add(name.schema)
+        return name
 
     def find(self, rv: ast.RangeVar) -> QName:
         """An existing table along the search_path, else the name CREATE would pick."""
@@ -194,6 +198,7 @@ class DdlApplier:
     def create_schema(self, node: ast.CreateSchemaStmt) -> None:
         saved = self.search_path
         if node.schemaname:
+            self.schemas.add(node.schemaname)
             self.search_path = [node.schemaname, *saved]
         try:
             for element in node.schemaElts or ():
@@ -407,7 +412,19 @@ class DdlApplier:
         elif kind == AT.AT_DetachPartition:
             child = self.catalog.tables.get(self.find(cmd.def_.name))
             if child is not None and child.parent == table.name:
-                child.parent = None
+                self.detach(child)
+
+    def detach(self, child: Table) -> None:
+        """A detached partition keeps copies of its keys and inherited FKs, not the triggers."""
+        self.inherit_from_parent(child, set(), triggers=False)
+        ancestors, parent = set(), child.parent
+        while parent is not None and parent not in ancestors:
+            ancestors.add(parent)
+            parent = getattr(self.catalog.tables.get(parent), "parent", None)
+        for fk in list(self.catalog.foreign_keys):
+            if fk.table in ancestors and self.foreign_key(child.name, fk.name) is None:
+                self.catalog.foreign_keys.append(replace(fk, table=child.name))
+        child.parent = None
 
     def drop_column(self, table: Table, name: str) -> None:
         """DROP COLUMN also drops the keys and FKs (either side) that use it."""
@@ -459,6 +476,7 @@ class DdlApplier:
         if node.objectType == ObjectType.OBJECT_TABLE and node.relation is not None:
             table = self.catalog.tables.get(self.find(node.relation))
             if table is not None:
+                self.schemas.add(node.newschema)
                 self.move_table(table, QName(node.newschema, table.name.name))
 
     def move_table(self, table: Table, new: QName) -> None:
@@ -528,6 +546,7 @@ class DdlApplier:
             names = _names(obj) if isinstance(obj, (list, tuple)) else (obj.sval,)
             if kind == ObjectType.OBJECT_SCHEMA:
                 self.drop_tables([q for q in self.catalog.tables if q.schema == names[0]])
+                self.schemas.discard(names[0])
             elif kind == ObjectType.OBJECT_TABLE:
                 self.drop_tables([self.find(_range_var(names))])
             elif kind == ObjectType.OBJECT_INDEX:
@@ -558,9 +577,10 @@ class DdlApplier:
         done: set[QName] = set()
         for table in list(self.catalog.tables.values()):
             self.inherit_from_parent(table, done)
+            table.unique_keys = list(dict.fromkeys(table.unique_keys))
         self.catalog.resolve()
 
-    def inherit_from_parent(self, table: Table, done: set[QName]) -> None:
+    def inherit_from_parent(self, table: Table, done: set[QName], triggers: bool = True) -> None:
         if table.name in done:
             return
         done.add(table.name)
@@ -575,10 +595,9 @@ class DdlApplier:
             own.identity_always = own.identity_always or column.identity_always
         if table.primary_key is None:
             table.primary_key = parent.primary_key
-        table.unique_keys = list(dict.fromkeys(table.unique_keys))
         table.unique_keys.extend(k for k in parent.unique_keys if k not in table.unique_keys)
         own_triggers = {t.name for t in table.triggers}
-        for trigger in parent.triggers:
+        for trigger in parent.triggers if triggers else ():
             if trigger.name not in own_triggers and (parent.name, trigger.name) not in self.statement_triggers:
                 table.triggers.append(replace(trigger, table=table.name))
 

@@ -217,13 +217,13 @@ class _Loader:
             raise SchemaError(message, f"{source}:{line}") from None
         for raw in nodes:
             if isinstance(raw.stmt, ast.DoStmt):
-                for inner in _do_block_statements(raw.stmt, statement):
+                for inner in _do_block_statements(raw.stmt, statement, source):
                     self.load_statement(inner, source)
             else:
                 self.ddl.apply(raw.stmt)
 
 
-def _do_block_statements(node: ast.DoStmt, statement: Statement) -> list[Statement]:
+def _do_block_statements(node: ast.DoStmt, statement: Statement, source: str) -> list[Statement]:
     """The SQL statements of a PL/pgSQL DO block, outside its exception handlers.
 
     Drizzle wraps each ADD CONSTRAINT in ``DO $$ BEGIN ... EXCEPTION WHEN
@@ -237,12 +237,16 @@ def _do_block_statements(node: ast.DoStmt, statement: Statement) -> list[Stateme
     tag = "$dumpfix$"
     while tag in body:
         tag = tag[:-1] + "x$"
+    offset = max(statement.text.find(body), 0)
+    first_line = statement.line + statement.text.count("\n", 0, offset)
     try:
         tree = json.loads(parse_plpgsql_json(f"CREATE FUNCTION f() RETURNS void AS {tag}{body}{tag} LANGUAGE plpgsql"))
-    except (ParseError, ValueError):
-        return []
-    offset = statement.text.find(body)
-    first_line = statement.line + statement.text.count("\n", 0, max(offset, 0))
+    except ParseError as error:
+        # PL/pgSQL errors carry no position: point at the token the message names.
+        near = re.search(r'at or near "(.*)"$', error.args[0])
+        at = body.find(near.group(1)) if near else -1
+        line = first_line + body.count("\n", 0, max(at, 0))
+        raise SchemaError(f"{error.args[0]} (in a DO block)", f"{source}:{line}") from None
     return [Statement(query, first_line + lineno - 1) for lineno, query in _plpgsql_sql(tree)]
 
 
