@@ -14,6 +14,7 @@ from dumpfix.errors import DumpfixError
 from dumpfix.explain import explain
 from dumpfix.fix import analyse, write
 from dumpfix.output import open_output
+from dumpfix.plan import Method, Role, Settings
 from dumpfix.source import open_source
 
 
@@ -24,11 +25,12 @@ class Options:
     schema: tuple[Path, ...]
     explain: bool
     verbose: bool
+    settings: Settings = Settings()
 
 
 def run(options: Options) -> int:
     with open_source(options.input) as source:
-        analysis = analyse(source.buf, options.schema)
+        analysis = analyse(source.buf, options.schema, settings=options.settings)
         if options.explain:
             click.echo(explain(analysis), err=True)
         with open_output(options.output) as out:
@@ -54,15 +56,38 @@ Examples:
     type=click.Path(path_type=Path),
     help="SQL file or folder of .sql files (e.g. pg_dump --schema-only, migrations). Repeatable.",
 )
+@click.option(
+    "--role",
+    type=click.Choice([r.value for r in Role]),
+    default=Role.OWNER.value,
+    show_default=True,
+    help="What the restoring role may do: user (INSERT/UPDATE/TEMP), owner (owns the tables), superuser.",
+)
+@click.option(
+    "--strategy",
+    type=click.Choice([m.value for m in Method]),
+    help="Force one way of loading every FK cycle instead of the cheapest the role allows.",
+)
+@click.option("--wrap", is_flag=True, help="Load everything in one transaction with constraints deferred.")
 @click.option("--explain", is_flag=True, help="Describe the plan on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="dumpfix")
-def command(input: str, output: str | None, schema: tuple[Path, ...], explain: bool, verbose: bool) -> None:
+def command(
+    input: str,
+    output: str | None,
+    schema: tuple[Path, ...],
+    role: str,
+    strategy: str | None,
+    wrap: bool,
+    explain: bool,
+    verbose: bool,
+) -> None:
     """Rewrite a pg_dump data-only dump IN so that it restores without FK violations.
 
     IN is a file or - for stdin; the result goes to stdout unless -o is given.
     """
-    options = Options(input, output, schema, explain, verbose)
+    settings = Settings(Role(role), Method(strategy) if strategy else None, wrap)
+    options = Options(input, output, schema, explain, verbose, settings)
     try:
         code = run(options)
     except DumpfixError as e:

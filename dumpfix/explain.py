@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dumpfix.fix import Analysis
+from dumpfix.plan import Method
 
 
 def explain(analysis: Analysis) -> str:
@@ -11,16 +12,25 @@ def explain(analysis: Analysis) -> str:
     lines.append("  load order: " + ", ".join(str(u.table) for u in plan.order))
     for cycle in plan.cycles:
         lines.append("  cycle: " + " <-> ".join(str(n) for n in cycle.nodes))
-        for edge in cycle.cut:
-            assert edge.deferral is not None
-            cols = ", ".join(edge.deferral.columns)
-            how = "rows pointing ahead " if edge.deferral.forward_only else ""
-            lines.append(
-                f"    load {edge.fk.table}({cols}) as NULL for {how}{edge.cost} row(s), "
-                f"then UPDATE (FK {edge.fk.name} -> {edge.fk.ref_table})"
-            )
+        for cut in cycle.cuts:
+            edge = cut.edge
+            fk = f"FK {edge.fk.name}: {edge.fk.table}({', '.join(edge.fk.columns)}) -> {edge.fk.ref_table}"
+            if cut.method is Method.NULLS:
+                assert edge.deferral is not None
+                cols = ", ".join(edge.deferral.columns)
+                which = "rows pointing ahead" if edge.deferral.forward_only else "rows"
+                lines.append(f"    nulls: load {edge.fk.table}({cols}) as NULL, then UPDATE {edge.cost} {which} ({fk})")
+            elif cut.method is Method.DEFER:
+                lines.append(f"    defer: checked at COMMIT ({fk} is DEFERRABLE)")
+            elif cut.method is Method.OWNER:
+                lines.append(f"    owner: ALTER CONSTRAINT DEFERRABLE for the load, then back ({fk})")
+            else:
+                lines.append(f"    superuser: loaded with session_replication_role = replica, then checked ({fk})")
     for name in plan.unknown:
         lines.append(f"  warning: {name} is not in the schema; left where it is")
+    if plan.transaction:
+        lines.append("  the load runs in one transaction (BEGIN ... COMMIT)")
+    lines.append("  restoring needs: " + "; ".join(plan.privileges()))
     if not plan.changed:
         lines.append("  the dump restores as it is: output identical to input")
     return "\n".join(lines)

@@ -12,7 +12,7 @@ from dumpfix.catalog import Catalog
 from dumpfix.dumpfile import Item, Kind, split
 from dumpfix.errors import DumpfixError
 from dumpfix.layout import lay_out
-from dumpfix.plan import Plan, make_plan
+from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.schema import load_schema, load_schema_sql
 from dumpfix.write import write_plan
 
@@ -27,7 +27,12 @@ class Analysis:
     plan: Plan
 
 
-def analyse(buf: bytes, schema_paths: Sequence[Path] = (), catalog: Catalog | None = None) -> Analysis:
+def analyse(
+    buf: bytes,
+    schema_paths: Sequence[Path] = (),
+    catalog: Catalog | None = None,
+    settings: Settings | None = None,
+) -> Analysis:
     """Split the dump, learn the catalog, and plan; nothing is written."""
     items = list(split(buf))
     if catalog is None:
@@ -36,7 +41,7 @@ def analyse(buf: bytes, schema_paths: Sequence[Path] = (), catalog: Catalog | No
         else:
             catalog = catalog_from_dump(buf, items)
     layout = lay_out(buf, items, catalog)
-    return Analysis(buf, items, catalog, make_plan(buf, catalog, layout))
+    return Analysis(buf, items, catalog, make_plan(buf, catalog, layout, settings))
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:

@@ -7,6 +7,8 @@ FK edge costs one UPDATE per row whose FK is not NULL.
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dumpfix import graph
@@ -46,17 +48,46 @@ class Edge:
     fk: ForeignKey
     source: QName  # the referencing node (partition root)
     target: QName  # the referenced node
-    deferral: Deferral | None  # how to break it, None when it cannot be
-    cost: int  # rows that would need an UPDATE
+    deferral: Deferral | None  # how to load it as NULL, None when it cannot be
+    cost: int  # rows that would need an UPDATE (self-references: rows pointing ahead)
+    triggered: bool = False  # the referencing table has user UPDATE triggers
+
+
+class Method(str, enum.Enum):
+    """How a cut edge is kept from failing, cheapest privilege first."""
+
+    NULLS = "nulls"  # load as NULL, UPDATE afterwards: INSERT, UPDATE, TEMP
+    DEFER = "defer"  # DEFERRABLE already: SET CONSTRAINTS ... DEFERRED in a transaction
+    OWNER = "owner"  # ALTER CONSTRAINT ... DEFERRABLE for the load, then back: table owner
+    SUPERUSER = "superuser"  # session_replication_role = replica, then an orphan check
+
+
+class Role(str, enum.Enum):
+    USER = "user"
+    OWNER = "owner"
+    SUPERUSER = "superuser"
+
+
+@dataclass(frozen=True)
+class Cut:
+    edge: Edge
+    method: Method
 
 
 @dataclass
 class Cycle:
-    """A strongly connected set of tables and the edges cut to load it."""
+    """A strongly connected set of tables (or a table referencing itself) and how it loads."""
 
     nodes: list[QName]
     edges: list[Edge]
-    cut: list[Edge]
+    cuts: list[Cut]
+
+
+@dataclass(frozen=True)
+class Settings:
+    role: Role = Role.OWNER
+    strategy: Method | None = None  # forced for every cycle
+    wrap: bool = False  # the whole load in one transaction with constraints deferred
 
 
 @dataclass
@@ -66,14 +97,65 @@ class Plan:
     rewrites: dict[QName, Rewrite]
     cycles: list[Cycle]
     unknown: list[QName]
+    settings: Settings = field(default_factory=Settings)
+    #: Foreign keys among the loaded tables: what a superuser load checks afterwards.
+    checked: list[ForeignKey] = field(default_factory=list)
+
+    def methods(self) -> set[Method]:
+        return {c.method for cycle in self.cycles for c in cycle.cuts if c.edge.cost or c.method is not Method.NULLS}
+
+    @property
+    def altered(self) -> list[ForeignKey]:
+        """FKs made DEFERRABLE for the load and restored afterwards (owner strategy)."""
+        return [c.edge.fk for cy in self.cycles for c in cy.cuts if c.method is Method.OWNER]
+
+    @property
+    def superuser(self) -> bool:
+        return Method.SUPERUSER in self.methods()
+
+    @property
+    def disabled_triggers(self) -> dict[QName, list[str]]:
+        """User UPDATE triggers switched off around dumpfix's own UPDATEs (forced nulls)."""
+        return {
+            r.table.name: [t.name for t in r.table.update_triggers()]
+            for r in self.rewrites.values()
+            if r.table.update_triggers()
+        }
+
+    @property
+    def transaction(self) -> bool:
+        methods = self.methods()
+        return (
+            self.settings.wrap
+            or bool(methods & {Method.DEFER, Method.OWNER, Method.SUPERUSER})
+            or bool(self.disabled_triggers)
+        )
 
     @property
     def changed(self) -> bool:
-        return bool(self.rewrites) or self.order != self.layout.units
+        return bool(self.rewrites) or self.order != self.layout.units or self.transaction
+
+    def privileges(self) -> list[str]:
+        """What the restoring role needs, in words (from the cuts, so a rerun says the same)."""
+        methods = {c.method for cycle in self.cycles for c in cycle.cuts}
+        if Method.SUPERUSER in methods:
+            return ["superuser (session_replication_role = replica)"]
+        needs = ["INSERT on the tables"]
+        if Method.NULLS in methods:
+            needs.append("UPDATE and SELECT on the tables loaded with NULLs, TEMP on the database")
+        owned = sorted({str(fk.table) for fk in self.altered} | {str(t) for t in self.disabled_triggers})
+        if owned:
+            needs.append("ownership of " + ", ".join(owned))
+        return needs
 
 
-def make_plan(buf: bytes, catalog: Catalog, layout: Layout) -> Plan:
+def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings | None = None) -> Plan:
     """Order the units so that every kept FK edge points backwards; cut each cycle cheaply."""
+    settings = settings or Settings()
+    if settings.strategy is Method.SUPERUSER and settings.role is not Role.SUPERUSER:
+        raise PlanError("--strategy superuser needs --role superuser")
+    if settings.strategy is Method.OWNER and settings.role is Role.USER:
+        raise PlanError("--strategy owner needs --role owner or --role superuser")
     stats = Stats(buf, layout, catalog)
     nodes: list[QName] = []
     for unit in layout.units:
@@ -94,57 +176,98 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout) -> Plan:
     for component in graph.strongly_connected(nodes, pairs):
         member = set(component)
         inside = [i for i, e in enumerate(edges) if e.source in member and e.target in member]
-        if len(component) == 1 and not any(edges[i].source == edges[i].target for i in inside):
+        cross = [i for i in inside if edges[i].source != edges[i].target]
+        # A self-reference fails only where rows point at rows a later statement loads.
+        loops = [i for i in inside if edges[i].source == edges[i].target and edges[i].cost]
+        if not cross and not loops:
             continue
         comp_nodes = [n for n in nodes if n in member]
-        cross = [i for i in inside if edges[i].source != edges[i].target]
-        chosen = graph.cheapest_cut(
-            comp_nodes,
-            [pairs[i] for i in cross],
-            [edges[i].deferral is not None for i in cross],
-            lambda j: edges[cross[j]].cost,
-        )
-        if chosen is None:
-            raise PlanError(_unbreakable_message(comp_nodes, [edges[i] for i in cross]))
-        cycle_cut = [edges[cross[j]] for j in sorted(chosen)]
-        cut.update(cross[j] for j in chosen)
-        for i in inside:  # self-references that INSERT statements must defer
-            e = edges[i]
-            if e.source == e.target and e.deferral is not None and e.cost:
-                cycle_cut.append(e)
-                cut.add(i)
-        cycles.append(Cycle(comp_nodes, [edges[i] for i in inside], cycle_cut))
-        for e in cycle_cut:
-            if e.cost == 0:  # nothing to set afterwards: the edge is cut for free
-                continue
-            table = catalog.tables[e.fk.table]
-            rewrite = rewrites.setdefault(e.source, Rewrite(table, table.row_key() or ()))
-            assert e.deferral is not None
-            rewrite.deferrals.append(e.deferral)
+        cuts = _choose(comp_nodes, [edges[i] for i in cross], [edges[i] for i in loops], settings)
+        cycles.append(Cycle(comp_nodes, [edges[i] for i in inside], cuts))
+        chosen = {id(c.edge) for c in cuts}
+        cut.update(i for i in inside if id(edges[i]) in chosen)
+        for c in cuts:
+            if c.method is Method.NULLS and c.edge.cost:
+                assert c.edge.deferral is not None
+                table = catalog.tables[c.edge.fk.table]
+                rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or ()))
+                rewrite.deferrals.append(c.edge.deferral)
     kept = [pairs[i] for i in range(len(edges)) if i not in cut]
     node_order = graph.stable_order(nodes, kept)
-    if node_order is None:  # only self-loops can remain, and stable_order skips them
+    if node_order is None:  # stable_order skips self-loops; every cycle was cut
         raise AssertionError("cut left a cycle")
     rank = {n: i for i, n in enumerate(node_order)}
     order = sorted(layout.units, key=lambda u: (rank[u.node], u.index))
     unknown = [u.table for u in layout.units if u.table not in catalog.tables]
-    return Plan(layout, order, rewrites, cycles, unknown)
+    plan = Plan(layout, order, rewrites, cycles, unknown, settings)
+    if plan.superuser:
+        plan.checked = [e.fk for e in edges]
+    return plan
+
+
+_RANK = {Role.USER: 0, Role.OWNER: 1, Role.SUPERUSER: 2}
+Allowed = Callable[[Edge], "Method | None"]
+
+
+def _levels(settings: Settings) -> list[Allowed]:
+    """The ways to cut edges to try, in order of the privilege they need."""
+    role, forced = settings.role, settings.strategy
+
+    def defer_or(method: Method | None, e: Edge) -> Method | None:
+        return Method.DEFER if e.fk.deferrable else method
+
+    def nulls(e: Edge, triggers_ok: bool) -> Method | None:
+        return Method.NULLS if e.deferral is not None and (triggers_ok or not e.triggered) else None
+
+    owner_ok = _RANK[role] >= _RANK[Role.OWNER]
+    if forced is None:
+        levels: list[Allowed] = [lambda e: defer_or(nulls(e, False), e)]
+        if owner_ok:
+            levels.append(lambda e: defer_or(Method.OWNER, e))
+        return levels
+    if forced is Method.NULLS:
+        return [lambda e: nulls(e, owner_ok)]
+    if forced is Method.DEFER:
+        return [lambda e: defer_or(None, e)]
+    if forced is Method.OWNER:
+        return [lambda e: defer_or(Method.OWNER, e)]
+    return [lambda e: Method.SUPERUSER]
+
+
+def _choose(nodes: list[QName], cross: list[Edge], loops: list[Edge], settings: Settings) -> list[Cut]:
+    """The cuts of one strongly connected component with the least privilege, then cost."""
+    for allowed in _levels(settings):
+        if any(allowed(e) is None for e in loops):
+            continue
+        if settings.strategy is Method.SUPERUSER:  # nothing is checked: keep the dump's order
+            chosen: frozenset[int] | None = frozenset(range(len(cross)))
+        else:
+            chosen = graph.cheapest_cut(
+                nodes,
+                [(e.source, e.target) for e in cross],
+                [allowed(e) is not None for e in cross],
+                lambda j: 0 if allowed(cross[j]) is not Method.NULLS else cross[j].cost,
+            )
+        if chosen is not None:
+            picked = [cross[j] for j in sorted(chosen)] + loops
+            return [Cut(e, method) for e in picked if (method := allowed(e)) is not None]
+    raise PlanError(_unbreakable_message(nodes, cross + loops, settings))
 
 
 def _edge(
     fk: ForeignKey, source: QName, target: QName, catalog: Catalog, layout: Layout, stats: Stats
 ) -> Edge:
     deferral = _deferral(fk, catalog, source == target)
-    cost = 0
-    if deferral is not None:
-        if source == target and not layout.needs_row_order(source):
-            # One COPY checks its self-references at its end: nothing to do.
-            deferral = None
-        elif deferral.forward_only:
-            cost = stats.forward_references(fk)
-        else:
-            cost = stats.non_null(fk.table, deferral.columns)
-    return Edge(fk, source, target, deferral, cost)
+    table = catalog.tables.get(fk.table)
+    triggered = bool(table and table.update_triggers())
+    if source == target:
+        # One COPY checks its self-references at its end: only rows loaded by
+        # a later statement than the rows pointing at them need anything.
+        if not layout.needs_row_order(source):
+            return Edge(fk, source, target, deferral, 0, triggered)
+        return Edge(fk, source, target, deferral, stats.forward_references(fk), triggered)
+    cost = stats.non_null(fk.table, deferral.columns) if deferral is not None else 0
+    return Edge(fk, source, target, deferral, cost, triggered)
 
 
 def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferral | None:
@@ -173,12 +296,26 @@ def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferra
     return Deferral(fk, columns, forward_only=self_reference)
 
 
-def _unbreakable_message(nodes: list[QName], edges: list[Edge]) -> str:
+def _unbreakable_message(nodes: list[QName], edges: list[Edge], settings: Settings) -> str:
     names = " -> ".join(str(n) for n in nodes)
-    fks = ", ".join(
-        f"{e.fk.table}({', '.join(e.fk.columns)}) -> {e.fk.ref_table}" for e in edges
+    reasons = "; ".join(
+        f"{e.fk.table}({', '.join(e.fk.columns)}) -> {e.fk.ref_table}: {_why(e, settings)}" for e in edges
     )
+    how = f"--strategy {settings.strategy.value}" if settings.strategy else f"--role {settings.role.value}"
     return (
-        f"cannot break the FK cycle {names}: no nullable FK column on a table with a key "
-        f"({fks}); use --role owner or --role superuser, or make one constraint DEFERRABLE"
+        f"cannot load the FK cycle {names} with {how} ({reasons}); "
+        "use --role owner (ALTER CONSTRAINT ... DEFERRABLE during the load) or --role superuser, "
+        "or make one of these constraints DEFERRABLE"
     )
+
+
+def _why(edge: Edge, settings: Settings) -> str:
+    if settings.strategy is Method.DEFER:
+        return "DEFERRABLE" if edge.fk.deferrable else "NOT DEFERRABLE"
+    if edge.fk.deferrable:
+        return "DEFERRABLE"
+    if edge.deferral is None:
+        return "no nullable FK column or no key to UPDATE by"
+    if edge.triggered:
+        return "UPDATE triggers would change the restored rows"
+    return "nullable"

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from dumpfix.catalog import Catalog, QName, quote_ident
+from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.layout import Unit
-from dumpfix.plan import Plan, Rewrite
+from dumpfix.plan import Method, Plan, Rewrite
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows, forward_flags
@@ -36,6 +36,11 @@ class Capture:
     deferred: tuple[str, ...]
 
 
+HEAD = "-- dumpfix: before the data"
+TAIL = "-- dumpfix: after the data"
+END = "-- dumpfix: end"
+
+
 def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
     if not plan.changed:
         _copy(buf, 0, len(buf), out)
@@ -44,10 +49,57 @@ def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
     writer.run()
 
 
+def own_regions(buf: bytes, plan: Plan) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
+    """Where an earlier run of dumpfix put its head and tail: they are replaced, not repeated.
+
+    Only comments count (SPACE items): the same words inside data are data.
+    """
+    layout = plan.layout
+    if not layout.units:
+        return None, None
+    first, last = layout.units[0].blocks[0], layout.units[-1].blocks[-1]
+    return _region(buf, layout.items, HEAD, 0, first), _region(buf, layout.items, TAIL, last + 1, len(layout.items))
+
+
+def _region(buf: bytes, items: list[Item], mark: str, first: int, last: int) -> tuple[int, int] | None:
+    start = None
+    for item in items[first:last]:
+        if item.kind is not Kind.SPACE:
+            continue
+        text = bytes(buf[item.start : item.end])
+        if start is None:
+            at = _line_start_find(text, mark.encode())
+            if at >= 0:
+                start = item.start + at
+                end_at = _line_start_find(text, END.encode(), at)
+                if end_at >= 0:
+                    return _with_eol(buf, start), item.start + end_at + len(END)
+        else:
+            end_at = _line_start_find(text, END.encode())
+            if end_at >= 0:
+                return _with_eol(buf, start), item.start + end_at + len(END)
+    return None
+
+
+def _line_start_find(text: bytes, word: bytes, pos: int = 0) -> int:
+    at = text.find(word, pos)
+    while at > 0 and text[at - 1] != 0x0A:
+        at = text.find(word, at + 1)
+    return at
+
+
+def _with_eol(buf: bytes, at: int) -> int:
+    """Include the newline before a region: it was written with the region."""
+    if buf[at - 2 : at] == b"\r\n":
+        return at - 2
+    return at - 1 if at > 0 and buf[at - 1] == 0x0A else at
+
+
 def _copy(buf: bytes, start: int, end: int, out: BinaryIO) -> None:
-    view = memoryview(buf)
-    for pos in range(start, end, COPY_SIZE):
-        out.write(view[pos : min(pos + COPY_SIZE, end)])
+    with memoryview(buf) as view:  # released at once: an mmap cannot close while viewed
+        for pos in range(start, end, COPY_SIZE):
+            with view[pos : min(pos + COPY_SIZE, end)] as piece:
+                out.write(piece)
 
 
 class _Writer:
@@ -60,6 +112,20 @@ class _Writer:
         self.eol = _newline(buf)
         self.captures: list[Capture] = []
         self.last_byte = b"\n"
+        head, tail = own_regions(buf, plan)
+        self.skips = [r for r in (head, tail) if r is not None]
+        self.old_tail = tail
+
+    def copy_span(self, start: int, end: int) -> None:
+        """Copy input bytes, leaving out the regions an earlier run added."""
+        for skip_start, skip_end in self.skips:
+            if start < skip_end and skip_start < end:
+                self.copy_span(start, skip_start)
+                self.copy_span(skip_end, end)
+                return
+        if start < end:
+            _copy(self.buf, start, end, self.out)
+            self.last_byte = self.buf[end - 1 : end]
 
     def emit(self, data: bytes) -> None:
         if data:
@@ -68,9 +134,7 @@ class _Writer:
 
     def copy_items(self, first: int, last: int) -> None:
         if first < last:
-            start, end = self.items[first].start, self.items[last - 1].end
-            _copy(self.buf, start, end, self.out)
-            self.last_byte = self.buf[end - 1 : end]
+            self.copy_span(self.items[first].start, self.items[last - 1].end)
 
     def sql(self, text: str, encoding: str = "utf-8") -> None:
         if self.last_byte not in (b"\n", b""):
@@ -80,6 +144,7 @@ class _Writer:
     def run(self) -> None:
         layout = self.plan.layout
         self.copy_items(0, layout.prologue_end)
+        self.emit_region(HEAD, self.head_statements())
         current = self._path_at(layout.units[0])
         for unit in self.plan.order:
             wanted = self._path_at(unit)
@@ -94,8 +159,50 @@ class _Writer:
         if current != end_path:
             path = ", ".join(quote_ident(s) for s in end_path)
             self.sql(f"\nSET search_path = {path}, pg_catalog;\n")
+        if self.old_tail is not None and layout.epilogue_start < len(self.items):
+            # Where an earlier run's tail was: after its UPDATEs, which are data now.
+            self.copy_span(self.items[layout.epilogue_start].start, self.old_tail[0])
+            self.emit_region(TAIL, self.tail_statements())
+            self.copy_span(self.old_tail[1], len(self.buf))
+            return
+        self.emit_region(TAIL, self.tail_statements())
         self.separate(layout.epilogue_start)
         self.copy_items(layout.epilogue_start, len(self.items))
+
+    def emit_region(self, mark: str, statements: list[str]) -> None:
+        if mark == TAIL and not statements:
+            return
+        summary = f"{HEAD}: {summarise(self.plan)}" if mark == HEAD else mark
+        encoding = self.items[self.plan.layout.units[0].blocks[0]].encoding
+        text = "\n".join([summary, *statements, END])
+        if self.last_byte not in (b"\n", b""):
+            text = "\n" + text
+        self.emit(text.replace("\n", self.eol.decode()).encode(encoding, "surrogateescape"))
+
+    def head_statements(self) -> list[str]:
+        plan = self.plan
+        if not plan.transaction:
+            return []
+        lines = ["BEGIN;"]
+        for fk in plan.altered:
+            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} DEFERRABLE INITIALLY DEFERRED;")
+        lines.append("SET CONSTRAINTS ALL DEFERRED;")
+        if plan.superuser:
+            lines.append("SET LOCAL session_replication_role = replica;")
+        return lines
+
+    def tail_statements(self) -> list[str]:
+        plan = self.plan
+        if not plan.transaction:
+            return []
+        lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
+        for fk in plan.altered:
+            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {_deferrability(fk)};")
+        if plan.superuser:
+            lines.append("SET LOCAL session_replication_role = DEFAULT;")
+            lines.extend(orphan_check(fk) for fk in plan.checked)
+        lines.append("COMMIT;")
+        return lines
 
     def separate(self, index: int) -> None:
         """Keep statements apart: a unit may move behind one that ends without a newline."""
@@ -141,10 +248,10 @@ class _Writer:
         forward = any(d.forward_only for d in rewrite.deferrals)
         if item.kind is Kind.COPY and not forward:
             data_end = copy_data_end(self.buf, item)
-            _copy(self.buf, item.start, item.data_start, self.out)
+            self.copy_span(item.start, item.data_start)
             for chunk in copy_chunks(self.buf, item.data_start, data_end):
                 self.emit(copy_null_out(chunk, nulled))
-            self.copy_items_span(data_end, item.end)
+            self.copy_span(data_end, item.end)
             self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding)
             for chunk in copy_chunks(self.buf, item.data_start, data_end):
                 self.emit(copy_extract(chunk, fields, nulled))
@@ -172,11 +279,6 @@ class _Writer:
         if batch:
             self.emit_batch(head, batch)
 
-    def copy_items_span(self, start: int, end: int) -> None:
-        if start < end:
-            _copy(self.buf, start, end, self.out)
-            self.last_byte = self.buf[end - 1 : end]
-
     def emit_batch(self, head: bytes, batch: list[bytes]) -> None:
         sep = b"," + self.eol + b"\t"
         self.emit(head + self.eol + b"\t" + sep.join(batch) + b";" + self.eol)
@@ -202,12 +304,12 @@ class _Writer:
 
     def write_copy_rows(self, item: Item, decisions: list[tuple[int, ...]]) -> None:
         data_end = copy_data_end(self.buf, item)
-        _copy(self.buf, item.start, item.data_start, self.out)
+        self.copy_span(item.start, item.data_start)
         for row, null_idx in zip(copy_rows(self.buf, item), decisions):
             for i in null_idx:
                 row[i] = b"\\N"
             self.emit(b"\t".join(row) + self.eol)
-        self.copy_items_span(data_end, item.end)
+        self.copy_span(data_end, item.end)
 
     def write_insert_rows(self, item: Item, decisions: list[tuple[int, ...]]) -> None:
         it = iter(decisions)
@@ -216,24 +318,31 @@ class _Writer:
             for t in insert_tuples(self.buf, start, end, len(item.prefix)):
                 null_idx = next(it)
                 if null_idx:
-                    self.copy_items_span(pos, t.start)
+                    self.copy_span(pos, t.start)
                     values = list(t.values)
                     for i in null_idx:
                         values[i] = b"NULL"
                     self.emit(render_tuple(values))
                     pos = t.end
-        self.copy_items_span(pos, item.end)
+        self.copy_span(pos, item.end)
 
     def write_updates(self) -> None:
         if not self.captures:
             return
         lines = ["", "-- dumpfix: set the FK columns that were loaded as NULL", ""]
+        triggers = self.plan.disabled_triggers
+        if triggers:  # ALTER TABLE refuses tables with pending deferred checks
+            lines.append("SET CONSTRAINTS ALL IMMEDIATE;")
         for c in self.captures:
+            for name in triggers.get(c.table, ()):
+                lines.append(f"ALTER TABLE {c.table} DISABLE TRIGGER {quote_ident(name)};")
             sets = ", ".join(f"{quote_ident(col)} = dumpfix_v.{quote_ident(col)}" for col in c.deferred)
             where = " AND ".join(f"dumpfix_t.{quote_ident(k)} = dumpfix_v.{quote_ident(k)}" for k in c.key)
             lines.append(
                 f"UPDATE {c.table} AS dumpfix_t SET {sets} FROM pg_temp.{c.name} AS dumpfix_v WHERE {where};"
             )
+            for name in triggers.get(c.table, ()):
+                lines.append(f"ALTER TABLE {c.table} ENABLE TRIGGER {quote_ident(name)};")
         for c in self.captures:
             lines.append(f"DROP TABLE pg_temp.{c.name};")
         self.sql("\n".join(lines) + "\n", self.items[self.plan.layout.units[0].blocks[0]].encoding)
@@ -256,6 +365,48 @@ def _insert_rows(buf: bytes, item: Item) -> Iterator[list[bytes]]:
     for start, end in insert_statements(buf, item.start, item.end):
         for t in insert_tuples(buf, start, end, len(item.prefix)):
             yield t.values
+
+
+def summarise(plan: Plan) -> str:
+    """One line on what the plan does and what restoring needs; stable across reruns."""
+    parts = []
+    for cycle in plan.cycles:
+        how = ", ".join(
+            f"{c.method.value} {c.edge.fk.table}({', '.join(c.edge.deferral.columns if c.method is Method.NULLS and c.edge.deferral else c.edge.fk.columns)})"
+            for c in cycle.cuts
+        )
+        parts.append(f"{' <-> '.join(str(n) for n in cycle.nodes)} [{how}]")
+    cycles = "; ".join(parts) if parts else "none"
+    return f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
+
+
+def orphan_check(fk: ForeignKey) -> str:
+    """A DO block failing the restore when rows loaded unchecked point at missing rows."""
+    cols = [f"dumpfix_c.{quote_ident(c)}" for c in fk.columns]
+    match = " AND ".join(
+        f"dumpfix_p.{quote_ident(r)} = dumpfix_c.{quote_ident(c)}" for c, r in zip(fk.columns, fk.ref_columns)
+    )
+    present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+    exists = f"EXISTS (SELECT FROM {fk.ref_table} AS dumpfix_p WHERE {match})"
+    if fk.match_full:
+        bad = f"({' OR '.join(f'{c} IS NOT NULL' for c in cols)}) AND NOT ({present} AND {exists})"
+    else:
+        bad = f"{present} AND NOT {exists}"
+    message = quote_literal(f"dumpfix: rows of {fk.table} point at missing rows of {fk.ref_table} (FK {fk.name})")
+    body = (
+        f"BEGIN IF EXISTS (SELECT FROM {fk.table} AS dumpfix_c WHERE {bad}) "
+        f"THEN RAISE EXCEPTION USING MESSAGE = {message}; END IF; END"
+    )
+    tag = "dumpfix"
+    while f"${tag}$" in body:
+        tag += "_"
+    return f"DO ${tag}${body}${tag}$;"
+
+
+def _deferrability(fk: ForeignKey) -> str:
+    if not fk.deferrable:
+        return "NOT DEFERRABLE"
+    return "DEFERRABLE INITIALLY " + ("DEFERRED" if fk.initially_deferred else "IMMEDIATE")
 
 
 def _newline(buf: bytes) -> bytes:
