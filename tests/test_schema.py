@@ -15,7 +15,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dumpfix.catalog import Catalog, QName
-from dumpfix.ddl import make_object_name, split_identifier_list
+from dumpfix.catalog_edits import make_object_name
+from dumpfix.ddl import split_identifier_list
 from dumpfix.errors import DumpfixError, SchemaError
 from dumpfix.schema import Statement, load_schema, load_schema_sql, split_statements
 
