@@ -1,0 +1,162 @@
+"""Cycles that NULLs cannot break: deferral, owner and superuser strategies, triggers, roles.
+
+Each case restores on a real server as the role in question and compares every table
+and sequence with the source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import pgharness
+from pgharness import DumpCase, Server, Target
+
+SourceDb = Callable[[Server, str], str]
+FORMATS = ["copy", "inserts"]
+
+
+def _prepare(case: DumpCase, source: str, fmt: str, tmp_path: Path) -> bytes:
+    dump = pgharness.data_dump(case.server, source, fmt, case.pg_dump_bin)
+    schema = pgharness.schema_dump(case.server, source)
+    (tmp_path / "in.sql").write_bytes(dump)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    return schema
+
+
+def _fix(run_dumpfix, *args: str) -> bytes:
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stderr
+
+
+def _plain_user(target: Target) -> str:
+    """A role that may INSERT/UPDATE/SELECT the tables and use TEMP, owning nothing."""
+    server = target.server
+    role = pgharness.create_role(server)
+    server.psql(
+        target.dbname,
+        f"GRANT USAGE ON SCHEMA public TO {role};"
+        f"GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO {role};"
+        f"GRANT SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO {role};",
+    )
+    return role
+
+
+def _restore_and_compare(case: DumpCase, source: str, schema: bytes, tmp_path: Path, as_role: str) -> None:
+    target = pgharness.create_target(case.server, schema)
+    user = {"owner": target.owner, "superuser": case.server.superuser}.get(as_role) or _plain_user(target)
+    result = pgharness.restore(target, tmp_path / "out.sql", user=user)
+    assert result.returncode == 0, result.stderr
+    pgharness.assert_same(case.server, source, target.dbname)
+    # The load also works inside psql --single-transaction (BEGIN inside it only warns).
+    again = pgharness.create_target(case.server, schema)
+    result = pgharness.restore(again, tmp_path / "out.sql", user=again.owner if as_role == "owner" else user
+                               if as_role == "superuser" else _plain_user(again), single_transaction=True)
+    assert result.returncode == 0, result.stderr
+    pgharness.assert_same(case.server, source, again.dbname)
+
+
+CASES = [
+    pytest.param("notnull_cycle", [], "owner", b"ALTER CONSTRAINT", id="notnull-owner"),
+    pytest.param("deferrable_cycle", [], "owner", b"SET CONSTRAINTS ALL DEFERRED", id="deferrable"),
+    pytest.param("deferrable_cycle", ["--role", "user"], "user", b"SET CONSTRAINTS ALL DEFERRED", id="deferrable-user"),
+    pytest.param("mixed_cycle", [], "owner", b"SET CONSTRAINTS ALL DEFERRED", id="mixed"),
+    pytest.param("mixed_cycle", ["--role", "user"], "user", b"UPDATE public.teams", id="mixed-user"),
+    pytest.param("keyless_cycle", [], "owner", b"ALTER CONSTRAINT", id="keyless-owner"),
+    pytest.param("trigger_cycle", [], "owner", b"ALTER CONSTRAINT", id="triggers-owner"),
+    pytest.param("trigger_cycle", ["--strategy", "nulls"], "owner", b"DISABLE TRIGGER parents_touch", id="triggers-nulls"),
+    pytest.param("partitioned_notnull", [], "owner", b"ALTER TABLE public.offices ALTER CONSTRAINT", id="partitioned-owner"),
+    pytest.param("notnull_cycle", ["--role", "superuser"], "superuser", b"ALTER CONSTRAINT", id="notnull-superuser-role"),
+    pytest.param("notnull_cycle", ["--role", "superuser", "--strategy", "superuser"], "superuser",
+                 b"session_replication_role = replica", id="notnull-superuser"),
+    pytest.param("shop", ["--role", "user"], "user", b"UPDATE public.users", id="shop-user"),
+    pytest.param("shop", ["--wrap"], "owner", b"SET CONSTRAINTS ALL DEFERRED", id="shop-wrap"),
+]
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(("fixture", "args", "as_role", "marker"), CASES)
+def test_strategy_restores_identically(
+    restore_case: DumpCase,
+    fixture: str,
+    args: list[str],
+    as_role: str,
+    marker: bytes,
+    fmt: str,
+    source_db: SourceDb,
+    run_dumpfix,
+    tmp_path: Path,
+) -> None:
+    source = source_db(restore_case.server, fixture)
+    schema = _prepare(restore_case, source, fmt, tmp_path)
+    _fix(run_dumpfix, *args)
+    output = (tmp_path / "out.sql").read_bytes()
+    assert marker in output
+    _restore_and_compare(restore_case, source, schema, tmp_path, as_role)
+    again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", *args)
+    assert again.returncode == 0, again.stderr.decode()
+    assert (tmp_path / "again.sql").read_bytes() == output
+
+
+def test_owner_strategy_restores_the_constraints_exactly(
+    pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    source = source_db(pg_server, "mixed_cycle")
+    schema = _prepare(case, source, "inserts", tmp_path)
+    _fix(run_dumpfix, "--strategy", "owner")
+    target = pgharness.create_target(pg_server, schema)
+    query = "SELECT conname, condeferrable, condeferred FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+    before = pg_server.psql(target.dbname, query)
+    assert pgharness.restore(target, tmp_path / "out.sql").returncode == 0
+    assert pg_server.psql(target.dbname, query) == before
+    pgharness.assert_same(pg_server, source, target.dbname)
+
+
+@pytest.mark.parametrize("fixture", ["notnull_cycle", "keyless_cycle", "trigger_cycle"])
+def test_role_user_refuses_what_needs_more(
+    pg_server: Server, fixture: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    _prepare(case, source_db(pg_server, fixture), "copy", tmp_path)
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--role", "user")
+    assert result.returncode == 2
+    lines = result.stderr.decode().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("dumpfix: error: cannot load the FK cycle public.")
+    assert "--role owner" in lines[0]
+    assert not (tmp_path / "out.sql").exists()
+
+
+def test_superuser_orphan_check_fails_the_restore(
+    pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    schema = _prepare(case, source_db(pg_server, "notnull_cycle"), "inserts", tmp_path)
+    dump = (tmp_path / "in.sql").read_bytes()
+    dangling = dump.replace(b"INSERT INTO public.staff VALUES (7, 8,", b"INSERT INTO public.staff VALUES (7, 999,")
+    assert dangling != dump
+    (tmp_path / "in.sql").write_bytes(dangling)
+    _fix(run_dumpfix, "--role", "superuser", "--strategy", "superuser")
+    target = pgharness.create_target(pg_server, schema)
+    result = pgharness.restore(target, tmp_path / "out.sql", user=pg_server.superuser)
+    assert result.returncode != 0
+    assert "dumpfix: rows of public.staff point at missing rows of public.store" in result.stderr
+    counts = pg_server.psql(target.dbname, "SELECT (SELECT count(*) FROM staff) + (SELECT count(*) FROM store)")
+    assert counts.strip() == "0"
+
+
+def test_explain_names_strategy_and_privileges(
+    pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    _prepare(case, source_db(pg_server, "mixed_cycle"), "copy", tmp_path)
+    stderr = _fix(run_dumpfix, "--explain").decode()
+    assert "cycle: public.accounts <-> public.ledgers" in stderr
+    assert "defer: checked at COMMIT (FK accounts_main_ledger_id_fkey" in stderr
+    assert "nulls: load public.teams(lead_id) as NULL, then UPDATE 5 rows" in stderr
+    assert "restoring needs: INSERT on the tables; UPDATE and SELECT" in stderr
+    head = (tmp_path / "out.sql").read_bytes()
+    assert b"-- dumpfix: before the data: FK cycles:" in head
