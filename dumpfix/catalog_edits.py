@@ -36,9 +36,7 @@ def make_object_name(name1: str, name2: str | None, label: str) -> str:
     return "_".join([*parts, label])
 
 
-def choose_name(
-    name1: str, columns: Iterable[str] | None, label: str, taken: Callable[[str], bool]
-) -> str:
+def choose_name(name1: str, columns: Iterable[str] | None, label: str, taken: Callable[[str], bool]) -> str:
     """PostgreSQL's ChooseConstraintName / ChooseRelationName: add a counter on clashes."""
     name2 = "_".join(columns) if columns is not None else None
     candidate, counter = make_object_name(name1, name2, label), 0
@@ -76,6 +74,8 @@ class CatalogEditor:
         self.named_keys: dict[tuple[QName, str], NamedKey] = {}
         #: Statement-level triggers, which partitions do not inherit.
         self.statement_triggers: set[tuple[QName, str]] = set()
+        # (table, name) -> FK, built on demand; edits other than adding reset it.
+        self._fks: dict[tuple[QName, str], ForeignKey] | None = None
 
     def taken(self, schema: str) -> Callable[[str], bool]:
         """Whether a generated name clashes in the schema (approximating PostgreSQL's checks)."""
@@ -93,7 +93,9 @@ class CatalogEditor:
     # -- keys and constraints ------------------------------------------------
     def add_key(self, table: Table, primary: bool, columns: tuple[str, ...], name: str | None) -> None:
         kind = "pkey" if primary else "key"
-        name = name or choose_name(table.name.name, None if primary else columns, kind, self.taken(table.name.schema))
+        name = name or choose_name(
+            table.name.name, None if primary else columns, kind, self.taken(table.name.schema)
+        )
         self.named_keys[(table.name, name)] = NamedKey(kind, columns)
         if primary:
             table.primary_key = columns
@@ -118,10 +120,9 @@ class CatalogEditor:
             self.named_keys[(table.name, key_name)] = NamedKey("not_null", (column,))
 
     def foreign_key(self, table: QName, name: str) -> ForeignKey | None:
-        for fk in self.catalog.foreign_keys:
-            if fk.table == table and fk.name == name:
-                return fk
-        return None
+        if self._fks is None:
+            self._fks = {(fk.table, fk.name): fk for fk in self.catalog.foreign_keys}
+        return self._fks.get((table, name))
 
     def fk_name(self, table: Table, columns: tuple[str, ...], name: str | None) -> str:
         return name or choose_name(table.name.name, columns, "fkey", self.taken(table.name.schema))
@@ -131,12 +132,15 @@ class CatalogEditor:
         if self.foreign_key(fk.table, fk.name) is not None:
             return False
         self.catalog.foreign_keys.append(fk)
+        if self._fks is not None:
+            self._fks[(fk.table, fk.name)] = fk
         return True
 
     def drop_constraint(self, table: Table, name: str) -> None:
         fk = self.foreign_key(table.name, name)
         if fk is not None:
             self.catalog.foreign_keys.remove(fk)
+            self._fks = None
             return
         key = self.named_keys.pop((table.name, name), None)
         if key is None and name == make_object_name(table.name.name, None, "pkey"):
@@ -154,6 +158,7 @@ class CatalogEditor:
         fk = self.foreign_key(table.name, old)
         if fk is not None:
             fk.name = new
+            self._fks = None
         elif (table.name, old) in self.named_keys:
             self.named_keys[(table.name, new)] = self.named_keys.pop((table.name, old))
 
@@ -164,6 +169,7 @@ class CatalogEditor:
         if table.primary_key and name in table.primary_key:
             table.primary_key = None
         table.unique_keys = [key for key in table.unique_keys if name not in key]
+        self._fks = None
         self.catalog.foreign_keys = [
             fk
             for fk in self.catalog.foreign_keys
@@ -201,6 +207,7 @@ class CatalogEditor:
     def move_table(self, table: Table, new: QName) -> None:
         """RENAME TO / SET SCHEMA: every reference to the table follows it."""
         old = table.name
+        self._fks = None
         self.catalog.tables = {(new if k == old else k): v for k, v in self.catalog.tables.items()}
         table.name = new
         for fk in self.catalog.foreign_keys:
@@ -240,6 +247,7 @@ class CatalogEditor:
         doomed.update(p.name for q in list(doomed) for p in self.partitions_of(q))
         if not doomed:
             return
+        self._fks = None
         self.catalog.tables = {k: v for k, v in self.catalog.tables.items() if k not in doomed}
         self.catalog.foreign_keys = [
             fk for fk in self.catalog.foreign_keys if fk.table not in doomed and fk.ref_table not in doomed
@@ -297,5 +305,8 @@ class CatalogEditor:
         table.unique_keys.extend(k for k in parent.unique_keys if k not in table.unique_keys)
         own_triggers = {t.name for t in table.triggers}
         for trigger in parent.triggers if triggers else ():
-            if trigger.name not in own_triggers and (parent.name, trigger.name) not in self.statement_triggers:
+            if (
+                trigger.name not in own_triggers
+                and (parent.name, trigger.name) not in self.statement_triggers
+            ):
                 table.triggers.append(replace(trigger, table=table.name))

@@ -338,9 +338,13 @@ class DdlApplier:
         params = node.indexParams or ()
         plain = all(param.name for param in params)
         columns = tuple(p.name or "expr" for p in params)
-        name = node.idxname or choose_name(table.name.name, columns, "idx", self.edit.taken(table.name.schema))
+        name = node.idxname or choose_name(
+            table.name.name, columns, "idx", self.edit.taken(table.name.schema)
+        )
         is_key = bool(node.unique) and plain and node.whereClause is None
-        self.edit.add_index(QName(table.name.schema, name), IndexInfo(table.name, columns if plain else None, is_key))
+        self.edit.add_index(
+            QName(table.name.schema, name), IndexInfo(table.name, columns if plain else None, is_key)
+        )
 
     def create_trigger(self, node: Node) -> None:
         """User triggers only: FK checks are system triggers (RI_FKey_* functions)."""

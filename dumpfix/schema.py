@@ -174,13 +174,40 @@ def split_statements(text: str) -> Iterator[Statement]:
 # -- parsing -----------------------------------------------------------------
 # Statements that never change the catalog: not even parsed, so that data in a
 # dump costs nothing and syntax pglast does not know cannot stop the load.
+# Unknown statements are parsed, so that a typo still stops with its line.
 _SKIPPED_FIRST_WORDS = frozenset(
     """insert update delete merge copy grant revoke comment vacuum analyze truncate
     values call lock notify listen begin commit start end rollback savepoint release
     prepare execute deallocate discard checkpoint security refresh cluster reindex
     explain fetch move close declare import load reassign abort table""".split()
 )
+# First word -> second words (after OR REPLACE) that never matter.
+_SKIPPED_OBJECTS = {
+    "create": frozenset(
+        """function procedure aggregate view materialized sequence type domain extension
+        operator cast collation rule policy publication subscription statistics text
+        language event server user role foreign conversion access index recursive
+        temp temporary transform tablespace database group""".split()
+    ),
+    "alter": frozenset(
+        """function procedure aggregate view materialized sequence type domain extension
+        operator collation policy publication subscription statistics text language event
+        server user role foreign conversion default database system large routine
+        tablespace group owner""".split()
+    ),
+    "drop": frozenset(
+        """function procedure aggregate view materialized sequence type domain extension
+        operator cast collation rule policy publication subscription statistics text
+        language event server user role foreign conversion access owned routine
+        tablespace database group""".split()
+    ),
+}
 _FIRST_WORDS = re.compile(r"\(*\s*(\w+)(?:\s+or\s+replace)?(?:\s+(\w+))?", re.I)
+_IDENT = r'(?:"(?:[^"]|"")*"|[^\s",;.]+)'
+# pg_dump writes one of these per object; only ALTER TABLE ... OWNER TO alone is skipped.
+_ALTER_OWNER = re.compile(
+    rf"ALTER\s+TABLE\s+(?:ONLY\s+)?{_IDENT}(?:\.{_IDENT})*\s+OWNER\s+TO\s+{_IDENT}\s*$", re.I
+)
 
 
 def _worth_parsing(text: str) -> bool:
@@ -190,9 +217,11 @@ def _worth_parsing(text: str) -> bool:
     first, second = words.group(1).lower(), (words.group(2) or "").lower()
     if first in _SKIPPED_FIRST_WORDS:
         return False
-    if first in ("select", "with"):
-        return "set_config" in text.lower()
-    return not (first == "create" and second in ("function", "procedure", "aggregate"))
+    if first in ("select", "with", "set"):
+        return "search_path" in text.lower()
+    if second in _SKIPPED_OBJECTS.get(first, ()):
+        return False
+    return not (first == "alter" and _ALTER_OWNER.match(text))
 
 
 class _Loader:
@@ -240,7 +269,9 @@ def _do_block_statements(node: ast.DoStmt, statement: Statement, source: str) ->
     offset = max(statement.text.find(body), 0)
     first_line = statement.line + statement.text.count("\n", 0, offset)
     try:
-        tree = json.loads(parse_plpgsql_json(f"CREATE FUNCTION f() RETURNS void AS {tag}{body}{tag} LANGUAGE plpgsql"))
+        tree = json.loads(
+            parse_plpgsql_json(f"CREATE FUNCTION f() RETURNS void AS {tag}{body}{tag} LANGUAGE plpgsql")
+        )
     except ParseError as error:
         # PL/pgSQL errors carry no position: point at the token the message names.
         near = re.search(r'at or near "(.*)"$', error.args[0])

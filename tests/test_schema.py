@@ -102,7 +102,14 @@ CASES = [
         END;
         CREATE TABLE h (i int)
         """,
-        ["table public.a;b", "table public.e", "table public.h", "cols public.a;b: c d;", "cols public.e: f g", "cols public.h: i"],
+        [
+            "table public.a;b",
+            "table public.e",
+            "table public.h",
+            "cols public.a;b: c d;",
+            "cols public.e: f g",
+            "cols public.h: i",
+        ],
         id="lexical-rules",
     ),
     pytest.param(
@@ -194,6 +201,30 @@ CASES = [
         ["table s.t", "table s.u", "table public.v", "fk s.u.u_t_a_fkey: t_a -> s.t: a"],
         id="create-schema-with-elements",
     ),
+    pytest.param(
+        # pg_dump before 10.3: unqualified names under SET search_path = s, pg_catalog.
+        """
+        CREATE SCHEMA sales;
+        SET search_path = public, pg_catalog;
+        CREATE TABLE customers (id integer NOT NULL);
+        ALTER TABLE public.customers_id_seq OWNER TO app;
+        ALTER TABLE ONLY customers ALTER COLUMN id SET DEFAULT nextval('customers_id_seq'::regclass);
+        SET search_path = sales, pg_catalog;
+        CREATE TABLE orders (id integer NOT NULL, customer_id integer);
+        SET search_path = public, pg_catalog;
+        ALTER TABLE ONLY customers ADD CONSTRAINT customers_pkey PRIMARY KEY (id);
+        SET search_path = sales, pg_catalog;
+        ALTER TABLE ONLY orders
+            ADD CONSTRAINT orders_customer_id_fkey FOREIGN KEY (customer_id) REFERENCES public.customers(id);
+        """,
+        [
+            "table public.customers",
+            "table sales.orders",
+            "pk public.customers: id",
+            "fk sales.orders.orders_customer_id_fkey: customer_id -> public.customers: id",
+        ],
+        id="old-pg-dump-search-path-style",
+    ),
     # -- CREATE TABLE ----------------------------------------------------------
     pytest.param(
         """
@@ -249,7 +280,14 @@ CASES = [
             "fk public.a_table_name_that_is_quite_long_indeed_more_than_forty_chars"
             ".a_table_name_that_is_quite_lo_a_column_name_that_is_also_r_fkey:"
             " a_column_name_that_is_also_rather_long_x -> public.u: id",
-            "fk public." + "ä" * 31 + "." + "ä" * 14 + "_" + "ö" * 14 + "_fkey: " + "ö" * 21
+            "fk public."
+            + "ä" * 31
+            + "."
+            + "ä" * 14
+            + "_"
+            + "ö" * 14
+            + "_fkey: "
+            + "ö" * 21
             + " -> public.u: id",
             "fk public." + "ä" * 31 + "." + "ä" * 27 + "_x_y_fkey: x,y -> public.u: a,b",
         ],
@@ -898,7 +936,9 @@ def test_load_schema_sql_continues_a_catalog() -> None:
     catalog = load("CREATE TABLE u (id int PRIMARY KEY);")
     same = load_schema_sql("CREATE TABLE t (u_id int REFERENCES u);", catalog)
     assert same is catalog
-    assert_facts(catalog, ["table public.u", "table public.t", "fk public.t.t_u_id_fkey: u_id -> public.u: id"])
+    assert_facts(
+        catalog, ["table public.u", "table public.t", "fk public.t.t_u_id_fkey: u_id -> public.u: id"]
+    )
 
 
 # -- real pg_dump --schema-only output ----------------------------------------------
@@ -964,7 +1004,9 @@ RICH_PG18 = [
         pytest.param(["pgdump18_rich.sql"], RICH_COMMON + RICH_PG18, id="pg_dump-18"),
         # The source script must give what the server made of it, generated names included.
         pytest.param(["rich_source.sql"], RICH_COMMON, id="rich-source"),
-        pytest.param(["rich_source.sql", "rich_source_pg18.sql"], RICH_COMMON + RICH_PG18, id="rich-source-18"),
+        pytest.param(
+            ["rich_source.sql", "rich_source_pg18.sql"], RICH_COMMON + RICH_PG18, id="rich-source-18"
+        ),
     ],
 )
 def test_real_pg_dump_schema(files: list[str], expected: list[str]) -> None:
@@ -1031,7 +1073,11 @@ def test_prisma_style_subfolders(tmp_path: Path) -> None:
         },
     )
     catalog = load_schema([tmp_path / "migrations"])
-    assert list(catalog.tables) == [QName("public", "Early"), QName("public", "User"), QName("public", "Post")]
+    assert list(catalog.tables) == [
+        QName("public", "Early"),
+        QName("public", "User"),
+        QName("public", "Post"),
+    ]
     assert_facts(catalog, ["fk public.Post.Post_userId_fkey: userId -> public.User: id"])
 
 
@@ -1063,11 +1109,26 @@ def test_down_migrations_are_not_run(tmp_path: Path) -> None:
 
 
 def test_encodings(tmp_path: Path) -> None:
-    (tmp_path / "bom.sql").write_bytes(b"\xef\xbb\xbfCREATE TABLE \"\xc3\xa9t\xc3\xa9\" (a int);")
+    (tmp_path / "bom.sql").write_bytes(b'\xef\xbb\xbfCREATE TABLE "\xc3\xa9t\xc3\xa9" (a int);')
     (tmp_path / "utf16.sql").write_bytes('CREATE TABLE "hiver" (a int);'.encode("utf-16"))
     (tmp_path / "latin1.sql").write_bytes(b"SET client_encoding = 'LATIN1';\nCREATE TABLE \"\xe9\" (a int);")
     catalog = load_schema([tmp_path / "bom.sql", tmp_path / "utf16.sql", tmp_path / "latin1.sql"])
     assert_facts(catalog, ["table public.été", "table public.hiver", "table public.é"])
+
+
+def test_crlf_script_with_meta_commands_and_copy_data() -> None:
+    text = (
+        "\\restrict k\r\nCREATE TABLE public.t (a int PRIMARY KEY);\r\n"
+        "COPY public.t (a) FROM stdin;\r\n1\r\n\\.\r\n"
+        "CREATE TABLE public.u (\r\n  t_a int REFERENCES public.t\r\n);\r\n\\unrestrict k\r\n"
+    )
+    assert_facts(
+        load_schema_sql(text),
+        ["table public.t", "table public.u", "fk public.u.u_t_a_fkey: t_a -> public.t: a"],
+    )
+    with pytest.raises(SchemaError) as caught:
+        load_schema_sql(text + "CREATE TABLE v (\r\n  ,\r\n);\r\n", source="crlf.sql")
+    assert caught.value.location == "crlf.sql:11"
 
 
 # -- errors -----------------------------------------------------------------------
@@ -1082,7 +1143,7 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
     with pytest.raises(SchemaError) as caught:
         load_schema([tmp_path / "m"])
     error = caught.value
-    assert str(error) == f"{tmp_path / 'm' / 'V2__bad.sql'}:6: syntax error at or near \",\""
+    assert str(error) == f'{tmp_path / "m" / "V2__bad.sql"}:6: syntax error at or near ","'
     assert error.location == f"{tmp_path / 'm' / 'V2__bad.sql'}:6"
     assert isinstance(error, DumpfixError) and error.exit_code == 2
 
@@ -1093,7 +1154,9 @@ def test_syntax_error_names_file_and_line(tmp_path: Path) -> None:
         pytest.param("CREATE TABLE t (a int);\nCREATE TABLE é (a int", "x.sql:2", id="end-of-input"),
         pytest.param("SELECT 1;\nCREAT TABLE t (a int);", "x.sql:2", id="unknown-statement"),
         pytest.param(
-            "\\restrict k\nCREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT;\n", "x.sql:3", id="after-meta"
+            "\\restrict k\nCREATE TABLE t (a int);\nALTER TABLE t ADD CONSTRAINT;\n",
+            "x.sql:3",
+            id="after-meta",
         ),
         pytest.param(
             "DO $$\nBEGIN\n  ALTER TABLE t ADD CONSTRAINT x FOREGN KEY (a) REFERENCES u;\nEND $$;",
@@ -1115,10 +1178,13 @@ def test_syntax_errors(sql: str, location: str) -> None:
         pytest.param(lambda root: root / "missing-dir" / "x.sql", id="missing-folder"),
         pytest.param(lambda root: (root / "empty").mkdir() or root / "empty", id="folder-without-sql"),
         pytest.param(
-            lambda root: os.symlink(root / "nowhere", root / "link.sql") or root / "link.sql", id="broken-symlink"
+            lambda root: os.symlink(root / "nowhere", root / "link.sql") or root / "link.sql",
+            id="broken-symlink",
         ),
         pytest.param(
-            lambda root: (root / "bad.sql").write_bytes(b"CREATE TABLE t (a int);\n\xff\xfe\xfa;") and root / "bad.sql",
+            lambda root: (
+                (root / "bad.sql").write_bytes(b"CREATE TABLE t (a int);\n\xff\xfe\xfa;") and root / "bad.sql"
+            ),
             id="not-utf8",
         ),
     ],
@@ -1137,7 +1203,9 @@ def test_unreadable_paths(tmp_path: Path, make: object) -> None:
         pytest.param("SELECT 1;SELECT 2", [("SELECT 1", 1), ("SELECT 2", 1)], id="no-final-semicolon"),
         pytest.param("\n\n  -- c\n  SELECT 1;\n", [("SELECT 1", 4)], id="leading-comment-and-lines"),
         pytest.param("\\connect db\nSELECT 1;", [("SELECT 1", 2)], id="meta-line"),
-        pytest.param("SELECT 1 \\gset\nSELECT 2;", [("SELECT 1 ", 1), ("SELECT 2", 2)], id="meta-ends-statement"),
+        pytest.param(
+            "SELECT 1 \\gset\nSELECT 2;", [("SELECT 1 ", 1), ("SELECT 2", 2)], id="meta-ends-statement"
+        ),
         pytest.param("SELECT ';\n';SELECT 2;", [("SELECT ';\n'", 1), ("SELECT 2", 2)], id="string-newline"),
         pytest.param("SELECT $a$ $b$ ; $a$;", [("SELECT $a$ $b$ ; $a$", 1)], id="dollar-tags"),
         pytest.param("SELECT a$b$c;", [("SELECT a$b$c", 1)], id="dollar-inside-identifier"),
