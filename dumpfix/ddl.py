@@ -258,7 +258,6 @@ class DdlApplier:
 
     def alter_table_cmd(self, table: Table, cmd: Node) -> None:
         kind = cmd.subtype
-        column = table.columns.get(cmd.name) if cmd.name else None
         if kind == AT.AT_AddColumn:
             if not (cmd.missing_ok and cmd.def_.colname in table.columns):
                 self.add_column(table, cmd.def_)
@@ -269,7 +268,9 @@ class DdlApplier:
         elif kind == AT.AT_AlterConstraint:
             self.alter_constraint(table, cmd.def_)
         elif kind == AT.AT_DropColumn:
-            self.edit.drop_column(table, cmd.name)
+            # Partitions cannot keep an inherited column: PostgreSQL recurses.
+            for each in [table, *self.edit.partitions_of(table.name)]:
+                self.edit.drop_column(each, cmd.name)
         elif kind in (AT.AT_AttachPartition, AT.AT_DetachPartition):
             self.partition_cmd(table, cmd)
         elif kind in _TRIGGER_SWITCHES or kind in _ALL_TRIGGER_SWITCHES:
@@ -278,8 +279,11 @@ class DdlApplier:
                     trigger.enabled = _ALL_TRIGGER_SWITCHES[kind]
                 elif trigger.name == cmd.name:
                     trigger.enabled = _TRIGGER_SWITCHES[kind]
-        elif column is not None:
-            self.alter_column(table, column, cmd)
+        elif cmd.name:
+            for each in [table, *self.edit.partitions_of(table.name)]:
+                column = each.columns.get(cmd.name)
+                if column is not None:
+                    self.alter_column(each, column, cmd)
 
     def alter_column(self, table: Table, column: Column, cmd: Node) -> None:
         kind = cmd.subtype

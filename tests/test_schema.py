@@ -539,6 +539,18 @@ CASES = [
     ),
     pytest.param(
         """
+        CREATE TABLE p (id int GENERATED ALWAYS AS IDENTITY, a int NOT NULL, b int, c int, d int)
+            PARTITION BY HASH (id);
+        CREATE TABLE p1 PARTITION OF p FOR VALUES WITH (MODULUS 1, REMAINDER 0);
+        ALTER TABLE p ALTER COLUMN id DROP IDENTITY, ALTER COLUMN a DROP NOT NULL;
+        ALTER TABLE p ALTER COLUMN b SET NOT NULL, DROP COLUMN c;
+        ALTER TABLE p ADD COLUMN e int;
+        """,
+        ["cols public.p: id! a b! d e", "cols public.p1: id! a b! d e"],
+        id="column-changes-reach-partitions",
+    ),
+    pytest.param(
+        """
         CREATE TABLE t (a int, b int, c int);
         ALTER TABLE t ADD CONSTRAINT c_nn NOT NULL c;
         ALTER TABLE t ALTER COLUMN a SET NOT NULL;
