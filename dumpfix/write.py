@@ -8,7 +8,7 @@ and one set-based UPDATE per table puts them back once every row is in.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -257,11 +257,12 @@ class _Writer:
                 self.emit(copy_extract(chunk, fields, nulled))
             self.emit(b"\\." + self.eol)
             return
-        decisions = list(self._row_decisions(unit, item, rewrite, columns))
+        # Decisions are recomputed for each pass over the block instead of kept: flat memory.
+        decisions = lambda: self._row_decisions(unit, item, rewrite, columns)  # noqa: E731
         if item.kind is Kind.COPY:
             self.write_copy_rows(item, decisions)
             self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding)
-            for row, null_idx in zip(copy_rows(self.buf, item), decisions):
+            for row, null_idx in zip(copy_rows(self.buf, item), decisions()):
                 if null_idx:
                     self.emit(b"\t".join(row[i] for i in fields) + self.eol)
             self.emit(b"\\." + self.eol)
@@ -270,7 +271,7 @@ class _Writer:
         self.sql(f"\n{create}", item.encoding)
         batch: list[bytes] = []
         head = f"INSERT INTO pg_temp.{capture.name} ({sql_columns}) VALUES".encode(item.encoding, "surrogateescape")
-        for values, null_idx in zip(_insert_rows(self.buf, item), decisions):
+        for values, null_idx in zip(_insert_rows(self.buf, item), decisions()):
             if null_idx:
                 batch.append(render_tuple([values[i] for i in fields]))
                 if len(batch) == BATCH:
@@ -302,17 +303,17 @@ class _Writer:
                     idx.extend(i for i in positions if row[i] not in NULLS)
             yield tuple(sorted(set(idx)))
 
-    def write_copy_rows(self, item: Item, decisions: list[tuple[int, ...]]) -> None:
+    def write_copy_rows(self, item: Item, decisions: Callable[[], Iterator[tuple[int, ...]]]) -> None:
         data_end = copy_data_end(self.buf, item)
         self.copy_span(item.start, item.data_start)
-        for row, null_idx in zip(copy_rows(self.buf, item), decisions):
+        for row, null_idx in zip(copy_rows(self.buf, item), decisions()):
             for i in null_idx:
                 row[i] = b"\\N"
             self.emit(b"\t".join(row) + self.eol)
         self.copy_span(data_end, item.end)
 
-    def write_insert_rows(self, item: Item, decisions: list[tuple[int, ...]]) -> None:
-        it = iter(decisions)
+    def write_insert_rows(self, item: Item, decisions: Callable[[], Iterator[tuple[int, ...]]]) -> None:
+        it = decisions()
         pos = item.start
         for start, end in insert_statements(self.buf, item.start, item.end):
             for t in insert_tuples(self.buf, start, end, len(item.prefix)):
