@@ -99,7 +99,11 @@ def python_encoding(pg_name: str) -> str:
 
 
 def line_number(buf: bytes, pos: int) -> int:
-    return buf.count(b"\n", 0, pos) + 1
+    """The 1-based line of pos; in slices, since an mmap has no count()."""
+    newlines = 0
+    for at in range(0, pos, 1 << 24):
+        newlines += bytes(buf[at : min(at + (1 << 24), pos)]).count(b"\n")
+    return newlines + 1
 
 
 def split(buf: bytes) -> Iterator[Item]:

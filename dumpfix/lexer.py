@@ -61,7 +61,7 @@ def _statement_end_slow(buf: bytes, pos: int, end: int) -> int:
         c = buf[i : i + 1]
         if c == b";":
             return i + 1
-        if buf.startswith(b"/*", i):
+        if buf[i : i + 2] == b"/*":  # slices: an mmap has no startswith()
             i = _nested_comment_end(buf, i, end)
             continue
         m = re.compile(_TOKEN).match(buf, i, end)
@@ -75,10 +75,11 @@ def _nested_comment_end(buf: bytes, pos: int, end: int) -> int:
     depth = 0
     i = pos
     while i < end:
-        if buf.startswith(b"/*", i):
+        pair = buf[i : i + 2]
+        if pair == b"/*":
             depth += 1
             i += 2
-        elif buf.startswith(b"*/", i):
+        elif pair == b"*/":
             depth -= 1
             i += 2
             if depth == 0:
