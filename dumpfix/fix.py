@@ -11,7 +11,7 @@ from typing import BinaryIO
 from dumpfix.catalog import Catalog
 from dumpfix.dumpfile import Item, Kind, split
 from dumpfix.errors import DumpfixError
-from dumpfix.layout import lay_out
+from dumpfix.layout import lay_out, refuse_reconnect
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.schema import load_schema, load_schema_sql
 from dumpfix.write import write_plan
@@ -41,7 +41,10 @@ def analyse(
         else:
             catalog = catalog_from_dump(buf, items)
     layout = lay_out(buf, items, catalog)
-    return Analysis(buf, items, catalog, make_plan(buf, catalog, layout, settings))
+    plan = make_plan(buf, catalog, layout, settings)
+    if plan.changed:
+        refuse_reconnect(buf, layout)
+    return Analysis(buf, items, catalog, plan)
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 
 from dumpfix.catalog import Catalog, QName
-from dumpfix.dumpfile import Item, Kind
+from dumpfix.dumpfile import Item, Kind, line_number
+from dumpfix.errors import DumpError
 
 _LEADING = re.compile(
     rb"(?:SET\s+SESSION\s+AUTHORIZATION\b|ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+DISABLE\s+TRIGGER\b)",
@@ -39,6 +40,8 @@ class Layout:
     prologue_end: int
     units: list[Unit]
     epilogue_start: int
+    #: Offset of a \\connect between two tables' data (pg_dumpall output), if any.
+    reconnect: int | None = None
 
     def blocks_of(self, node: QName) -> list[Item]:
         return [self.items[b] for u in self.units if u.node == node for b in u.blocks]
@@ -74,6 +77,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         groups.append([i])
     if not groups:
         return Layout(items, len(items), [], len(items))
+    reconnect = _reconnect(buf, items, groups[0][0], groups[-1][-1])
     starts = []
     floor = 0
     for group in groups:
@@ -97,7 +101,27 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         last = starts[n + 1] if n + 1 < len(groups) else end
         table = resolve(items[group[0]], catalog)
         units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table)))
-    return Layout(items, starts[0], units, end)
+    return Layout(items, starts[0], units, end, reconnect)
+
+
+_CONNECT = re.compile(rb"\\c(?:onnect)?\b")
+
+
+def _reconnect(buf: bytes, items: list[Item], first: int, last: int) -> int | None:
+    for item in items[first:last]:
+        if item.kind is Kind.META and _CONNECT.match(buf, item.start, item.end):
+            return item.start
+    return None
+
+
+def refuse_reconnect(buf: bytes, layout: Layout) -> None:
+    """Moving a table's data across a \\connect would load it into another database."""
+    if layout.reconnect is not None:
+        raise DumpError(
+            "the dump switches databases (\\connect) between tables: split it per database "
+            "(pg_dumpall output) and run dumpfix on each part",
+            location=f"line {line_number(buf, layout.reconnect)}",
+        )
 
 
 def _is_leading(buf: bytes, item: Item) -> bool:

@@ -123,3 +123,70 @@ def test_stdin_to_stdout(pg_server, source_db: SourceDb, run_dumpfix, tmp_path: 
     (tmp_path / "piped.sql").write_bytes(piped.stdout)
     assert pgharness.restore(target, tmp_path / "piped.sql").returncode == 0
     pgharness.assert_same(pg_server, source, target.dbname)
+
+
+@pytest.mark.parametrize("extra", [["--load-via-partition-root"], ["--load-via-partition-root", "--inserts"]],
+                         ids=["copy", "inserts"])
+@pytest.mark.parametrize("fixture", ["partitioned", "partitioned_notnull"])
+def test_load_via_partition_root(
+    restore_case: DumpCase, fixture: str, extra: list[str], source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """COPY/INSERT target the partition root while the comment header names the partition."""
+    server = restore_case.server
+    source = source_db(server, fixture)
+    dump = pgharness.pg_dump(server, source, "--data-only", *extra, pg_dump_bin=restore_case.pg_dump_bin)
+    schema = pgharness.schema_dump(server, source)
+    (tmp_path / "in.sql").write_bytes(dump)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    assert run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql").returncode == 0
+    target = pgharness.create_target(server, schema)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(server, source, target.dbname)
+
+
+@pytest.mark.parametrize("fmt", ["copy", "inserts"])
+def test_disable_triggers_blocks_move_with_their_table(
+    pg_server, fmt: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """pg_dump --disable-triggers wraps each table in ALTER TABLE ... DISABLE/ENABLE TRIGGER ALL."""
+    source = source_db(pg_server, "shop")
+    extra = ["--inserts"] if fmt == "inserts" else []
+    dump = pgharness.pg_dump(pg_server, source, "--data-only", "--disable-triggers", *extra)
+    schema = pgharness.schema_dump(pg_server, source)
+    (tmp_path / "in.sql").write_bytes(dump)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    assert run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql").returncode == 0
+    output = (tmp_path / "out.sql").read_bytes()
+    # Every DISABLE is still followed by the same table's data and then its ENABLE.
+    for table in (b"users", b"categories", b"imgs"):
+        disable = output.index(b"ALTER TABLE public.%s DISABLE TRIGGER ALL;" % table)
+        data = output.index(b"public.%s " % table, disable + 10)
+        enable = output.index(b"ALTER TABLE public.%s ENABLE TRIGGER ALL;" % table)
+        assert disable < data < enable
+    target = pgharness.create_target(pg_server, schema)
+    restored = pgharness.restore(target, tmp_path / "out.sql", user=pg_server.superuser)
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(pg_server, source, target.dbname)
+
+
+def test_old_dump_with_search_path_and_unqualified_names(
+    pg_server, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """pg_dump before 10.3 wrote SET search_path = s, pg_catalog; and unqualified names."""
+    source = source_db(pg_server, "shop")
+    dump = pgharness.data_dump(pg_server, source, "inserts")
+    old = dump.replace(
+        b"SELECT pg_catalog.set_config('search_path', '', false);", b"SET search_path = public, pg_catalog;"
+    ).replace(b"INSERT INTO public.", b"INSERT INTO ")
+    assert b"INSERT INTO public." not in old
+    schema = pgharness.schema_dump(pg_server, source)
+    (tmp_path / "in.sql").write_bytes(old)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--explain")
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"not in the schema" not in result.stderr
+    target = pgharness.create_target(pg_server, schema)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(pg_server, source, target.dbname)
