@@ -1,9 +1,11 @@
 """Open the input: a path or ``-``, plain or compressed, as one seekable buffer.
 
 A plain file is memory-mapped as it is. Anything else (stdin, compressed
-input, UTF-16) is first spooled to a temporary file on disk, never into
-memory, and that file is mapped. The splitter and writer then read byte
-ranges of one buffer in two passes.
+input, UTF-16, a pg_dump archive converted by pg_restore) is first spooled
+to a temporary file on disk, never into memory, and that file is mapped.
+Then ``cleanup`` removes what is in the file but is not the dump (pg_dump's
+messages, a BOM, settings the target rejects), again through a spool. The
+splitter and writer then read byte ranges of one buffer in two passes.
 """
 
 from __future__ import annotations
@@ -12,19 +14,30 @@ import bz2
 import codecs
 import contextlib
 import gzip
+import io
 import lzma
 import mmap
 import os
+import re
+import shlex
 import shutil
+import stat
+import subprocess
 import sys
 import tempfile
+import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
+from dumpfix.cleanup import Cleanup, Findings, find
+from dumpfix.dumpfile import python_encoding
 from dumpfix.errors import DumpError
+from dumpfix.mapping import map_file
+from dumpfix.output import sigterm_as_interrupt
 
 SPOOL_CHUNK = 1 << 20
+_HEAD = 512  # enough to see a tar header
 
 _MAGIC = [
     (b"\x1f\x8b", "gzip"),
@@ -32,6 +45,8 @@ _MAGIC = [
     (b"\xfd7zXZ\x00", "xz"),
     (b"\x28\xb5\x2f\xfd", "zstd"),
 ]
+_CLIENT_ENCODING = re.compile(r"^SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", re.IGNORECASE | re.MULTILINE)
+_LOCATION_LINE = re.compile(r"line (\d+)")
 
 
 @dataclass(frozen=True)
@@ -40,34 +55,54 @@ class Source:
     name: str
     compression: str | None
     utf16: str | None  # the UTF-16 codec the input was in, if any
+    archive: str | None = None  # the pg_dump archive format converted by pg_restore, if any
+    notices: list[str] = field(default_factory=list)  # what clean-up removed, for stderr
 
 
 @contextlib.contextmanager
-def open_source(path: str) -> Iterator[Source]:
-    """Yield the input as one buffer; temporary files are removed on exit."""
+def open_source(path: str, cleanup: Cleanup | None = None) -> Iterator[Source]:
+    """Yield the input as one buffer; temporary files are removed on exit.
+
+    A DumpError raised by whoever reads the buffer (the splitter says ``line N``
+    of the buffer) leaves here naming the input and its own line.
+    """
     name = "<stdin>" if path == "-" else path
-    with contextlib.ExitStack() as stack:
-        raw = _open_raw(path, stack)
-        head = _peek(raw)
-        compression = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
-        if head.startswith(b"PGDMP"):
-            raise DumpError(
-                "this is a pg_dump custom-format archive, not a plain SQL dump: "
-                f"convert it with `pg_restore -f - {name} | dumpfix -`",
-                location=name,
-            )
-        stream: BinaryIO = raw
-        if compression is not None:
-            stream = stack.enter_context(_decompressor(compression, raw))
-            head = _peek(stream)
-        utf16 = _utf16_codec(head)
-        spool_needed = path == "-" or compression is not None or utf16 is not None
-        if spool_needed or not _is_regular(raw):
-            try:
-                stream = _spool(stream, utf16, stack)
-            except (OSError, EOFError, lzma.LZMAError, ValueError) as e:
-                raise DumpError(f"cannot read {compression or 'input'} data: {e}", location=name) from None
-        yield Source(_map(stream, stack), name, compression, utf16)
+    with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
+        buf, compression, utf16, archive = _load(path, name, stack)
+        findings = find(buf, cleanup or Cleanup(), name)
+        if findings.removals:
+            buf = _map(_without(buf, findings), stack)
+        try:
+            yield Source(buf, name, compression, utf16, archive, findings.notices)
+        except DumpError as e:
+            e.location = _input_location(e.location, name, findings, archive)
+            raise
+
+
+def _load(path: str, name: str, stack: contextlib.ExitStack) -> tuple[bytes, str | None, str | None, str | None]:
+    """The input as a mapped buffer, with how it was stored."""
+    if path != "-" and os.path.isdir(path):
+        if not os.path.isfile(os.path.join(path, "toc.dat")):
+            raise DumpError("is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)", name)
+        return _map(_convert(path, name, "directory", stack), stack), None, None, "directory"
+    raw = _open_raw(path, stack)
+    head = _peek(raw)
+    compression = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
+    stream: BinaryIO = raw
+    if compression is not None:
+        stream = stack.enter_context(_decompressor(compression, raw))
+        head = _read_check(lambda: _peek(stream), compression, name)
+    archive = _archive_format(head)
+    if archive is not None:
+        if compression is None and path != "-" and _is_regular(raw):
+            archive_path = path
+        else:
+            archive_path = _spool_named(stream, compression, name, stack)
+        return _map(_convert(archive_path, name, archive, stack), stack), compression, None, archive
+    utf16 = _utf16_codec(head)
+    if path == "-" or compression is not None or utf16 is not None or not _is_regular(raw):
+        stream = _read_check(lambda: _spool(stream, utf16, name, stack), compression, name)
+    return _map(stream, stack), compression, utf16, None
 
 
 def _open_raw(path: str, stack: contextlib.ExitStack) -> BinaryIO:
@@ -76,13 +111,38 @@ def _open_raw(path: str, stack: contextlib.ExitStack) -> BinaryIO:
     try:
         return stack.enter_context(open(path, "rb"))
     except OSError as e:
-        raise DumpError(f"cannot open input: {e.strerror}", location=path) from None
+        raise DumpError(f"cannot open input: {e.strerror or e}", location=path) from None
 
 
 def _peek(stream: BinaryIO) -> bytes:
-    if hasattr(stream, "peek"):
-        return stream.peek(8)[:8]
-    return b""
+    """The first bytes without consuming them (peek may return fewer: ask until enough)."""
+    if not hasattr(stream, "peek"):
+        return b""
+    head = stream.peek(_HEAD)
+    while 0 < len(head) < _HEAD:
+        more = stream.peek(_HEAD)
+        if len(more) <= len(head):
+            break
+        head = more
+    return head[:_HEAD]
+
+
+def _read_check(read, compression: str | None, name: str):  # type: ignore[no-untyped-def]
+    """Run read(), turning a damaged compressed stream into one clear DumpError."""
+    try:
+        return read()
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as e:
+        raise DumpError(f"cannot read {compression or 'input'} data: {_zstd_reason(e)}", location=name) from None
+    except Exception as e:
+        if type(e).__name__ == "ZstdError":
+            raise DumpError(f"cannot read zstd data: {e}", location=name) from None
+        raise
+
+
+def _zstd_reason(e: BaseException) -> str:
+    if isinstance(e, EOFError):
+        return "the compressed stream ends early (truncated file?)"
+    return str(e) or type(e).__name__
 
 
 def _decompressor(kind: str, raw: BinaryIO) -> BinaryIO:
@@ -92,13 +152,91 @@ def _decompressor(kind: str, raw: BinaryIO) -> BinaryIO:
         return bz2.BZ2File(raw)  # type: ignore[return-value]
     if kind == "xz":
         return lzma.LZMAFile(raw)  # type: ignore[return-value]
-    try:
-        import zstandard
-    except ImportError:
-        raise DumpError("zstd input needs the zstandard package: pip install 'dumpfix[zstd]'") from None
-    import io
+    return io.BufferedReader(_ZstdReader(raw), SPOOL_CHUNK)  # type: ignore[return-value]
 
-    return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw))  # type: ignore[arg-type]
+
+class _ZstdReader(io.RawIOBase):
+    """zstd frames one after the other, failing on a truncated one.
+
+    zstandard's stream_reader returns a cut-off frame as a short read without
+    any error; a decompressobj tells by its ``eof`` whether the frame ended.
+    """
+
+    def __init__(self, raw: BinaryIO) -> None:
+        try:
+            import zstandard
+        except ImportError:
+            raise DumpError("zstd input needs the zstandard package: pip install 'dumpfix[zstd]'") from None
+        self._zstd = zstandard
+        self._raw = raw
+        self._obj = zstandard.ZstdDecompressor().decompressobj()
+        self._pending = b""
+        self._started = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        while not self._pending:
+            chunk = self._raw.read(1 << 16)
+            if not chunk:
+                if self._started and not self._obj.eof:
+                    raise EOFError("truncated zstd frame")
+                return 0
+            while chunk:
+                if self._obj.eof:  # the next frame
+                    self._obj = self._zstd.ZstdDecompressor().decompressobj()
+                self._started = True
+                self._pending += self._obj.decompress(chunk)
+                chunk = self._obj.unused_data if self._obj.eof else b""
+        n = min(len(buffer), len(self._pending))
+        buffer[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+def _archive_format(head: bytes) -> str | None:
+    """pg_dump's non-plain formats: custom (PGDMP magic) and tar (toc.dat first)."""
+    if head.startswith(b"PGDMP"):
+        return "custom"
+    if len(head) >= 262 and head[257:262] == b"ustar" and head.startswith(b"toc.dat\0"):
+        return "tar"
+    return None
+
+
+def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitStack) -> BinaryIO:
+    """The plain SQL script of a pg_dump archive, written by pg_restore into a spool."""
+    pg_restore = shutil.which("pg_restore")
+    if pg_restore is None:
+        command = (
+            f"pg_restore -f - {shlex.quote(name)} | dumpfix - ..."
+            if name != "<stdin>"
+            else "... | pg_restore -f - | dumpfix - ..."
+        )
+        raise DumpError(
+            f"this is a pg_dump {archive}-format archive, not a plain SQL dump, and pg_restore "
+            f"is not on PATH: convert it with `{command}`",
+            location=name,
+        )
+    spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
+    result = subprocess.run(
+        [pg_restore, "-f", "-", archive_path], stdout=spool, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
+    if result.returncode != 0:
+        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = lines[-1] if lines else f"exit status {result.returncode}"
+        raise DumpError(f"pg_restore could not convert this {archive}-format archive: {reason}", location=name)
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
+def _spool_named(stream: BinaryIO, compression: str | None, name: str, stack: contextlib.ExitStack) -> str:
+    """A named copy of a stream, for pg_restore to read."""
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="dumpfix-"))
+    path = os.path.join(folder, "archive")
+    with open(path, "wb") as f:
+        _read_check(lambda: shutil.copyfileobj(stream, f, SPOOL_CHUNK), compression, name)
+    return path
 
 
 def _utf16_codec(head: bytes) -> str | None:
@@ -111,32 +249,89 @@ def _utf16_codec(head: bytes) -> str | None:
 
 def _is_regular(raw: BinaryIO) -> bool:
     try:
-        import stat
-
         return stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):
         return False
 
 
-def _spool(stream: BinaryIO, utf16: str | None, stack: contextlib.ExitStack) -> BinaryIO:
+def _spool(stream: BinaryIO, utf16: str | None, name: str, stack: contextlib.ExitStack) -> BinaryIO:
     spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
     if utf16 is None:
         shutil.copyfileobj(stream, spool, SPOOL_CHUNK)
     else:
-        stream.read(2)  # the BOM
-        decoder = codecs.getincrementaldecoder(utf16)(errors="strict")
-        while chunk := stream.read(SPOOL_CHUNK):
-            spool.write(decoder.decode(chunk).encode("utf-8"))
-        spool.write(decoder.decode(b"", final=True).encode("utf-8"))
+        _transcode(stream, utf16, spool, name)
     spool.flush()
     spool.seek(0)
     return spool  # type: ignore[return-value]
 
 
+def _transcode(stream: BinaryIO, utf16: str, spool: BinaryIO, name: str) -> None:
+    """UTF-16 (what PowerShell 5's ``>`` writes) back to the dump's client_encoding.
+
+    The encoding is the first ``SET client_encoding`` of the dump (pg_dump writes
+    it in the first lines); UTF-8 when there is none.
+    """
+    stream.read(2)  # the BOM
+    decoder = codecs.getincrementaldecoder(utf16)(errors="strict")
+    encoding: str | None = None
+    line = 1
+    try:
+        while True:
+            chunk = stream.read(SPOOL_CHUNK)
+            text = decoder.decode(chunk, final=not chunk)
+            if encoding is None:
+                m = _CLIENT_ENCODING.search(text)
+                encoding = python_encoding(m.group(1)) if m else "utf-8"
+            try:
+                spool.write(text.encode(encoding))
+            except UnicodeEncodeError as e:
+                at = line + text.count("\n", 0, e.start)
+                raise DumpError(
+                    f"the text has a character ({text[e.start]!r}) that the dump's client_encoding "
+                    f"({encoding}) cannot hold",
+                    f"{name}:{at}",
+                ) from None
+            line += text.count("\n")
+            if not chunk:
+                return
+    except UnicodeDecodeError as e:
+        raise DumpError(f"invalid {utf16.upper()} data after line {line}: {e.reason}", name) from None
+
+
+def _without(buf: bytes, findings: Findings) -> BinaryIO:
+    """A spooled copy of buf without the removed spans."""
+    spool = tempfile.TemporaryFile(prefix="dumpfix-")
+    pos = 0
+    with memoryview(buf) as view:
+        for r in sorted(findings.removals, key=lambda r: r.start):
+            for at in range(pos, r.start, SPOOL_CHUNK):
+                spool.write(view[at : min(at + SPOOL_CHUNK, r.start)])
+            pos = max(pos, r.end)
+        for at in range(pos, len(buf), SPOOL_CHUNK):
+            spool.write(view[at : min(at + SPOOL_CHUNK, len(buf))])
+    spool.flush()
+    spool.seek(0)
+    return spool  # type: ignore[return-value]
+
+
+def _input_location(location: str | None, name: str, findings: Findings, archive: str | None) -> str:
+    """``line N`` of the buffer as ``NAME:LINE`` of the input."""
+    if location is None:
+        return name
+    m = _LOCATION_LINE.fullmatch(location)
+    if m is None:
+        return location
+    line = findings.input_line(int(m.group(1)))
+    if archive is not None:
+        return f"{name} (pg_restore's script, line {line})"
+    return f"{name}:{line}"
+
+
 def _map(stream: BinaryIO, stack: contextlib.ExitStack) -> bytes:
+    stack.callback(stream.close)
     size = os.fstat(stream.fileno()).st_size
     if size == 0:
         return b""
-    mapped = mmap.mmap(stream.fileno(), 0, access=mmap.ACCESS_READ)
+    mapped = map_file(stream.fileno())  # flat RSS, kernel copies: see mapping.py
     stack.callback(mapped.close)
     return mapped  # type: ignore[return-value]

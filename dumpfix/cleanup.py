@@ -1,0 +1,236 @@
+"""Input clean-up between source and split: what is in the file but must not reach psql.
+
+Real dump files carry things that are not the dump: ``pg_dump: warning: ...``
+lines that ``2>&1`` put there, a UTF-8 byte order mark; settings an older
+target server rejects (``--target-version``); ``\\restrict`` lines an older
+loader does not understand (``--strip-restrict``). Each is removed as a whole
+line (or statement) with a notice, and every other byte stays as it was.
+
+Finding them is a cheap scan (``find`` of a few fixed strings); only when one
+turns up does a walk over statement boundaries confirm that it stands between
+statements (the same words inside COPY data or a string literal are data), and
+only when something is removed is the buffer rewritten: spooled to a temporary
+file, never held in memory.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass, field
+
+from pglast import parse_sql
+from pglast.parser import ParseError
+
+from dumpfix.dumpfile import copy_data_end, line_number
+from dumpfix.errors import DumpError
+from dumpfix.lexer import skip_space, statement_end
+
+#: Settings pg_dump writes that a supported older server (12+) rejects, with the first
+#: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
+#: access method of schema dumps; lock_timeout, row_security and
+#: idle_in_transaction_session_timeout are older than any supported target).
+SETTING_SINCE = {
+    "transaction_timeout": 17,
+    "default_table_access_method": 12,
+}
+#: Programs whose messages land in a dump through ``2>&1``.
+_TOOL_LINE = re.compile(rb"(?:pg_dump|pg_dumpall|pg_restore): ")
+_TOOL_ERROR = re.compile(rb"(?:pg_dump|pg_dumpall|pg_restore): error: ")
+_SET = re.compile(rb"SET\s+(?:SESSION\s+)?([A-Za-z_]+)\s*(?:=|TO\b)", re.IGNORECASE)
+_RESTRICT = re.compile(rb"\\(?:un)?restrict\b")
+_COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
+_INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
+_LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
+
+
+@dataclass(frozen=True)
+class Cleanup:
+    """What the user asked to be removed besides what is never SQL.
+
+    target_version: the major version of the server the output is for (from
+    ``--target-version`` or a live server's ``server_version_num // 10000``).
+    """
+
+    target_version: int | None = None
+    strip_restrict: bool = False
+
+    def unsupported(self, setting: str) -> bool:
+        """Whether the target server rejects ``SET setting``."""
+        since = SETTING_SINCE.get(setting.lower())
+        return since is not None and self.target_version is not None and self.target_version < since
+
+
+@dataclass(frozen=True)
+class Removal:
+    start: int
+    end: int
+    line: int  # of start, in the input
+    newlines: int  # how many line ends the removal takes away
+    at_line_start: bool
+
+
+@dataclass
+class Findings:
+    """What to remove from the input and what to tell the user about it."""
+
+    removals: list[Removal] = field(default_factory=list)
+    notices: list[str] = field(default_factory=list)
+
+    def input_line(self, line: int) -> int:
+        """The input's line number of a line of the cleaned buffer."""
+        shift = 0
+        for r in self.removals:
+            cleaned_line = r.line - shift
+            if cleaned_line < line or (cleaned_line == line and r.at_line_start):
+                shift += r.newlines
+        return line + shift
+
+
+def find(buf: bytes, options: Cleanup, name: str) -> Findings:
+    """Scan buf for what must go; raises DumpError for what cannot be a dump at all."""
+    findings = Findings()
+    nul = buf.find(b"\0")
+    if nul >= 0:
+        raise DumpError(
+            "binary data (a NUL byte): not a plain SQL dump, or a damaged one",
+            f"{name}:{line_number(buf, nul)}",
+        )
+    if bytes(buf[:3]) == codecs.BOM_UTF8:
+        findings.removals.append(Removal(0, 3, 1, 0, True))
+        findings.notices.append("notice: removed the UTF-8 byte order mark at the start (psql does not need it)")
+    candidates = _candidates(buf, options)
+    if candidates:
+        _walk(buf, options, name, candidates[-1], findings)
+        _refuse_interleaved(buf, candidates, findings, name)
+    return findings
+
+
+def _refuse_interleaved(buf: bytes, candidates: list[int], findings: Findings, name: str) -> None:
+    """Refuse messages that ``2>&1`` cut into the middle of the dump's text.
+
+    stdout is block-buffered, so with ``pg_dump -v`` a message lands where a
+    block of the dump ended: at a multiple of 4096 bytes of the dump's own
+    output, often mid-line or mid-row. Removing it there would guess; the
+    same words elsewhere are data and stay.
+    """
+    removed = sorted(findings.removals, key=lambda r: r.start)
+    for at in candidates:
+        if at == 0 or buf[at - 1] in b"\r\n" or not _TOOL_LINE.match(buf, at):
+            continue
+        before = sum(min(r.end, at) - r.start for r in removed if r.start < at)
+        if (at - before) % 4096 == 0:
+            raise DumpError(
+                "a pg_dump message is cut into the dump's text here (pg_dump -v ... 2>&1?): "
+                "dump again without mixing stderr into the file",
+                f"{name}:{line_number(buf, at)}",
+            )
+
+
+def _candidates(buf: bytes, options: Cleanup) -> list[int]:
+    """Positions where something to remove may stand: cheap, may include data."""
+    found: list[int] = []
+    needles = [b"pg_dump: ", b"pg_dumpall: ", b"pg_restore: "]
+    if options.strip_restrict:
+        needles += [b"\\restrict", b"\\unrestrict"]
+    if options.target_version is not None:
+        needles += [s.encode() for s in SETTING_SINCE if options.unsupported(s)]
+    for needle in needles:
+        at = buf.find(needle)
+        while at >= 0:
+            found.append(at)
+            at = buf.find(needle, at + 1)
+    return sorted(found)
+
+
+def _walk(buf: bytes, options: Cleanup, name: str, last: int, findings: Findings) -> None:
+    """Go from statement to statement up to last, removing what stands between statements."""
+    n = len(buf)
+    pos = 0
+    tool_lines = 0
+    settings: list[str] = []
+    restricts = 0
+    while pos <= last and pos < n:
+        pos = skip_space(buf, pos)
+        if pos >= n:
+            break
+        at_line_start = pos == 0 or buf[pos - 1] in b"\r\n"
+        line_end = _end_of_line(buf, pos)
+        try:
+            if at_line_start and _TOOL_LINE.match(buf, pos):
+                if _TOOL_ERROR.match(buf, pos):
+                    text = bytes(buf[pos:line_end]).decode("utf-8", "replace").strip()
+                    raise DumpError(
+                        f"the dump file contains an error message, so the dump is incomplete: {text}",
+                        f"{name}:{line_number(buf, pos)}",
+                    )
+                _remove(buf, findings, pos, line_end)
+                tool_lines += 1
+                end = line_end
+            elif buf[pos] == 0x5C:  # a psql meta-command: to the end of its line
+                end = line_end
+                if options.strip_restrict and _RESTRICT.match(buf, pos):
+                    _remove(buf, findings, pos, end)
+                    restricts += 1
+            elif _INSERT_HEAD.match(buf, pos):
+                end = statement_end(buf, pos, n)
+            elif _COPY_HEAD.match(buf, pos):
+                end = _copy_end(buf, pos, n)
+            else:
+                end = statement_end(buf, pos, n)
+                m = _SET.match(buf, pos, end)
+                if m and options.unsupported(m.group(1).decode()):
+                    _remove(buf, findings, pos, _with_line_end(buf, end))
+                    settings.append(m.group(1).decode())
+        except DumpError as e:
+            if e.location is None:
+                e.location = f"{name}:{line_number(buf, pos)}"
+            raise
+        pos = end
+    if tool_lines:
+        findings.notices.append(
+            f"notice: removed {tool_lines} line(s) of pg_dump messages (not SQL: they came with 2>&1)"
+        )
+    for setting in dict.fromkeys(settings):
+        findings.notices.append(
+            f"notice: removed SET {setting}: PostgreSQL {options.target_version} does not know it "
+            f"(from PostgreSQL {SETTING_SINCE[setting.lower()]} on)"
+        )
+    if restricts:
+        findings.notices.append(
+            f"warning: removed {restricts} \\restrict/\\unrestrict line(s): they stop psql from running "
+            "meta-commands (such as \\! shell commands) that a malicious server could hide in a dump's "
+            "data; load the output only if you trust the database it was dumped from"
+        )
+
+
+def _end_of_line(buf: bytes, pos: int) -> int:
+    nl = buf.find(b"\n", pos)
+    return len(buf) if nl < 0 else nl + 1
+
+
+def _with_line_end(buf: bytes, end: int) -> int:
+    """A removed statement takes its line end with it when nothing else is on its line."""
+    m = _LINE_END.match(buf, end)
+    return m.end() if m else end
+
+
+def _remove(buf: bytes, findings: Findings, start: int, end: int) -> None:
+    at_line_start = start == 0 or buf[start - 1] in b"\r\n"
+    newlines = bytes(buf[start:end]).count(b"\n")
+    findings.removals.append(Removal(start, end, line_number(buf, start), newlines, at_line_start))
+
+
+def _copy_end(buf: bytes, pos: int, n: int) -> int:
+    """The end of a COPY statement, and of its inline data when it reads from stdin."""
+    head_end = statement_end(buf, pos, n)
+    try:
+        copy = parse_sql(bytes(buf[pos:head_end]).decode("utf-8", "surrogateescape"))[0].stmt
+    except ParseError as e:
+        raise DumpError(f"cannot parse COPY statement: {e}") from None
+    if not getattr(copy, "is_from", False) or copy.filename is not None or copy.is_program:
+        return head_end
+    eol = _LINE_END.match(buf, head_end)
+    if eol is None:
+        raise DumpError("COPY ... FROM stdin must end its line")
+    return copy_data_end(buf, eol.end(), n)
