@@ -19,6 +19,7 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
+from dumpfix.mapping import consumed
 from dumpfix.lexer import IDENT, STATEMENT_BODY, skip_space, split_idents, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
@@ -143,6 +144,7 @@ def split(buf: bytes) -> Iterator[Item]:
             if e.location is None:
                 e.location = f"line {line_number(buf, pos)}"
             raise
+        consumed(buf, end - pos)  # flat RSS on a mapped gigabyte
         pos = end
 
 

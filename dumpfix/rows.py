@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 from dataclasses import dataclass
 from functools import lru_cache
 
 from dumpfix.lexer import skip_space, statement_end
+from dumpfix.mapping import consumed
 
 CHUNK = 1 << 22
 _FIELD = rb"[^\t\r\n]*"
@@ -30,12 +32,15 @@ def copy_chunks(buf: bytes, start: int, end: int) -> Iterator[bytes]:
             nl = buf.rfind(b"\n", pos, stop)
             stop = nl + 1 if nl >= pos else buf.find(b"\n", stop, end) + 1 or end
         yield bytes(buf[pos:stop])
+        consumed(buf, stop - pos)
         pos = stop
 
 
 @lru_cache(maxsize=256)
 def _null_count_pattern(index: int) -> re.Pattern[bytes]:
-    return re.compile(rb"^(?:" + _FIELD + rb"\t){%d}" % index + _NULL, re.M)
+    # Anchored on a literal newline, not ^ under MULTILINE: the engine then jumps
+    # from line to line instead of trying the pattern at every byte.
+    return re.compile(rb"\n(?:" + _FIELD + rb"\t){%d}" % index + _NULL)
 
 
 def copy_non_null(buf: bytes, start: int, end: int, index: int) -> int:
@@ -43,14 +48,14 @@ def copy_non_null(buf: bytes, start: int, end: int, index: int) -> int:
     pattern = _null_count_pattern(index)
     total = 0
     for chunk in copy_chunks(buf, start, end):
-        total += chunk.count(b"\n") - len(pattern.findall(chunk))
+        total += chunk.count(b"\n") - len(pattern.findall(b"\n" + chunk))
     return total
 
 
 @lru_cache(maxsize=256)
 def _nulling(nulled: tuple[int, ...]) -> tuple[re.Pattern[bytes], bytes]:
     """A pattern and template that put \\N into the fields at the given positions."""
-    pattern = [rb"^"]
+    pattern = [rb"^(?!\Z)"]  # not at the end of a chunk: ^ matches after its last newline
     template = []
     prev = -1
     for n, k in enumerate(nulled, start=1):
@@ -61,9 +66,38 @@ def _nulling(nulled: tuple[int, ...]) -> tuple[re.Pattern[bytes], bytes]:
     return re.compile(b"".join(pattern), re.M), b"".join(template)
 
 
+@lru_cache(maxsize=256)
+def _gaps(nulled: tuple[int, ...]) -> re.Pattern[bytes]:
+    """What lies between the nulled fields of consecutive rows, one match per row.
+
+    A match runs from just after the last nulled field of a row (the rest of that
+    line, its newline, the next row's leading fields) through the next row's
+    nulled fields; the groups are the text between those fields, the fields
+    themselves are left out. Joining every group with \\N rewrites a chunk
+    inside the regex engine: 3.11's re.sub expands a group template in Python.
+    """
+    parts = []
+    prev = -1
+    for k in nulled:
+        if prev < 0:
+            parts.append(rb"((?:\t[^\r\n]*)?\r?\n(?:" + _FIELD + rb"\t){%d})" % k)
+        else:
+            parts.append(rb"(\t(?:" + _FIELD + rb"\t){%d})" % (k - prev - 1))
+        parts.append(_FIELD)
+        prev = k
+    return re.compile(b"".join(parts))
+
+
 def copy_null_out(chunk: bytes, nulled: tuple[int, ...]) -> bytes:
-    """The chunk with the fields at the nulled positions set to \\N."""
-    pattern, template = _nulling(nulled)
+    """The chunk (whole lines) with the fields at the nulled positions set to \\N."""
+    # A newline before the first row and an empty row after the last one give
+    # every row the same shape: one match each, every newline in a match.
+    found = _gaps(nulled).findall(b"\n" + chunk + b"\t" * nulled[-1])
+    if len(found) == chunk.count(b"\n") + 1 and chunk.endswith(b"\n"):
+        groups = found if len(nulled) == 1 else chain.from_iterable(found)
+        out = b"\\N".join(groups)  # type: ignore[arg-type]
+        return out[1 : out.rfind(b"\n") + 1]
+    pattern, template = _nulling(nulled)  # a row with too few fields: leave it as it is
     return pattern.sub(template, chunk)
 
 
@@ -85,10 +119,41 @@ def _extraction(
     return drop_p, keep_p, b"\t".join(template) + rb"\g<%d>" % (len(fields) + 1)
 
 
+@lru_cache(maxsize=256)
+def _row_filters(
+    fields: tuple[int, ...], nulled: tuple[int, ...]
+) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+    """A pattern for "newline, then a row whose nulled fields are all NULL", and one
+    matching a row whose groups are exactly the output: the kept fields, each
+    with the tab before it (but the first), and the line end."""
+    last = max(fields + nulled)
+    drop, keep = [rb"\n"], []
+    for i in range(last + 1):
+        sep = rb"\t" if i else b""
+        drop.append(sep + (_NULL if i in nulled else _FIELD))
+        if i not in fields:
+            keep.append(sep + _FIELD)
+        elif i == fields[0]:
+            keep.append(sep + rb"(" + _FIELD + rb")")
+        else:
+            keep.append(rb"(" + sep + _FIELD + rb")")
+    drop.append(rb"[^\n]*")
+    keep.append(rb"(?:\t[^\r\n]*)?(\r?\n)")
+    return re.compile(b"".join(drop)), re.compile(b"".join(keep))
+
+
 def copy_extract(chunk: bytes, fields: tuple[int, ...], nulled: tuple[int, ...]) -> bytes:
     """COPY lines of the given fields, for the rows where a nulled field is not NULL."""
-    drop, keep, template = _extraction(fields, nulled)
-    return keep.sub(template, drop.sub(b"", chunk))
+    if fields == tuple(sorted(fields)) and chunk.endswith(b"\n"):
+        # Inside the engine: dropping rows is a literal substitution, and the kept
+        # rows' groups joined are the output (no template expansion in Python).
+        drop, keep = _row_filters(fields, nulled)
+        kept = drop.sub(b"", b"\n" + chunk)[1:]
+        found = keep.findall(kept)
+        if len(found) == kept.count(b"\n"):
+            return b"".join(chain.from_iterable(found))
+    drop_p, keep_p, template = _extraction(fields, nulled)  # a malformed row: the slow path
+    return keep_p.sub(template, drop_p.sub(b"", chunk))
 
 
 # INSERT statements ---------------------------------------------------------
@@ -116,6 +181,7 @@ def insert_statements(buf: bytes, start: int, end: int) -> Iterator[tuple[int, i
     while pos < end:
         stop = statement_end(buf, pos, end)
         yield pos, stop
+        consumed(buf, stop - pos)
         pos = skip_space(buf, stop)
 
 

@@ -15,6 +15,7 @@ from typing import BinaryIO
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.layout import Unit
+from dumpfix.mapping import consumed, kernel_copy
 from dumpfix.plan import Method, Plan, Rewrite
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
@@ -96,10 +97,12 @@ def _with_eol(buf: bytes, at: int) -> int:
 
 
 def _copy(buf: bytes, start: int, end: int, out: BinaryIO) -> None:
+    start = kernel_copy(buf, start, end, out)  # unchanged bytes never pass through Python
     with memoryview(buf) as view:  # released at once: an mmap cannot close while viewed
         for pos in range(start, end, COPY_SIZE):
             with view[pos : min(pos + COPY_SIZE, end)] as piece:
                 out.write(piece)
+            consumed(buf, min(COPY_SIZE, end - pos))
 
 
 class _Writer:

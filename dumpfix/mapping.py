@@ -1,0 +1,80 @@
+"""The input as a memory map that keeps memory flat and lets the kernel copy unchanged bytes.
+
+Every page of a mapping that has been read counts towards the process's RSS
+until it is unmapped, so a gigabyte dump read through a plain ``mmap`` costs
+a gigabyte of RSS. ``MappedFile`` remembers how much has been read since it
+last dropped its pages (``MADV_DONTNEED``: the pages stay in the page cache,
+a later read maps them again) and drops them every ``RELEASE_EVERY`` bytes.
+It also keeps the file descriptor, so byte ranges that pass through unchanged
+go from file to file (``copy_file_range``) or file to pipe (``sendfile``)
+inside the kernel, never through Python.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+from typing import BinaryIO
+
+# Drop the mapped pages after this many bytes have been read: bounds RSS.
+RELEASE_EVERY = 32 << 20
+# Below this a kernel copy costs more in flushes and system calls than it saves.
+KERNEL_COPY_MIN = 1 << 16
+
+
+class MappedFile(mmap.mmap):
+    """A read-only mapping of a whole file that knows its descriptor."""
+
+    fd: int
+    unread_since_release: int
+
+
+def map_file(fd: int) -> MappedFile:
+    mapped = MappedFile(fd, 0, access=mmap.ACCESS_READ)
+    mapped.fd = fd
+    mapped.unread_since_release = 0
+    if hasattr(mmap, "MADV_SEQUENTIAL"):
+        mapped.madvise(mmap.MADV_SEQUENTIAL)  # read-ahead: both passes go front to back
+    return mapped
+
+
+def consumed(buf: bytes, size: int) -> None:
+    """Note that size more bytes of buf were read; drop its pages once enough were."""
+    if not isinstance(buf, MappedFile):
+        return
+    buf.unread_since_release += size
+    if buf.unread_since_release >= RELEASE_EVERY and not buf.closed:
+        buf.unread_since_release = 0
+        buf.madvise(mmap.MADV_DONTNEED)
+
+
+def kernel_copy(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
+    """Copy buf[start:end] to out inside the kernel where it can; returns where it stopped.
+
+    Falls back (returns start, or wherever the kernel gave up) when buf is not a
+    mapped file, out has no descriptor, or the kernel refuses the pair of files.
+    """
+    if not isinstance(buf, MappedFile) or end - start < KERNEL_COPY_MIN:
+        return start
+    try:
+        out_fd = out.fileno()
+        regular = stat.S_ISREG(os.fstat(out_fd).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return start
+    out.flush()  # what was written before must land before the kernel's bytes
+    pos = start
+    try:
+        while pos < end:
+            if regular and hasattr(os, "copy_file_range"):
+                n = os.copy_file_range(buf.fd, out_fd, end - pos, pos)
+            else:
+                n = os.sendfile(out_fd, buf.fd, pos, end - pos)
+            if n <= 0:
+                break
+            pos += n
+    except OSError:
+        if pos == start:
+            return start  # e.g. EXDEV, EINVAL: the caller writes these bytes itself
+        raise
+    return pos
