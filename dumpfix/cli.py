@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from dumpfix import __version__
+from dumpfix.cleanup import Cleanup
 from dumpfix.errors import DumpfixError
 from dumpfix.explain import explain
 from dumpfix.fix import analyse, write
@@ -26,11 +27,16 @@ class Options:
     explain: bool
     verbose: bool
     settings: Settings = Settings()
+    cleanup: Cleanup = Cleanup()
 
 
 def run(options: Options) -> int:
-    with open_source(options.input) as source:
+    with open_source(options.input, options.cleanup) as source:
+        for notice in source.notices:
+            click.echo(f"dumpfix: {notice}", err=True)
         analysis = analyse(source.buf, options.schema, settings=options.settings)
+        for table in analysis.plan.unknown:
+            click.echo(f"dumpfix: warning: {table} is not in the schema: its data stays where it is", err=True)
         if options.explain:
             click.echo(explain(analysis), err=True)
         with open_output(options.output) as out:
@@ -69,6 +75,18 @@ Examples:
     help="Force one way of loading every FK cycle instead of the cheapest the role allows.",
 )
 @click.option("--wrap", is_flag=True, help="Load everything in one transaction with constraints deferred.")
+@click.option(
+    "--target-version",
+    type=click.IntRange(12, 99),
+    metavar="N",
+    help="Major version of the server the output is for: drop settings it rejects (SET transaction_timeout before 17).",
+)
+@click.option(
+    "--strip-restrict",
+    is_flag=True,
+    help="Remove \\restrict/\\unrestrict (for loaders other than a recent psql). They stop psql from "
+    "running meta-commands hidden in the data: use only on dumps of databases you trust.",
+)
 @click.option("--explain", is_flag=True, help="Describe the plan on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="dumpfix")
@@ -79,6 +97,8 @@ def command(
     role: str,
     strategy: str | None,
     wrap: bool,
+    target_version: int | None,
+    strip_restrict: bool,
     explain: bool,
     verbose: bool,
 ) -> None:
@@ -87,7 +107,7 @@ def command(
     IN is a file or - for stdin; the result goes to stdout unless -o is given.
     """
     settings = Settings(Role(role), Method(strategy) if strategy else None, wrap)
-    options = Options(input, output, schema, explain, verbose, settings)
+    options = Options(input, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
     try:
         code = run(options)
     except DumpfixError as e:
