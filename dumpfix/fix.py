@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -32,9 +32,14 @@ def analyse(
     schema_paths: Sequence[Path] = (),
     catalog: Catalog | None = None,
     settings: Settings | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> Analysis:
-    """Split the dump, learn the catalog, and plan; nothing is written."""
-    items = list(split(buf))
+    """Split the dump, learn the catalog, and plan; nothing is written.
+
+    progress, when given, hears the offset reached by the splitter (the pass
+    over every input byte) after each item: the CLI draws a bar from it.
+    """
+    items = list(split(buf)) if progress is None else _reporting(split(buf), progress)
     if catalog is None:
         if schema_paths:
             catalog = load_schema(schema_paths)
@@ -45,6 +50,14 @@ def analyse(
     if plan.changed:
         refuse_reconnect(buf, layout)
     return Analysis(buf, items, catalog, plan)
+
+
+def _reporting(items: Iterable[Item], progress: Callable[[int], None]) -> list[Item]:
+    result = []
+    for item in items:
+        result.append(item)
+        progress(item.end)
+    return result
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
