@@ -383,7 +383,10 @@ def summarise(plan: Plan) -> str:
         )
         parts.append(f"{' <-> '.join(str(n) for n in cycle.nodes)} [{how}]")
     cycles = "; ".join(parts) if parts else "none"
-    return f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
+    line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
+    # It goes into a -- comment: a line break in a quoted name would end the comment
+    # and make the rest of the name SQL.
+    return line.replace("\r", " ").replace("\n", " ")
 
 
 def orphan_check(fk: ForeignKey) -> str:
