@@ -29,6 +29,21 @@ class MappedFile(mmap.mmap):
     fd: int
     unread_since_release: int
 
+    def find(self, sub: bytes, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
+        """mmap.find a window at a time, dropping pages as it goes: a scan of the
+        whole input (a NUL byte, a needle, a COPY terminator) keeps RSS flat."""
+        size = len(self)
+        lo = 0 if start is None else (start if start >= 0 else max(size + start, 0))
+        hi = size if end is None else (end if end >= 0 else max(size + end, 0))
+        hi = min(hi, size)
+        while True:
+            stop = min(hi, lo + RELEASE_EVERY)
+            at = super().find(sub, lo, min(hi, stop + len(sub) - 1))
+            consumed(self, stop - lo)
+            if at >= 0 or stop >= hi:
+                return at
+            lo = stop
+
 
 def map_file(fd: int) -> MappedFile:
     mapped = MappedFile(fd, 0, access=mmap.ACCESS_READ)
