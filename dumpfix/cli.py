@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import sys
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import click
 
 from dumpfix import __version__
 from dumpfix.cleanup import Cleanup
-from dumpfix.errors import DumpfixError
+from dumpfix.errors import DumpfixError, PlanError
 from dumpfix.explain import explain
 from dumpfix.fix import analyse, write
+from dumpfix.live import inspect
 from dumpfix.output import open_output
 from dumpfix.plan import Method, Role, Settings
 from dumpfix.source import open_source
@@ -28,13 +29,29 @@ class Options:
     verbose: bool
     settings: Settings = Settings()
     cleanup: Cleanup = Cleanup()
+    #: Read the catalog from this database, and the role too when detect_role is set.
+    dsn: str | None = None
+    detect_role: bool = False
 
 
 def run(options: Options) -> int:
     with open_source(options.input, options.cleanup) as source:
         for notice in source.notices:
             click.echo(f"dumpfix: {notice}", err=True)
-        analysis = analyse(source.buf, options.schema, settings=options.settings)
+        catalog, settings = None, options.settings
+        if options.dsn:
+            live = inspect(options.dsn)
+            catalog = live.catalog
+            if options.detect_role:
+                settings = replace(settings, role=live.role)
+            if settings.target_version is None:  # --dsn names the server restored into
+                settings = replace(settings, target_version=live.server_major)
+        try:
+            analysis = analyse(source.buf, options.schema, catalog=catalog, settings=settings)
+        except PlanError as e:
+            if options.dsn and options.detect_role:  # the message names a --role nobody typed
+                raise PlanError(f"{e.message} (--role {settings.role.value}: what --dsn's role may do)") from None
+            raise
         for table in analysis.plan.unknown:
             click.echo(f"dumpfix: warning: {table} is not in the schema: its data stays where it is", err=True)
         if options.explain:
@@ -63,11 +80,16 @@ Examples:
     help="SQL file or folder of .sql files (e.g. pg_dump --schema-only, migrations). Repeatable.",
 )
 @click.option(
+    "--dsn",
+    metavar="URL",
+    help="Read the schema from this database (the restore target) instead of --schema, which "
+    "cannot be given too; its role's privileges give the default --role. Needs dumpfix[dsn].",
+)
+@click.option(
     "--role",
     type=click.Choice([r.value for r in Role]),
-    default=Role.OWNER.value,
-    show_default=True,
-    help="What the restoring role may do: user (INSERT/UPDATE/TEMP), owner (owns the tables), superuser.",
+    help="What the restoring role may do: user (INSERT/UPDATE/TEMP), owner (owns the tables), superuser. "
+    "Default: what the --dsn role may do, else owner.",
 )
 @click.option(
     "--strategy",
@@ -94,7 +116,8 @@ def command(
     input: str,
     output: str | None,
     schema: tuple[Path, ...],
-    role: str,
+    dsn: str | None,
+    role: str | None,
     strategy: str | None,
     wrap: bool,
     target_version: int | None,
@@ -106,8 +129,11 @@ def command(
 
     IN is a file or - for stdin; the result goes to stdout unless -o is given.
     """
-    settings = Settings(Role(role), Method(strategy) if strategy else None, wrap)
+    if dsn and schema:
+        raise click.UsageError("--schema and --dsn both give the schema: use one")
+    settings = Settings(Role(role) if role else Role.OWNER, Method(strategy) if strategy else None, wrap)
     options = Options(input, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
+    options = replace(options, dsn=dsn, detect_role=role is None)
     try:
         code = run(options)
     except DumpfixError as e:
