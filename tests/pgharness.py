@@ -203,7 +203,8 @@ def system_bin_dir(major: int = SYSTEM_MAJOR) -> Path | None:
     Debian keeps each version under /usr/lib/postgresql/N/bin and RHEL under
     /usr/pgsql-N/bin; pg_config on PATH covers other layouts.
     """
-    candidates = [Path(p) for p in sorted(glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin"))]
+    found = glob.glob("/usr/lib/postgresql/*/bin") + glob.glob("/usr/pgsql-*/bin")
+    candidates = [Path(p) for p in sorted(found)]
     pg_config = shutil.which("pg_config")
     if pg_config:
         try:
@@ -346,7 +347,8 @@ def server_from_dsn(dsn: str, client_bin_dir: Path) -> Server:
         params=params,
     )
     num = int(server.psql(server.maintenance_db, "SHOW server_version_num").strip())
-    if server.psql(server.maintenance_db, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user").strip() != "t":
+    is_super = server.psql(server.maintenance_db, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    if is_super.strip() != "t":
         raise HarnessError("DUMPFIX_TEST_DSN must name a superuser")
     return dataclasses.replace(server, version=num // 10000)
 
@@ -578,7 +580,8 @@ class ServerPool:
         absent = sorted({spec.server_major, spec.dump_major} - set(self.client_bins))
         if not absent:
             return None
-        return f"no PostgreSQL {absent[0]} server programs found (Debian: apt-get install postgresql-{absent[0]})"
+        major = absent[0]
+        return f"no PostgreSQL {major} server programs found (Debian: apt-get install postgresql-{major})"
 
     def get(self, major: int) -> Server:
         """The server of that major version, started now if it is not running yet."""

@@ -36,7 +36,9 @@ def write(tmp_path: Path, data: bytes, name: str = "dump.sql") -> Path:
     return path
 
 
-def restore_copy(case: DumpCase, dbname: str, fmt: str, tmp_path: Path) -> tuple[pgharness.Target, subprocess.CompletedProcess[str]]:
+def restore_copy(
+    case: DumpCase, dbname: str, fmt: str, tmp_path: Path
+) -> tuple[pgharness.Target, subprocess.CompletedProcess[str]]:
     """Dump dbname's schema and data, load both into a new target as its owner."""
     target = pgharness.create_target(case.server, pgharness.schema_dump(case.server, dbname))
     dump = pgharness.data_dump(case.server, dbname, fmt, case.pg_dump_bin)
@@ -80,8 +82,8 @@ def test_target_is_owned_by_an_ordinary_role(pg_server: Server) -> None:
     )
     assert owners.split() == [target.owner]
     with psycopg.connect(pg_server.dsn(target.dbname, target.owner)) as conn:
-        row = conn.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user").fetchone()
-    assert row == (target.owner, False)
+        row = conn.execute("SELECT current_user, rolsuper FROM pg_roles WHERE rolname = current_user")
+        assert row.fetchone() == (target.owner, False)
 
 
 @pytest.mark.parametrize(
@@ -109,7 +111,8 @@ def test_fingerprints_cover_partitions_and_sequences(pg_server: Server, source_d
     partitioned = pgharness.table_fingerprints(pg_server, source_db(pg_server, "partitioned"))
     assert partitioned["table public.events_login"][0] == 20
     assert "table public.events" not in partitioned  # the parent holds no rows itself
-    assert sum(count for key, (count, _) in partitioned.items() if key.startswith("table public.events_")) == 80
+    leaves = [count for key, (count, _) in partitioned.items() if key.startswith("table public.events_")]
+    assert len(leaves) == 3 and sum(leaves) == 80
     shop = pgharness.table_fingerprints(pg_server, source_db(pg_server, "shop"))
     assert shop["sequence public.categories_id_seq"] == (100, "true")
     assert shop["sequence public.colors_id_seq"] == (77, "false")
@@ -118,7 +121,9 @@ def test_fingerprints_cover_partitions_and_sequences(pg_server: Server, source_d
 
 
 @pytest.mark.parametrize("fmt", DUMP_FORMATS)
-def test_shop_dump_fails_plain_restore(restore_case: DumpCase, fmt: str, source_db: SourceDb, tmp_path: Path) -> None:
+def test_shop_dump_fails_plain_restore(
+    restore_case: DumpCase, fmt: str, source_db: SourceDb, tmp_path: Path
+) -> None:
     """The problem dumpfix solves exists: pg_dump's own order violates the shop's FKs."""
     _, result = restore_copy(restore_case, source_db(restore_case.server, "shop"), fmt, tmp_path)
     assert result.returncode == 3
@@ -181,9 +186,11 @@ def test_dsn_reaches_the_database(pg_server: Server, acyclic_db: str) -> None:
 def test_run_dumpfix_runs_the_package_as_a_module(
     run_dumpfix: Callable[..., subprocess.CompletedProcess[bytes]], tmp_path: Path
 ) -> None:
-    """The runner starts `python -m dumpfix` from the work tree, in tmp_path."""
+    """The runner starts `python -m dumpfix` from the work tree, in tmp_path, with no stdin."""
     result = run_dumpfix("--help")
-    # dumpfix.cli is written in parallel: until it exists, the import error proves
-    # the runner reached the package's __main__.
-    assert result.returncode == 0 or b"dumpfix" in result.stderr, result.stderr
+    assert result.returncode == 0, result.stderr
+    assert b"Usage:" in result.stdout
     assert not any(tmp_path.iterdir())
+    missing = run_dumpfix("no-such-dump.sql")
+    assert missing.returncode == 2, missing.stderr
+    assert b"no-such-dump.sql" in missing.stderr
