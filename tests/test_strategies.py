@@ -160,3 +160,24 @@ def test_explain_names_strategy_and_privileges(
     assert "restoring needs: INSERT on the tables; UPDATE and SELECT" in stderr
     head = (tmp_path / "out.sql").read_bytes()
     assert b"-- dumpfix: before the data: FK cycles:" in head
+
+
+@pytest.mark.parametrize("fixture", ["notnull_cycle", "partitioned_notnull", "keyless_cycle"])
+def test_owner_strategy_on_18_uses_not_enforced(
+    pg_server: Server, fixture: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """On 18+, NOT ENFORCED for the load and ENFORCED after: one validating query per FK."""
+    assert pg_server.version >= 18
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    source = source_db(pg_server, fixture)
+    schema = _prepare(case, source, "inserts", tmp_path)
+    _fix(run_dumpfix, "--target-version", str(pg_server.version))
+    output = (tmp_path / "out.sql").read_bytes()
+    assert b" NOT ENFORCED;" in output and b" ENFORCED;\n" in output
+    target = pgharness.create_target(pg_server, schema)
+    query = "SELECT conname, conenforced, convalidated, condeferrable FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+    before = pg_server.psql(target.dbname, query)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    assert pg_server.psql(target.dbname, query) == before
+    pgharness.assert_same(pg_server, source, target.dbname)
