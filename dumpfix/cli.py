@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import sys
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import click
+from click.core import ParameterSource
 
 from dumpfix import __version__
+from dumpfix.catalog import Catalog
 from dumpfix.cleanup import Cleanup
+from dumpfix.config import find_pyproject, load_config
 from dumpfix.errors import DumpfixError, PlanError
 from dumpfix.explain import explain
-from dumpfix.fix import analyse, write
+from dumpfix.fix import Analysis, analyse, write
 from dumpfix.live import inspect
+from dumpfix.migration import cycle_fks, deferrable_migration, deferrable_revert, schema_fks
 from dumpfix.output import open_output
+from dumpfix.picture import graph_format, picture, render
 from dumpfix.plan import Method, Role, Settings
-from dumpfix.source import open_source
+from dumpfix.progress import CountingWriter, Progress
+from dumpfix.report import Mode, Report, changes
+from dumpfix.schema import load_schema
+from dumpfix.source import Source, open_source
 
 
 @dataclass(frozen=True)
 class Options:
-    input: str
+    inputs: tuple[str, ...]
     output: str | None
     schema: tuple[Path, ...]
     explain: bool
@@ -32,12 +43,43 @@ class Options:
     #: Read the catalog from this database, and the role too when detect_role is set.
     dsn: str | None = None
     detect_role: bool = False
+    mode: Mode = Mode.WRITE
+    #: Only errors on stderr.
+    quiet: bool = False
+    #: Draw progress on stderr (a terminal, not --quiet).
+    progress: bool = False
+    #: Write the FK graph here (.dot/.gv or .mmd/.md).
+    graph: str | None = None
+    #: "migration" or "revert": print that SQL instead of a dump.
+    print_deferrable: str | None = None
 
 
-def run(options: Options) -> int:
-    with open_source(options.input, options.cleanup) as source:
-        for notice in source.notices:
-            click.echo(f"dumpfix: {notice}", err=True)
+class _SharedError(Exception):
+    """The schema (or --dsn) failed: every file would fail the same way, so the run stops."""
+
+    def __init__(self, error: DumpfixError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Shared:
+    """What every file of a run shares, loaded once on first use (after the first input
+    opened, so that a missing input is reported before a slow --dsn connection)."""
+
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.loaded: tuple[Catalog | None, Settings] | None = None
+
+    def get(self) -> tuple[Catalog | None, Settings]:
+        if self.loaded is None:
+            try:
+                self.loaded = self._load()
+            except DumpfixError as e:
+                raise _SharedError(e) from e
+        return self.loaded
+
+    def _load(self) -> tuple[Catalog | None, Settings]:
+        options = self.options
         catalog, settings = None, options.settings
         if options.dsn:
             live = inspect(options.dsn)
@@ -46,19 +88,131 @@ def run(options: Options) -> int:
                 settings = replace(settings, role=live.role)
             if settings.target_version is None:  # --dsn names the server restored into
                 settings = replace(settings, target_version=live.server_major)
+        elif options.schema:
+            catalog = load_schema(options.schema)
+        return catalog, settings
+
+
+def run(options: Options) -> int:
+    """Fix, check or rewrite each input; the Report turns the outcomes into the exit code."""
+    if options.print_deferrable:
+        return print_migration(options)
+    say = _echo(options)
+    report = Report(options.mode, options.quiet, say)
+    shared = _Shared(options)
+    for path in options.inputs:
         try:
-            analysis = analyse(source.buf, options.schema, catalog=catalog, settings=settings)
-        except PlanError as e:
-            if options.dsn and options.detect_role:  # the message names a --role nobody typed
-                raise PlanError(f"{e.message} (--role {settings.role.value}: what --dsn's role may do)") from None
-            raise
-        for table in analysis.plan.unknown:
-            click.echo(f"dumpfix: warning: {table} is not in the schema: its data stays where it is", err=True)
-        if options.explain:
-            click.echo(explain(analysis), err=True)
-        with open_output(options.output) as out:
+            report.done(_name(path), process(options, shared, path))
+        except _SharedError as e:
+            _traceback(options)
+            report.failure(str(e.error))
+            break
+        except DumpfixError as e:
+            _traceback(options)
+            located = e.location or options.mode is Mode.WRITE
+            report.failure(str(e) if located else f"{_name(path)}: {e}")
+    return report.exit_code
+
+
+def process(options: Options, shared: _Shared, path: str) -> list[str]:
+    """Read, plan and (unless checking) write one dump; returns what changed, in words."""
+    say = _echo(options)
+    named = options.mode is not Mode.WRITE  # several files: say which one each line is about
+    prefix = f"{_name(path)}: " if named else ""
+    with open_source(path, options.cleanup) as source:
+        for notice in source.notices:
+            say(f"{prefix}{notice}")
+        if options.mode is Mode.IN_PLACE and source.archive:
+            raise DumpfixError(f"a pg_dump {source.archive}-format archive: --in-place would turn it into plain SQL")
+        with _progress(options, source) as bar:
+            analysis = _analyse(options, shared, source, bar)
+            for table in analysis.plan.unknown:
+                say(f"{prefix}warning: {table} is not in the schema: its data stays where it is")
+            if options.explain:
+                click.echo(f"{prefix}{explain(analysis)}" if named else explain(analysis), err=True)
+            if options.graph:
+                _write_graph(analysis, options.graph)
+            found = changes(analysis, source)
+            if options.mode is Mode.WRITE:
+                _write(analysis, options.output, bar)
+            elif options.mode is Mode.IN_PLACE and found:
+                _write(analysis, path, bar)
+    return found
+
+
+def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | None) -> Analysis:
+    catalog, settings = shared.get()
+    try:
+        return analyse(source.buf, catalog=catalog, settings=settings, progress=bar)
+    except PlanError as e:
+        if options.dsn and options.detect_role:  # the message names a --role nobody typed
+            raise PlanError(f"{e.message} (--role {settings.role.value}: what --dsn's role may do)") from None
+        raise
+
+
+def _write(analysis: Analysis, path: str | None, bar: Progress | None) -> None:
+    with open_output(path) as out:
+        if bar is None:
             write(analysis, out)
+        else:
+            bar.writing()
+            write(analysis, CountingWriter(out, bar))  # type: ignore[arg-type]
+
+
+def _write_graph(analysis: Analysis, path: str) -> None:
+    text = render(picture(analysis), graph_format(path))
+    with open_output(path) as out:
+        out.write(text.encode("utf-8"))
+
+
+@contextmanager
+def _progress(options: Options, source: Source) -> Iterator[Progress | None]:
+    if not options.progress:
+        yield None
+        return
+    passes = 1 if options.mode is Mode.CHECK else 2
+    bar = Progress(_name(source.name), len(source.buf), sys.stderr, passes=passes)
+    try:
+        yield bar
+    finally:
+        bar.close()
+
+
+def print_migration(options: Options) -> int:
+    """--print-deferrable-migration / --print-deferrable-revert: SQL on stdout (or -o)."""
+    shared = _Shared(options)
+    try:
+        if options.inputs:
+            with open_source(options.inputs[0], options.cleanup) as source:
+                fks = cycle_fks(_analyse(options, shared, source, None))
+        else:
+            catalog, _ = shared.get()
+            if catalog is None:
+                raise DumpfixError("no schema: give --schema FILE_OR_DIR or --dsn URL (or a dump: its cycles' FKs)")
+            fks = schema_fks(catalog)
+    except _SharedError as e:
+        raise e.error from None
+    sql = deferrable_migration(fks) if options.print_deferrable == "migration" else deferrable_revert(fks)
+    with open_output(options.output) as out:
+        out.write(sql.encode("utf-8"))
     return 0
+
+
+def _echo(options: Options) -> Any:
+    def say(line: str) -> None:
+        if not options.quiet or line.startswith("error: "):
+            click.echo(f"dumpfix: {line}", err=True)
+
+    return say
+
+
+def _traceback(options: Options) -> None:
+    if options.verbose:
+        traceback.print_exc()
+
+
+def _name(path: str) -> str:
+    return "<stdin>" if path == "-" else path
 
 
 EXAMPLES = """
@@ -66,12 +220,58 @@ EXAMPLES = """
 Examples:
   dumpfix backup.sql -o fixed.sql --schema schema.sql
   pg_dump --data-only "$SRC" | dumpfix - --schema migrations/ | psql -v ON_ERROR_STOP=1 "$DST"
+  pg_dump --data-only "$SRC" | dumpfix - --dsn "$DST" | psql "$DST"
+  dumpfix --check backups/*.sql.gz --schema schema.sql
+  dumpfix --in-place backup.sql --graph plan.mmd
+  dumpfix --print-deferrable-migration --schema schema.sql > defer_fks.sql
+
+\b
+Settings can live in pyproject.toml under [tool.dumpfix], e.g. schema = ["db/schema.sql"].
+Exit codes: 0 ok, 1 --check found a dump to rewrite, 2 error.
 """
 
 
+class _SettingsError(click.ClickException):
+    """A bad pyproject.toml, found while click parses: one line and exit 2 like any error."""
+
+    exit_code = 2
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"dumpfix: error: {self.message}", err=True)
+
+
+def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Make [tool.dumpfix] of pyproject.toml the defaults, so that flags override it."""
+    try:
+        path = Path(value) if value else find_pyproject(Path.cwd())
+        if path is None:
+            return None
+        known = [p.name for p in ctx.command.params if p.name and p.name not in _NOT_SETTINGS]
+        config = load_config(path, known)
+    except DumpfixError as e:
+        raise _SettingsError(str(e)) from None
+    by_name = {p.name: p for p in ctx.command.params}
+    for key, setting in config.values.items():
+        try:
+            by_name[key].type_cast_value(ctx, setting)
+        except click.BadParameter as e:
+            raise _SettingsError(f"{path}: [tool.dumpfix] {key.replace('_', '-')}: {e.message}") from None
+    ctx.default_map = {**(ctx.default_map or {}), **config.values}
+    return str(path)
+
+
+#: Parameters that name this run's files or actions, not settings a project keeps.
+_NOT_SETTINGS = frozenset(
+    {"inputs", "output", "config", "check", "in_place", "graph", "print_deferrable_migration",
+     "print_deferrable_revert", "help", "version"}
+)
+
+
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("input", metavar="IN")
+@click.argument("inputs", metavar="IN...", nargs=-1)
 @click.option("-o", "--output", metavar="OUT", help="Write here (atomically) instead of stdout.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any dump would be rewritten (and say why), 0 if all restore as they are.")
+@click.option("--in-place", is_flag=True, help="Rewrite each dump that needs it in its own file, atomically.")
 @click.option(
     "--schema",
     "schema",
@@ -110,11 +310,31 @@ Examples:
     "running meta-commands hidden in the data: use only on dumps of databases you trust.",
 )
 @click.option("--explain", is_flag=True, help="Describe the plan on stderr.")
+@click.option("--graph", metavar="FILE", help="Draw the FK graph, cycles and cut FKs: Graphviz for .dot/.gv, Mermaid for .mmd/.md.")
+@click.option(
+    "--print-deferrable-migration",
+    is_flag=True,
+    help="Print the migration making the FKs DEFERRABLE INITIALLY DEFERRED (those in IN's cycles, or all of the schema's).",
+)
+@click.option("--print-deferrable-revert", is_flag=True, help="Print the migration giving the FKs back their declared deferrability.")
+@click.option(
+    "--config",
+    metavar="FILE",
+    is_eager=True,
+    expose_value=False,
+    callback=_read_config,
+    help="Read [tool.dumpfix] from this file instead of the nearest pyproject.toml.",
+)
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors on stderr (no notices, no progress).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="dumpfix")
+@click.pass_context
 def command(
-    input: str,
+    ctx: click.Context,
+    inputs: tuple[str, ...],
     output: str | None,
+    check: bool,
+    in_place: bool,
     schema: tuple[Path, ...],
     dsn: str | None,
     role: str | None,
@@ -123,28 +343,72 @@ def command(
     target_version: int | None,
     strip_restrict: bool,
     explain: bool,
+    graph: str | None,
+    print_deferrable_migration: bool,
+    print_deferrable_revert: bool,
+    quiet: bool,
     verbose: bool,
 ) -> None:
-    """Rewrite a pg_dump data-only dump IN so that it restores without FK violations.
+    """Rewrite pg_dump data-only dumps so that they restore without FK violations.
 
     IN is a file or - for stdin; the result goes to stdout unless -o is given.
+    With --check or --in-place, IN... are any number of files (as pre-commit passes them).
     """
     if dsn and schema:
-        raise click.UsageError("--schema and --dsn both give the schema: use one")
-    settings = Settings(Role(role) if role else Role.OWNER, Method(strategy) if strategy else None, wrap)
-    options = Options(input, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
-    options = replace(options, dsn=dsn, detect_role=role is None)
+        # The command line beats pyproject.toml: a --dsn typed now replaces the file's schema.
+        from_file = {ParameterSource.DEFAULT_MAP, ParameterSource.DEFAULT}
+        if ctx.get_parameter_source("schema") in from_file:
+            schema = ()
+        elif ctx.get_parameter_source("dsn") in from_file:
+            dsn = None
+        else:
+            raise click.UsageError("--schema and --dsn both give the schema: use one")
+    mode = _mode(inputs, output, check, in_place, graph, print_deferrable_migration, print_deferrable_revert)
+    settings = Settings(
+        Role(role) if role else Role.OWNER, Method(strategy) if strategy else None, wrap, target_version
+    )
+    options = Options(inputs, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
+    printing = "migration" if print_deferrable_migration else "revert" if print_deferrable_revert else None
+    options = replace(options, dsn=dsn, detect_role=role is None, mode=mode, quiet=quiet, graph=graph)
+    options = replace(options, print_deferrable=printing, progress=not quiet and sys.stderr.isatty())
     try:
         code = run(options)
     except DumpfixError as e:
-        if verbose:
-            traceback.print_exc()
+        _traceback(options)
         click.echo(f"dumpfix: error: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         click.echo("dumpfix: interrupted", err=True)
         sys.exit(130)
     sys.exit(code)
+
+
+def _mode(
+    inputs: tuple[str, ...], output: str | None, check: bool, in_place: bool, graph: str | None,
+    migration: bool, revert: bool,
+) -> Mode:
+    """The one mode the flags ask for; contradictions are usage errors (exit 2)."""
+    if migration or revert:
+        if migration and revert or check or in_place or graph:
+            raise click.UsageError("--print-deferrable-migration/--print-deferrable-revert go alone")
+        if len(inputs) > 1:
+            raise click.UsageError("--print-deferrable-migration/--print-deferrable-revert take at most one IN")
+        return Mode.WRITE
+    if check and in_place:
+        raise click.UsageError("--check and --in-place exclude each other")
+    if check or in_place:
+        if output is not None:
+            raise click.UsageError(f"-o goes with a single IN, not with --{'check' if check else 'in-place'}")
+        if in_place and "-" in inputs:
+            raise click.UsageError("--in-place needs files, not - (stdin)")
+        if graph and len(inputs) > 1:
+            raise click.UsageError("--graph draws one dump: give one IN")
+        return Mode.CHECK if check else Mode.IN_PLACE
+    if not inputs:
+        raise click.UsageError("missing IN: a dump file, or - for stdin")
+    if len(inputs) > 1:
+        raise click.UsageError("several IN files need --check or --in-place")
+    return Mode.WRITE
 
 
 def main(argv: list[str] | None = None) -> int:
