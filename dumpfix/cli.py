@@ -206,6 +206,11 @@ def _echo(options: Options) -> Any:
     return say
 
 
+def _terminal(stream: Any) -> bool:
+    """Progress only for a person watching: never into pipes, files or CI logs."""
+    return hasattr(stream, "isatty") and stream.isatty()
+
+
 def _traceback(options: Options) -> None:
     if options.verbose:
         traceback.print_exc()
@@ -370,7 +375,7 @@ def command(
     options = Options(inputs, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
     printing = "migration" if print_deferrable_migration else "revert" if print_deferrable_revert else None
     options = replace(options, dsn=dsn, detect_role=role is None, mode=mode, quiet=quiet, graph=graph)
-    options = replace(options, print_deferrable=printing, progress=not quiet and sys.stderr.isatty())
+    options = replace(options, print_deferrable=printing, progress=not quiet and _terminal(sys.stderr))
     try:
         code = run(options)
     except DumpfixError as e:

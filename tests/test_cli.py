@@ -482,3 +482,17 @@ def test_moved_tables_counts_the_fewest_moves() -> None:
     assert moved_tables(units, [units[i] for i in (0, 1, 2, 3, 4)]) == 0  # type: ignore[arg-type]
     assert moved_tables(units, [units[i] for i in (4, 0, 1, 2, 3)]) == 1  # type: ignore[arg-type]
     assert moved_tables(units, [units[i] for i in (1, 0, 3, 2, 4)]) == 2  # type: ignore[arg-type]
+
+
+def test_progress_on_a_terminal_goes_to_stderr_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("dumpfix.cli._terminal", lambda stream: True)
+    monkeypatch.setattr("dumpfix.progress.DELAY", 0.0)
+    monkeypatch.setattr("dumpfix.progress.INTERVAL", 0.0)
+    result = dumpfix("broken.sql", "--schema", "schema.sql")
+    assert result.exit_code == 0
+    assert result.stdout_bytes == Path("fixed.sql").read_bytes()
+    assert "\rdumpfix: reading broken.sql: " in result.stderr
+    assert "\rdumpfix: writing broken.sql: 3.3 kB of 3.3 kB (100%)" in result.stderr
+    assert result.stderr.endswith("\r\x1b[K")
+    quiet = dumpfix("broken.sql", "--schema", "schema.sql", "-q")
+    assert quiet.stderr == ""
