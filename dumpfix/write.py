@@ -377,12 +377,13 @@ def summarise(plan: Plan) -> str:
     """One line on what the plan does and what restoring needs; stable across reruns."""
     parts = []
     for cycle in plan.cycles:
-        how = ", ".join(
+        how = ", ".join(sorted(
             f"{c.method.value} {c.edge.fk.table}({', '.join(c.edge.deferral.columns if c.method is Method.NULLS and c.edge.deferral else c.edge.fk.columns)})"
             for c in cycle.cuts
-        )
-        parts.append(f"{' <-> '.join(str(n) for n in cycle.nodes)} [{how}]")
-    cycles = "; ".join(parts) if parts else "none"
+        ))
+        # Sorted, not in the dump's order: the rewritten dump has another order.
+        parts.append(f"{' <-> '.join(sorted(str(n) for n in cycle.nodes))} [{how}]")
+    cycles = "; ".join(sorted(parts)) if parts else "none"
     line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
     # It goes into a -- comment: a line break in a quoted name would end the comment
     # and make the rest of the name SQL.
