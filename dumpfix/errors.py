@@ -14,7 +14,9 @@ class DumpfixError(Exception):
         self.location = location
 
     def __str__(self) -> str:
-        return f"{self.location}: {self.message}" if self.location else self.message
+        text = f"{self.location}: {self.message}" if self.location else self.message
+        # One line, always: names from a hostile schema may hold line breaks.
+        return text.replace("\r", "\\r").replace("\n", "\\n")
 
 
 class DumpError(DumpfixError):

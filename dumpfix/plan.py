@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dumpfix import graph
 from dumpfix.catalog import Catalog, ForeignKey, QName, Table
@@ -179,7 +179,7 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
             continue
         source, target = catalog.root_of(fk.table), catalog.root_of(fk.ref_table)
         if source in present and target in present:
-            edges.append(_edge(fk, source, target, catalog, layout, stats))
+            edges.append(_edge(fk, source, target, catalog))
     rewrites: dict[QName, Rewrite] = {}
     cycles: list[Cycle] = []
     cut: set[int] = set()
@@ -187,6 +187,8 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
     for component in graph.strongly_connected(nodes, pairs):
         member = set(component)
         inside = [i for i, e in enumerate(edges) if e.source in member and e.target in member]
+        for i in inside:  # only edges inside a cycle can be cut: only theirs are costed
+            edges[i] = replace(edges[i], cost=_cost(edges[i], layout, stats))
         cross = [i for i in inside if edges[i].source != edges[i].target]
         # A self-reference fails only where rows point at rows a later statement loads.
         loops = [i for i in inside if edges[i].source == edges[i].target and edges[i].cost]
@@ -265,20 +267,19 @@ def _choose(nodes: list[QName], cross: list[Edge], loops: list[Edge], settings: 
     raise PlanError(_unbreakable_message(nodes, cross + loops, settings))
 
 
-def _edge(
-    fk: ForeignKey, source: QName, target: QName, catalog: Catalog, layout: Layout, stats: Stats
-) -> Edge:
-    deferral = _deferral(fk, catalog, source == target)
+def _edge(fk: ForeignKey, source: QName, target: QName, catalog: Catalog) -> Edge:
     table = catalog.tables.get(fk.table)
     triggered = bool(table and table.update_triggers())
-    if source == target:
-        # One COPY checks its self-references at its end: only rows loaded by
-        # a later statement than the rows pointing at them need anything.
-        if not layout.needs_row_order(source):
-            return Edge(fk, source, target, deferral, 0, triggered)
-        return Edge(fk, source, target, deferral, stats.forward_references(fk), triggered)
-    cost = stats.non_null(fk.table, deferral.columns) if deferral is not None else 0
-    return Edge(fk, source, target, deferral, cost, triggered)
+    return Edge(fk, source, target, _deferral(fk, catalog, source == target), 0, triggered)
+
+
+def _cost(edge: Edge, layout: Layout, stats: Stats) -> int:
+    """Rows the edge would touch if cut: for self-references, the rows pointing ahead."""
+    if edge.source == edge.target:
+        # One COPY checks its self-references at its end: only rows loaded by a
+        # later statement than the rows pointing at them need anything.
+        return stats.forward_references(edge.fk) if layout.needs_row_order(edge.source) else 0
+    return stats.non_null(edge.fk.table, edge.deferral.columns) if edge.deferral is not None else 0
 
 
 def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferral | None:

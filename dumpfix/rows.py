@@ -53,6 +53,17 @@ def copy_non_null(buf: bytes, start: int, end: int, index: int) -> int:
 
 
 @lru_cache(maxsize=256)
+def _value_pattern(index: int) -> re.Pattern[bytes]:
+    return re.compile(rb"^(?!\Z)(?:" + _FIELD + rb"\t){%d}(?!" % index + _NULL + rb")", re.M)
+
+
+def copy_any_value(buf: bytes, start: int, end: int, index: int) -> bool:
+    """Whether any row of COPY data has a value (not NULL) at index; stops at the first."""
+    pattern = _value_pattern(index)
+    return any(pattern.search(chunk) for chunk in copy_chunks(buf, start, end))
+
+
+@lru_cache(maxsize=256)
 def _nulling(nulled: tuple[int, ...]) -> tuple[re.Pattern[bytes], bytes]:
     """A pattern and template that put \\N into the fields at the given positions."""
     pattern = [rb"^(?!\Z)"]  # not at the end of a chunk: ^ matches after its last newline

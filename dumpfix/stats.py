@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from dumpfix.catalog import Catalog, ForeignKey, QName
 from dumpfix.dumpfile import Item, Kind
-from dumpfix.rows import copy_chunks, copy_non_null, insert_statements, insert_tuples
+from dumpfix.rows import copy_any_value, copy_chunks, copy_non_null, insert_statements, insert_tuples
 
 NULLS = (b"NULL", b"\\N")
 
@@ -78,6 +78,29 @@ def _statements(buf: bytes, item: Item) -> Iterator:
         yield lambda rows=rows: iter(rows)
 
 
+# Bytes of a block read to estimate how many of its rows a cut would touch.
+SAMPLE = 1 << 20
+
+
+def _rows_span(buf: bytes, item: Item) -> tuple[int, int]:
+    if item.kind is Kind.COPY:
+        return item.data_start, copy_data_end(buf, item)
+    return item.start, item.end
+
+
+def _sample_end(buf: bytes, item: Item, start: int, end: int) -> int:
+    """Where the first SAMPLE bytes of rows end, at a row (COPY) or statement boundary."""
+    if end - start <= SAMPLE:
+        return end
+    if item.kind is Kind.COPY:
+        nl = buf.find(b"\n", start + SAMPLE, end)
+        return end if nl < 0 else nl + 1
+    for _, stop in insert_statements(buf, start, end):
+        if stop >= start + SAMPLE:
+            return stop
+    return end
+
+
 class Stats:
     def __init__(self, buf: bytes, layout: "Layout", catalog: Catalog) -> None:  # noqa: F821
         self.buf = buf
@@ -95,21 +118,48 @@ class Stats:
         return blocks, columns
 
     def non_null(self, table: QName, nulled: tuple[str, ...]) -> int:
-        """Rows of the table with a value in any of the columns (each needs an UPDATE)."""
-        total = 0
+        """Rows of the table with a value in any of the columns: each needs an UPDATE.
+
+        Only choosing between cuts depends on the number, so large blocks are
+        estimated from their first SAMPLE bytes; whether it is 0 decides whether
+        anything must be rewritten, so an estimate of 0 is checked on every row.
+        """
+        estimate = 0.0
+        unsure: list[tuple[Item, list[int], int]] = []
         blocks, columns = self._blocks(table)
         for item, cols in zip(blocks, columns):
             idx = [cols.index(c) for c in nulled if c in cols]
             if not idx:
                 continue
-            if item.kind is Kind.COPY:
-                end = copy_data_end(self.buf, item)
-                total += max(copy_non_null(self.buf, item.data_start, end, i) for i in idx)
-            else:
-                for rows in statement_rows(self.buf, item):
-                    for row in rows or ():
-                        total += any(row[i] not in NULLS for i in idx)
-        return total
+            start, end = _rows_span(self.buf, item)
+            stop = _sample_end(self.buf, item, start, end)
+            found = self._count(item, idx, start, stop)
+            estimate += found * (end - start) / max(stop - start, 1)
+            if found == 0 and stop < end:
+                unsure.append((item, idx, stop))
+        if round(estimate) == 0 and any(self._any(item, idx, stop) for item, idx, stop in unsure):
+            return 1
+        return round(estimate)
+
+    def _count(self, item: Item, idx: list[int], start: int, stop: int) -> int:
+        if item.kind is Kind.COPY:
+            return max(copy_non_null(self.buf, start, stop, i) for i in idx)
+        return sum(
+            any(t.values[i] not in NULLS for i in idx)
+            for begin, end in insert_statements(self.buf, start, stop)
+            for t in insert_tuples(self.buf, begin, end, len(item.prefix))
+        )
+
+    def _any(self, item: Item, idx: list[int], start: int) -> bool:
+        """Whether any row from start on has a value in the columns (stops at the first)."""
+        _, end = _rows_span(self.buf, item)
+        if item.kind is Kind.COPY:
+            return any(copy_any_value(self.buf, start, end, i) for i in idx)
+        return any(
+            any(t.values[i] not in NULLS for i in idx)
+            for begin, stop in insert_statements(self.buf, start, end)
+            for t in insert_tuples(self.buf, begin, stop, len(item.prefix))
+        )
 
     def forward_references(self, fk: ForeignKey) -> int:
         blocks, columns = self._blocks(fk.table)
