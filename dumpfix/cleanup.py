@@ -25,6 +25,7 @@ from pglast.parser import ParseError
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import skip_space, statement_end
+from dumpfix.mapping import consumed
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -90,7 +91,7 @@ class Findings:
 def find(buf: bytes, options: Cleanup, name: str) -> Findings:
     """Scan buf for what must go; raises DumpError for what cannot be a dump at all."""
     findings = Findings()
-    nul = buf.find(b"\0")
+    nul, candidates = _scan(buf, options)
     if nul >= 0:
         raise DumpError(
             "binary data (a NUL byte): not a plain SQL dump, or a damaged one",
@@ -99,7 +100,6 @@ def find(buf: bytes, options: Cleanup, name: str) -> Findings:
     if bytes(buf[:3]) == codecs.BOM_UTF8:
         findings.removals.append(Removal(0, 3, 1, 0, True))
         findings.notices.append("notice: removed the UTF-8 byte order mark at the start (psql does not need it)")
-    candidates = _candidates(buf, options)
     if candidates:
         _walk(buf, options, name, candidates[-1], findings)
         _refuse_interleaved(buf, candidates, findings, name)
@@ -127,20 +127,41 @@ def _refuse_interleaved(buf: bytes, candidates: list[int], findings: Findings, n
             )
 
 
-def _candidates(buf: bytes, options: Cleanup) -> list[int]:
-    """Positions where something to remove may stand: cheap, may include data."""
-    found: list[int] = []
-    needles = [b"pg_dump: ", b"pg_dumpall: ", b"pg_restore: "]
+# Bytes of the input searched at once: one pass over the file, whatever the needles.
+WINDOW = 8 << 20
+
+
+def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
+    """The first NUL byte (or -1) and where something to remove may stand (may include data).
+
+    One pass over the input a window at a time: each pass over a mapped file
+    costs page faults, whatever is searched for.
+    """
+    needles = [b"\0", b"pg_dump", b"pg_restore: "]
     if options.strip_restrict:
         needles += [b"\\restrict", b"\\unrestrict"]
     if options.target_version is not None:
         needles += [s.encode() for s in SETTING_SINCE if options.unsupported(s)]
-    for needle in needles:
-        at = buf.find(needle)
-        while at >= 0:
-            found.append(at)
-            at = buf.find(needle, at + 1)
-    return sorted(found)
+    overlap = max(len(n) for n in needles) - 1
+    n = len(buf)
+    found: list[int] = []
+    nul = -1
+    for lo in range(0, n, WINDOW):
+        hi = min(n, lo + WINDOW + overlap)
+        window = bytes(buf[lo:hi])
+        consumed(buf, hi - lo)
+        for needle in needles:
+            at = window.find(needle)
+            while at >= 0 and (at + lo < lo + WINDOW or hi == n):
+                if needle == b"\0":
+                    nul = at + lo if nul < 0 else nul
+                    break
+                if needle != b"pg_dump" or window.startswith((b"pg_dump: ", b"pg_dumpall: "), at):
+                    found.append(at + lo)
+                at = window.find(needle, at + 1)
+        if nul >= 0:
+            break
+    return nul, sorted(set(found))
 
 
 def _walk(buf: bytes, options: Cleanup, name: str, last: int, findings: Findings) -> None:

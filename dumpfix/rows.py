@@ -18,7 +18,7 @@ from functools import lru_cache
 from dumpfix.lexer import skip_space, statement_end
 from dumpfix.mapping import consumed
 
-CHUNK = 1 << 22
+CHUNK = 1 << 20
 _FIELD = rb"[^\t\r\n]*"
 _NULL = rb"\\N(?=[\t\r\n])"
 
