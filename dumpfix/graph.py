@@ -100,9 +100,9 @@ def cheapest_cut(
 ) -> frozenset[int] | None:
     """Indexes of the edges to remove so that the rest has no cycle.
 
-    Minimises, in this order: the summed cost, the edges the remaining graph
-    would force out of the given node order (so that an order that already
-    works is kept: running twice changes nothing), the number of edges.
+    Minimises, in this order: the summed cost, how many pairs of nodes the
+    resulting order swaps against the given one (so that an order that
+    already works is kept: running twice changes nothing), the number of edges.
     None when even removing every breakable edge leaves a cycle.
     """
     candidates = [i for i, ok in enumerate(breakable) if ok and edges[i][0] != edges[i][1]]
@@ -113,10 +113,14 @@ def cheapest_cut(
 
     def score(cut: frozenset[int]) -> tuple[int, int, int, tuple[int, ...]] | None:
         kept = [e for i, e in enumerate(edges) if i not in cut and e[0] != e[1]]
-        if stable_order(nodes, kept) is None:
+        order = stable_order(nodes, kept)
+        if order is None:
             return None
-        backward = sum(1 for a, b in kept if position[b] > position[a])
-        return (sum(cost(i) for i in cut), backward, len(cut), tuple(sorted(cut)))
+        # How far the resulting order strays from the given one: pairs swapped.
+        moved = sum(
+            1 for i, a in enumerate(order) for b in order[i + 1 :] if position[a] > position[b]
+        )
+        return (sum(cost(i) for i in cut), moved, len(cut), tuple(sorted(cut)))
 
     best: tuple[tuple[int, int, int, tuple[int, ...]], frozenset[int]] | None = None
     if len(candidates) <= EXACT_LIMIT:

@@ -42,6 +42,8 @@ class Layout:
     epilogue_start: int
     #: Offset of a \\connect between two tables' data (pg_dumpall output), if any.
     reconnect: int | None = None
+    #: The dump holds the UPDATEs of an earlier dumpfix run (restoring needs UPDATE, TEMP).
+    earlier_updates: bool = False
 
     def blocks_of(self, node: QName) -> list[Item]:
         return [self.items[b] for u in self.units if u.node == node for b in u.blocks]
@@ -101,9 +103,15 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         last = starts[n + 1] if n + 1 < len(groups) else end
         table = resolve(items[group[0]], catalog)
         units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table)))
-    return Layout(items, starts[0], units, end, reconnect)
+    earlier = any(
+        item.kind is Kind.SPACE and UPDATES_MARK in bytes(buf[item.start : item.end])
+        for item in items[groups[-1][-1] + 1 :]
+    )
+    return Layout(items, starts[0], units, end, reconnect, earlier)
 
 
+#: The comment dumpfix writes before the UPDATEs that set the columns loaded as NULL.
+UPDATES_MARK = b"-- dumpfix: set the FK columns that were loaded as NULL"
 _CONNECT = re.compile(rb"\\c(?:onnect)?\b")
 
 

@@ -149,6 +149,8 @@ class Plan:
     def privileges(self) -> list[str]:
         """What the restoring role needs, in words (from the cuts, so a rerun says the same)."""
         methods = {c.method for cycle in self.cycles for c in cycle.cuts}
+        if self.layout.earlier_updates:  # an earlier run's UPDATEs are in the data now
+            methods.add(Method.NULLS)
         if Method.SUPERUSER in methods:
             return ["superuser (session_replication_role = replica)"]
         needs = ["INSERT on the tables"]
@@ -211,7 +213,8 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
         raise AssertionError("cut left a cycle")
     rank = {n: i for i, n in enumerate(node_order)}
     order = sorted(layout.units, key=lambda u: (rank[u.node], u.index))
-    unknown = [u.table for u in layout.units if u.table not in catalog.tables]
+    # pg_temp tables are an earlier run's captures, not tables of the schema.
+    unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
     plan = Plan(layout, order, rewrites, cycles, unknown, settings)
     if plan.superuser:
         plan.checked = [e.fk for e in edges]

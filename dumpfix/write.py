@@ -14,9 +14,9 @@ from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
 from dumpfix.dumpfile import Item, Kind
-from dumpfix.layout import Unit
+from dumpfix.layout import UPDATES_MARK, Unit
 from dumpfix.mapping import consumed, kernel_copy
-from dumpfix.plan import Method, Plan, Rewrite
+from dumpfix.plan import Cut, Method, Plan, Rewrite
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows, forward_flags
@@ -335,7 +335,7 @@ class _Writer:
     def write_updates(self) -> None:
         if not self.captures:
             return
-        lines = ["", "-- dumpfix: set the FK columns that were loaded as NULL", ""]
+        lines = ["", UPDATES_MARK.decode(), ""]
         triggers = self.plan.disabled_triggers
         if triggers:  # ALTER TABLE refuses tables with pending deferred checks
             lines.append("SET CONSTRAINTS ALL IMMEDIATE;")
@@ -374,13 +374,17 @@ def _insert_rows(buf: bytes, item: Item) -> Iterator[list[bytes]]:
 
 
 def summarise(plan: Plan) -> str:
-    """One line on what the plan does and what restoring needs; stable across reruns."""
+    """One line on what the plan does and what restoring needs; stable across reruns.
+
+    Self-references loaded as NULL are left out: once rewritten, a rerun finds
+    no row pointing ahead and no such cut, and must still write the same line.
+    """
     parts = []
     for cycle in plan.cycles:
-        how = ", ".join(sorted(
-            f"{c.method.value} {c.edge.fk.table}({', '.join(c.edge.deferral.columns if c.method is Method.NULLS and c.edge.deferral else c.edge.fk.columns)})"
-            for c in cycle.cuts
-        ))
+        cuts = [c for c in cycle.cuts if not (c.method is Method.NULLS and c.edge.source == c.edge.target)]
+        if not cuts:
+            continue
+        how = ", ".join(sorted(f"{c.method.value} {c.edge.fk.table}({', '.join(_cut_columns(c))})" for c in cuts))
         # Sorted, not in the dump's order: the rewritten dump has another order.
         parts.append(f"{' <-> '.join(sorted(str(n) for n in cycle.nodes))} [{how}]")
     cycles = "; ".join(sorted(parts)) if parts else "none"
@@ -388,6 +392,12 @@ def summarise(plan: Plan) -> str:
     # It goes into a -- comment: a line break in a quoted name would end the comment
     # and make the rest of the name SQL.
     return line.replace("\r", " ").replace("\n", " ")
+
+
+def _cut_columns(cut: Cut) -> tuple[str, ...]:
+    if cut.method is Method.NULLS and cut.edge.deferral is not None:
+        return cut.edge.deferral.columns
+    return cut.edge.fk.columns
 
 
 def orphan_check(fk: ForeignKey) -> str:
