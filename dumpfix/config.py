@@ -11,7 +11,7 @@ as click's defaults).
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,11 +35,19 @@ def find_pyproject(start: Path) -> Path | None:
     folder = start.resolve()
     while True:
         candidate = folder / FILE_NAME
-        if candidate.is_file() and _has_table(candidate):
+        if _present(candidate, Path.is_file) and _has_table(candidate):
             return candidate
-        if (folder / ".git").exists() or folder.parent == folder:
+        if _present(folder / ".git", Path.exists) or folder.parent == folder:
             return None
         folder = folder.parent
+
+
+def _present(path: Path, test: Callable[[Path], bool]) -> bool:
+    """Whether path is there; a folder we may not look into holds no settings of ours."""
+    try:
+        return test(path)
+    except PermissionError:
+        return False
 
 
 def load_config(path: Path, known: Collection[str]) -> Config:

@@ -11,12 +11,13 @@ from __future__ import annotations
 import bz2
 import gzip
 import lzma
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,8 @@ import zstandard
 import pgharness
 from conftest import REPO_ROOT
 from pgharness import Server
+
+from dumpfix.cli import main
 
 SCHEMA = b"""\
 CREATE TABLE public.a (id integer PRIMARY KEY, b_id integer);
@@ -75,6 +78,48 @@ def run(tmp_path: Path, *args: str, input: bytes | None = None) -> subprocess.Co
         input=input, stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True, cwd=tmp_path, env=env, timeout=120, check=False,
     )
+
+
+@contextlib.contextmanager
+def unprivileged(folder: Path) -> Iterator[None]:
+    """Run the block with an ordinary user's file permissions (root reads any file).
+
+    As root, the effective uid becomes the harness's unprivileged OS user for the
+    block, and the folder becomes theirs; as anyone else, nothing changes.
+    """
+    if os.geteuid() != 0:
+        yield
+        return
+    account = pgharness.ensure_pg_os_user()
+    for path in [folder, *folder.iterdir()]:
+        os.chown(path, account.pw_uid, account.pw_gid)
+    folder.chmod(0o755)
+    os.setegid(account.pw_gid)
+    os.seteuid(account.pw_uid)
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+
+
+def assert_refused_in_process(folder: Path, args: list[str], expected: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """The CLI in this process (under unprivileged()), with the same promises as assert_refused."""
+    (folder / "out.sql").write_bytes(KEEP)
+    before = sorted(p.name for p in folder.iterdir())
+    cwd = os.getcwd()
+    os.chdir(folder)
+    try:
+        with unprivileged(folder):
+            code = main([*args, "-o", "out.sql"])
+    finally:
+        os.chdir(cwd)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out == ""
+    assert captured.err == f"dumpfix: error: {expected}\n"
+    assert (folder / "out.sql").read_bytes() == KEEP
+    assert sorted(p.name for p in folder.iterdir()) == before
 
 
 def assert_refused(tmp_path: Path, args: list[str], expected: str, input: bytes | None = None) -> None:
@@ -230,20 +275,18 @@ def test_input_is_a_folder(files: Path) -> None:
                    "folder: is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_input(files: Path) -> None:
+def test_unreadable_input(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (files / "in.sql").chmod(0)
-    assert_refused(files, ["in.sql", "--schema", "schema.sql"], "in.sql: cannot open input: Permission denied")
+    assert_refused_in_process(files, ["in.sql", "--schema", "schema.sql"], "in.sql: cannot open input: Permission denied", capsys)
 
 
 def test_missing_schema(files: Path) -> None:
     assert_refused(files, ["in.sql", "--schema", "nope.sql"], "nope.sql: cannot read: No such file or directory")
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
-def test_unreadable_schema(files: Path) -> None:
+def test_unreadable_schema(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (files / "schema.sql").chmod(0)
-    assert_refused(files, ["in.sql", "--schema", "schema.sql"], "schema.sql: cannot read: Permission denied")
+    assert_refused_in_process(files, ["in.sql", "--schema", "schema.sql"], "schema.sql: cannot read: Permission denied", capsys)
 
 
 def test_schema_syntax_error_names_file_and_line(files: Path) -> None:
