@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from collections.abc import Iterator
@@ -119,7 +120,11 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
     say = _echo(options)
     named = options.mode is not Mode.WRITE  # several files: say which one each line is about
     prefix = f"{_name(path)}: " if named else ""
-    with open_source(path, options.cleanup) as source:
+    cleanup = options.cleanup
+    if options.dsn and cleanup.target_version is None and (path == "-" or os.path.exists(path)):
+        # The server --dsn names is the one restored into: drop what it rejects.
+        cleanup = replace(cleanup, target_version=shared.get()[1].target_version)
+    with open_source(path, cleanup) as source:
         for notice in source.notices:
             say(f"{prefix}{notice}")
         if options.mode is Mode.IN_PLACE and source.archive:

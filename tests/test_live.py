@@ -287,3 +287,23 @@ def test_missing_psycopg_says_how_to_install(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(sys.modules, "psycopg", None)  # what a missing package looks like to import
     with pytest.raises(DumpfixError, match=r"pip install 'dumpfix\[dsn\]'"):
         load_catalog("postgresql:///x")
+
+
+def test_dsn_of_an_older_server_drops_settings_it_rejects(
+    pg_pool: pgharness.ServerPool, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """pg_dump 18 writes SET transaction_timeout, which PostgreSQL 15 rejects: --dsn of a 15
+    server means that server is the target, so dumpfix leaves the setting out."""
+    server = pg_pool.get(15)
+    newest = pg_pool.client_bins[max(pg_pool.client_bins)] / "pg_dump"
+    source = source_db(server, "shop")
+    dump = pgharness.data_dump(server, source, "copy", newest)
+    assert b"SET transaction_timeout = 0;" in dump
+    (tmp_path / "in.sql").write_bytes(dump)
+    target = pgharness.create_target(server, pgharness.schema_dump(server, source))
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--dsn", server.dsn(target.dbname, target.owner))
+    assert result.returncode == 0, result.stderr.decode()
+    assert b"transaction_timeout" not in (tmp_path / "out.sql").read_bytes()
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(server, source, target.dbname)
