@@ -130,6 +130,7 @@ def source_db() -> Callable[[Server, str], str]:
         key = (server.host, name)
         if key not in cache:
             cache[key] = pgharness.create_database(server, pgharness.fixture_sql(name))
+            pgharness.share_database(server, cache[key])
         return cache[key]
 
     return get
@@ -160,6 +161,15 @@ def run_dumpfix(tmp_path: Path) -> DumpfixRunner:
         )
 
     return run
+
+
+@pytest.fixture(autouse=True)
+def _drop_test_databases() -> Iterator[None]:
+    """Drop the databases a test created once it ends (not those of wider-scoped fixtures,
+    which are set up before this one, nor source_db's)."""
+    mark = pgharness.created_count()
+    yield
+    pgharness.drop_databases_since(mark)
 
 
 @pytest.fixture(autouse=True)

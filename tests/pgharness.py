@@ -51,6 +51,14 @@ DUMP_FORMATS: dict[str, list[str]] = {
 }
 
 _names = itertools.count(1)
+# Databases this process created, in order, and those shared between tests: each
+# test's own are dropped after it, which bounds the suite's disk (or RAM) use.
+_created: list[tuple[Server, str]] = []
+_shared: set[tuple[Server, str]] = set()
+# Server data lives in RAM when there is room: CREATE DATABASE copies ~8 MB and is
+# ten times faster on tmpfs. Per-test drops keep the peak to a few hundred MB.
+SHM_DIR = Path("/dev/shm")
+SHM_MIN_FREE = 2 * 1024**3
 # libpq connection keywords a DSN may carry besides host/port/user/password/dbname,
 # passed on to client programs through their environment variables.
 _CONNINFO_ENV = {
@@ -264,11 +272,32 @@ def _check_reachable(server_bin_dir: Path) -> None:
         ) from exc
 
 
+def _usable_parent(path: Path) -> bool:
+    """Whether server dirs can live under path: writable by us, and as root reachable by
+    PG_OS_USER (every directory up to / searchable by others); a short path, since the
+    unix socket's path must stay under ~107 bytes."""
+    if len(str(path)) > 60 or not os.access(path, os.W_OK):
+        return False
+    if os.geteuid() != 0:
+        return True
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
+def _roots_parent() -> Path:
+    """Where server temp dirs go: /dev/shm when it is a roomy tmpfs, else TMPDIR or /tmp."""
+    try:
+        stat = os.statvfs(SHM_DIR)
+        if stat.f_bavail * stat.f_frsize >= SHM_MIN_FREE and _usable_parent(SHM_DIR):
+            return SHM_DIR
+    except OSError:
+        pass
+    parent = Path(tempfile.gettempdir())
+    return parent if _usable_parent(parent) else Path("/tmp")
+
+
 def _make_root() -> Path:
     """A private temp dir for one server; short, since it also holds the unix socket."""
-    parent = tempfile.gettempdir()
-    if len(parent) > 60:  # a socket path must stay under ~107 bytes
-        parent = "/tmp"
+    parent = _roots_parent()
     root = Path(tempfile.mkdtemp(prefix="dumpfix-pg-", dir=parent))
     if os.geteuid() == 0:
         pw = ensure_pg_os_user()
@@ -299,6 +328,10 @@ def start_server(server_bin_dir: Path, client_bin_dir: Path | None = None) -> Lo
             "fsync": "off",
             "synchronous_commit": "off",
             "full_page_writes": "off",
+            # CREATE DATABASE writes the ~8 MB template to WAL: recycle it early so a
+            # server in RAM stays small.
+            "max_wal_size": "96MB",
+            "min_wal_size": "32MB",
             "max_connections": "50",
             "lc_messages": "'C'",
         }
@@ -371,7 +404,30 @@ def _create_empty_database(server: Server, owner: str | None = None) -> str:
     if owner:
         sql += f" OWNER {quote_ident(owner)}"
     server.psql(server.maintenance_db, sql)
+    _created.append((server, name))
     return name
+
+
+def created_count() -> int:
+    """How many databases this process has created: a mark for drop_databases_since."""
+    return len(_created)
+
+
+def share_database(server: Server, dbname: str) -> None:
+    """Keep dbname when the test that created it ends: it serves later tests too."""
+    _shared.add((server, dbname))
+
+
+def drop_databases_since(mark: int) -> None:
+    """Drop the databases created after mark (see created_count), except shared ones."""
+    by_server: dict[Server, list[str]] = {}
+    for server, name in _created[mark:]:
+        if (server, name) not in _shared:
+            by_server.setdefault(server, []).append(name)
+    del _created[mark:]
+    for server, names in by_server.items():
+        sql = "".join(f"DROP DATABASE IF EXISTS {quote_ident(n)} WITH (FORCE);\n" for n in names)
+        server.psql(server.maintenance_db, sql)
 
 
 def create_database(server: Server, sql: str | bytes = "") -> str:

@@ -26,6 +26,9 @@ FROM generate_series(1, 30) AS i;
 SELECT setval('books_id_seq', 500);
 """
 FK_VIOLATION = "violates foreign key constraint"
+# The fixtures this harness provides (others add their own to tests/fixtures): each
+# has FK cycles with rows pointing both ways, so pg_dump's order cannot load it.
+HARNESS_FIXTURES = ["awkward_values", "composite_cycle", "identifiers", "partitioned", "selfref", "shop"]
 SourceDb = Callable[[Server, str], str]
 
 
@@ -130,7 +133,7 @@ def test_shop_dump_fails_plain_restore(
     assert FK_VIOLATION in result.stderr
 
 
-@pytest.mark.parametrize("name", [n for n in pgharness.fixture_names() if n != "shop"])
+@pytest.mark.parametrize("name", [n for n in HARNESS_FIXTURES if n != "shop"])
 def test_fixture_insert_dump_fails_plain_restore(
     restore_case: DumpCase, name: str, source_db: SourceDb, tmp_path: Path
 ) -> None:
@@ -141,7 +144,7 @@ def test_fixture_insert_dump_fails_plain_restore(
 
 
 @pytest.mark.parametrize("fmt", DUMP_FORMATS)
-@pytest.mark.parametrize("name", pgharness.fixture_names())
+@pytest.mark.parametrize("name", HARNESS_FIXTURES)
 def test_fixture_restores_identically_with_triggers_disabled(
     pg_server: Server, name: str, fmt: str, source_db: SourceDb, tmp_path: Path
 ) -> None:
@@ -164,6 +167,22 @@ def test_awkward_values_put_a_shell_command_on_its_own_line(
     dump = pgharness.data_dump(pg_server, source_db(pg_server, "awkward_values"), fmt)
     assert f"\n\\! touch {pgharness.CANARY_PATH}\n".encode() in dump
     assert b"\n\\.\n" in dump
+
+
+def test_drop_databases_since_keeps_shared_ones(pg_server: Server) -> None:
+    """What the autouse cleanup does after each test."""
+    mark = pgharness.created_count()
+    private = pgharness.create_database(pg_server)
+    shared = pgharness.create_database(pg_server)
+    pgharness.share_database(pg_server, shared)
+    pgharness.drop_databases_since(mark)
+    names = pg_server.psql(pg_server.maintenance_db, "SELECT datname FROM pg_database").split()
+    assert shared in names and private not in names
+    assert pgharness.created_count() == mark
+
+
+def test_harness_fixtures_exist() -> None:
+    assert set(HARNESS_FIXTURES) <= set(pgharness.fixture_names())
 
 
 def test_canary_detects_an_escaped_meta_command(pg_server: Server) -> None:
