@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import pgharness
-from pgharness import DumpCase, Server, ServerPool
+from pgharness import CaseSpec, DumpCase, Server, ServerPool
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The (server, pg_dump) fixtures tests ask for, and which cases each one runs.
@@ -25,6 +25,7 @@ CASE_FIXTURES: dict[str, Callable[[pgharness.CaseSpec], bool]] = {
     # test_harness checks that, and --target-version will strip it later.
     "restore_case": lambda spec: spec.restorable,
 }
+NO_CASE_REASON = "no {} fits the server: pg_dump 17+ output does not load into PostgreSQL before 17"
 _POOL = pytest.StashKey[ServerPool]()
 _DESELECTED = pytest.StashKey[dict[str, int]]()
 
@@ -75,8 +76,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     reasons = config.stash[_DESELECTED]
     for item in items:
         callspec = getattr(item, "callspec", None)
-        specs = [callspec.params[n] for n in CASE_FIXTURES if callspec and n in callspec.params]
-        reason = next((r for spec in specs if (r := pool.missing(spec))), None)
+        params = {n: callspec.params[n] for n in CASE_FIXTURES if callspec and n in callspec.params}
+        # No fitting case leaves pytest's NOTSET marker instead of a spec: only
+        # restore_case can be empty, on a DSN server older than 17.
+        reason = next((NO_CASE_REASON.format(n) for n, p in params.items() if not isinstance(p, CaseSpec)), None)
+        reason = reason or next((r for p in params.values() if (r := pool.missing(p))), None)
         if reason is None:
             keep.append(item)
         else:

@@ -454,6 +454,10 @@ def create_target(server: Server, schema_sql: bytes) -> Target:
     """
     owner = create_role(server)
     dbname = _create_empty_database(server, owner=owner)
+    if server.version < 17:
+        # A schema from pg_dump 17+ (only a DUMPFIX_TEST_DSN server without its own
+        # pg_dump gets one) sets transaction_timeout, which this server rejects.
+        schema_sql = re.sub(rb"(?m)^SET transaction_timeout = 0;\r?\n", b"", schema_sql)
     server.psql(dbname, schema_sql, user=owner)
     return Target(server, dbname, owner)
 
@@ -601,19 +605,26 @@ class ServerPool:
     """The session's servers: started on first use, stopped (or cleaned) by close().
 
     With DUMPFIX_TEST_DSN set, the pool holds only that server and starts none;
-    client programs are then the newest available (the embedded 18).
+    client programs are then the newest available (the embedded 18), plus the
+    system's of the server's own version when installed.
     """
 
     def __init__(self, dsn: str | None = None) -> None:
         self.dsn = dsn
         self.client_bins: dict[int, Path] = {bin_major(embedded_bin_dir()): embedded_bin_dir()}
-        system = system_bin_dir()
-        if system is not None and dsn is None:
-            self.client_bins[SYSTEM_MAJOR] = system
         self._local: dict[int, LocalServer] = {}
         self._remote: Server | None = None
-        if dsn is not None:
-            self._remote = server_from_dsn(dsn, self.client_bins[max(self.client_bins)])
+        if dsn is None:
+            system = system_bin_dir()
+            if system is not None:
+                self.client_bins[SYSTEM_MAJOR] = system
+            return
+        remote = server_from_dsn(dsn, self.client_bins[max(self.client_bins)])
+        own = system_bin_dir(remote.version) if remote.version not in self.client_bins else None
+        if own is not None:  # restore with the server's own psql, as for local servers
+            self.client_bins[remote.version] = own
+            remote = dataclasses.replace(remote, bin_dir=own)
+        self._remote = remote
 
     def server_majors(self) -> list[int]:
         """Versions this pool can provide, without starting anything."""
@@ -633,7 +644,8 @@ class ServerPool:
 
     def missing(self, spec: CaseSpec) -> str | None:
         """Why spec cannot run here, or None when it can."""
-        absent = sorted({spec.server_major, spec.dump_major} - set(self.client_bins))
+        servers = {spec.server_major} - set(self.server_majors())
+        absent = sorted(servers | ({spec.dump_major} - set(self.client_bins)))
         if not absent:
             return None
         major = absent[0]

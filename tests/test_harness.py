@@ -146,17 +146,19 @@ def test_fixture_insert_dump_fails_plain_restore(
 @pytest.mark.parametrize("fmt", DUMP_FORMATS)
 @pytest.mark.parametrize("name", HARNESS_FIXTURES)
 def test_fixture_restores_identically_with_triggers_disabled(
-    pg_server: Server, name: str, fmt: str, source_db: SourceDb, tmp_path: Path
+    restore_case: DumpCase, name: str, fmt: str, source_db: SourceDb, tmp_path: Path
 ) -> None:
     """With FK checks off (superuser), every fixture round-trips: the fingerprints and
     the fixtures' awkward values survive pg_dump and psql, so a difference after
     dumpfix is dumpfix's."""
-    source = source_db(pg_server, name)
-    target = pgharness.create_target(pg_server, pgharness.schema_dump(pg_server, source))
-    dump = pgharness.pg_dump(pg_server, source, "--data-only", "--disable-triggers", *DUMP_FORMATS[fmt])
-    result = pgharness.restore(target, write(tmp_path, dump), user=pg_server.superuser)
+    server = restore_case.server
+    source = source_db(server, name)
+    target = pgharness.create_target(server, pgharness.schema_dump(server, source))
+    flags = ["--data-only", "--disable-triggers", *DUMP_FORMATS[fmt]]
+    dump = pgharness.pg_dump(server, source, *flags, pg_dump_bin=restore_case.pg_dump_bin)
+    result = pgharness.restore(target, write(tmp_path, dump), user=server.superuser)
     assert result.returncode == 0, result.stderr
-    pgharness.assert_same(pg_server, source, target.dbname)
+    pgharness.assert_same(server, source, target.dbname)
 
 
 @pytest.mark.parametrize("fmt", ["inserts", "rows-per-insert"])
