@@ -159,6 +159,7 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         m = run.match(buf, end, n)
         if m is None or m.end() == end:
             break
+        consumed(buf, m.end() - end)  # a table's run can be gigabytes: keep RSS flat
         end = m.end()
     if end == pos:  # the fast pattern failed (nested comment, or truncated): one statement
         end = statement_end(buf, pos, n)

@@ -102,6 +102,8 @@ class Plan:
     settings: Settings = field(default_factory=Settings)
     #: Foreign keys among the loaded tables: what a superuser load checks afterwards.
     checked: list[ForeignKey] = field(default_factory=list)
+    #: Self-references in row order: id(fk) -> block start -> a byte per row (see Stats).
+    forward: dict[int, dict[int, bytearray]] = field(default_factory=dict)
 
     def methods(self) -> set[Method]:
         return {c.method for cycle in self.cycles for c in cycle.cuts if c.edge.cost or c.method is not Method.NULLS}
@@ -215,7 +217,7 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
     order = sorted(layout.units, key=lambda u: (rank[u.node], u.index))
     # pg_temp tables are an earlier run's captures, not tables of the schema.
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
-    plan = Plan(layout, order, rewrites, cycles, unknown, settings)
+    plan = Plan(layout, order, rewrites, cycles, unknown, settings, forward=stats.forward)
     if plan.superuser:
         plan.checked = [e.fk for e in edges]
     return plan

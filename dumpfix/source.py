@@ -16,7 +16,6 @@ import contextlib
 import gzip
 import io
 import lzma
-import mmap
 import os
 import re
 import shlex

@@ -7,10 +7,14 @@ the split and before anything is written.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from dumpfix.catalog import Catalog, ForeignKey, QName
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.rows import copy_any_value, copy_chunks, copy_non_null, insert_statements, insert_tuples
+
+if TYPE_CHECKING:  # layout imports nothing of ours at run time, but keep it that way
+    from dumpfix.layout import Layout
 
 NULLS = (b"NULL", b"\\N")
 
@@ -50,23 +54,60 @@ def copy_data_end(buf: bytes, item: Item) -> int:
     return item.end - _terminator_length(buf, item)
 
 
+class KeySet:
+    """Keys of the rows loaded so far, compactly: a bit per value for integer keys.
+
+    Self-references in INSERT dumps need every key seen; a Python set of tuples
+    costs about a hundred bytes a row, a bitmap one bit per possible value.
+    """
+
+    def __init__(self) -> None:
+        self.bits = bytearray()
+        self.others: set[bytes] = set()
+
+    @staticmethod
+    def _small_int(key: tuple[bytes, ...]) -> int | None:
+        if len(key) == 1 and 0 < len(key[0]) <= 9 and key[0].isdigit():
+            return int(key[0])
+        return None
+
+    def add(self, key: tuple[bytes, ...]) -> None:
+        n = self._small_int(key)
+        if n is None:
+            self.others.add(b"\0".join(key))
+            return
+        if n >> 3 >= len(self.bits):
+            self.bits.extend(bytes(max((n >> 3) + 1 - len(self.bits), len(self.bits))))
+        self.bits[n >> 3] |= 1 << (n & 7)
+
+    def __contains__(self, key: tuple[bytes, ...]) -> bool:
+        n = self._small_int(key)
+        if n is None:
+            return b"\0".join(key) in self.others
+        return n >> 3 < len(self.bits) and bool(self.bits[n >> 3] & (1 << (n & 7)))
+
+
 def forward_flags(
     buf: bytes, blocks: list[Item], columns: list[tuple[str, ...]], fk: ForeignKey
-) -> Iterator[bool]:
-    """For every row in load order: does it point at a row of its own table not loaded yet?
+) -> dict[int, bytearray]:
+    """Per block (by its start), a byte per row in load order: 1 where the row points
+    at a row of its own table that is not loaded yet.
 
     FK checks run at the end of each statement, so keys of the same statement count as loaded.
     """
-    seen: set[tuple[bytes, ...]] = set()
+    seen = KeySet()
+    flags: dict[int, bytearray] = {}
     for item, cols in zip(blocks, columns):
         key_idx = [cols.index(c) for c in fk.ref_columns]
         fk_idx = [cols.index(c) for c in fk.columns]
+        out = flags[item.start] = bytearray()
         for rows in _statements(buf, item):
             for row in rows():
                 seen.add(tuple(row[i] for i in key_idx))
             for row in rows():
                 ref = tuple(row[i] for i in fk_idx)
-                yield not any(v in NULLS for v in ref) and ref not in seen
+                out.append(not any(v in NULLS for v in ref) and ref not in seen)
+    return flags
 
 
 def _statements(buf: bytes, item: Item) -> Iterator:
@@ -102,10 +143,12 @@ def _sample_end(buf: bytes, item: Item, start: int, end: int) -> int:
 
 
 class Stats:
-    def __init__(self, buf: bytes, layout: "Layout", catalog: Catalog) -> None:  # noqa: F821
+    def __init__(self, buf: bytes, layout: Layout, catalog: Catalog) -> None:
         self.buf = buf
         self.layout = layout
         self.catalog = catalog
+        #: id(fk) -> block start -> a byte per row: points at a row not loaded yet.
+        self.forward: dict[int, dict[int, bytearray]] = {}
 
     def _blocks(self, table: QName) -> tuple[list[Item], list[tuple[str, ...]]]:
         node = self.catalog.root_of(table)
@@ -162,7 +205,13 @@ class Stats:
         )
 
     def forward_references(self, fk: ForeignKey) -> int:
+        """Rows pointing at rows of their own table that a later statement loads.
+
+        The flags are kept (in self.forward, a byte a row) for the writer.
+        """
         blocks, columns = self._blocks(fk.table)
         if any(any(c not in cols for c in fk.columns + fk.ref_columns) for cols in columns):
             return 0
-        return sum(forward_flags(self.buf, blocks, columns, fk))
+        flags = forward_flags(self.buf, blocks, columns, fk)
+        self.forward[id(fk)] = flags
+        return sum(sum(f) for f in flags.values())

@@ -19,7 +19,7 @@ from dumpfix.mapping import consumed, kernel_copy
 from dumpfix.plan import Cut, Method, Plan, Rewrite
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
-from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows, forward_flags
+from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
 # Rows per INSERT into a temporary table.
 BATCH = 1000
@@ -294,12 +294,11 @@ class _Writer:
     ) -> Iterator[tuple[int, ...]]:
         """Per row of the block, the field positions to load as NULL (empty: unchanged)."""
         always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.columns]
-        flags = []
-        for d in rewrite.deferrals:
-            if d.forward_only:
-                blocks = self.plan.layout.blocks_of(unit.node)
-                cols = [block_columns(b, self.catalog, unit.table) for b in blocks]
-                flags.append(([columns.index(c) for c in d.columns], _flags_for(self.buf, blocks, cols, d.fk, item)))
+        flags = [
+            ([columns.index(c) for c in d.columns], iter(self.plan.forward[id(d.fk)][item.start]))
+            for d in rewrite.deferrals
+            if d.forward_only
+        ]
         rows = copy_rows(self.buf, item) if item.kind is Kind.COPY else _insert_rows(self.buf, item)
         for row in rows:
             idx = [i for i in always if row[i] not in NULLS]
@@ -352,19 +351,6 @@ class _Writer:
         for c in self.captures:
             lines.append(f"DROP TABLE pg_temp.{c.name};")
         self.sql("\n".join(lines) + "\n", self.items[self.plan.layout.units[0].blocks[0]].encoding)
-
-
-def _flags_for(buf: bytes, blocks: list[Item], cols: list[tuple[str, ...]], fk, item: Item) -> Iterator[bool]:
-    """The forward-reference flags of one block's rows, computed over all blocks up to it."""
-    flags = forward_flags(buf, blocks, cols, fk)
-    for b in blocks:
-        n = sum(1 for _ in (copy_rows(buf, b) if b.kind is Kind.COPY else _insert_rows(buf, b)))
-        if b is item:
-            for _ in range(n):
-                yield next(flags)
-            return
-        for _ in range(n):
-            next(flags)
 
 
 def _insert_rows(buf: bytes, item: Item) -> Iterator[list[bytes]]:
