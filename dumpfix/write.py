@@ -262,22 +262,23 @@ class _Writer:
                 self.emit(copy_extract(chunk, fields, nulled))
             self.emit(b"\\." + self.eol)
             return
-        # Decisions are recomputed for each pass over the block instead of kept: flat memory.
-        decisions = lambda: self._row_decisions(unit, item, rewrite, columns)  # noqa: E731
+        # Each pass over the block decides row by row afresh: nothing kept per row.
         if item.kind is Kind.COPY:
-            self.write_copy_rows(item, decisions)
+            self.write_copy_rows(item, self._decider(item, rewrite, columns))
             self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding)
-            for row, null_idx in zip(copy_rows(self.buf, item), decisions()):
-                if null_idx:
+            decide = self._decider(item, rewrite, columns)
+            for row in copy_rows(self.buf, item):
+                if decide(row):
                     self.emit(b"\t".join(row[i] for i in fields) + self.eol)
             self.emit(b"\\." + self.eol)
             return
-        self.write_insert_rows(item, decisions)
+        self.write_insert_rows(item, self._decider(item, rewrite, columns))
         self.sql(f"\n{create}", item.encoding)
         batch: list[bytes] = []
         head = f"INSERT INTO pg_temp.{capture.name} ({sql_columns}) VALUES".encode(item.encoding, "surrogateescape")
-        for values, null_idx in zip(_insert_rows(self.buf, item), decisions()):
-            if null_idx:
+        decide = self._decider(item, rewrite, columns)
+        for values in _insert_rows(self.buf, item):
+            if decide(values):
                 batch.append(render_tuple([values[i] for i in fields]))
                 if len(batch) == BATCH:
                     self.emit_batch(head, batch)
@@ -289,39 +290,41 @@ class _Writer:
         sep = b"," + self.eol + b"\t"
         self.emit(head + self.eol + b"\t" + sep.join(batch) + b";" + self.eol)
 
-    def _row_decisions(
-        self, unit: Unit, item: Item, rewrite: Rewrite, columns: tuple[str, ...]
-    ) -> Iterator[tuple[int, ...]]:
-        """Per row of the block, the field positions to load as NULL (empty: unchanged)."""
+    def _decider(
+        self, item: Item, rewrite: Rewrite, columns: tuple[str, ...]
+    ) -> Callable[[list[bytes]], tuple[int, ...]]:
+        """A function called on each row of the block in order: the field positions
+        to load as NULL there (empty: the row is unchanged)."""
         always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.columns]
         flags = [
             ([columns.index(c) for c in d.columns], iter(self.plan.forward[id(d.fk)][item.start]))
             for d in rewrite.deferrals
             if d.forward_only
         ]
-        rows = copy_rows(self.buf, item) if item.kind is Kind.COPY else _insert_rows(self.buf, item)
-        for row in rows:
+
+        def decide(row: list[bytes]) -> tuple[int, ...]:
             idx = [i for i in always if row[i] not in NULLS]
             for positions, it in flags:
                 if next(it):
                     idx.extend(i for i in positions if row[i] not in NULLS)
-            yield tuple(sorted(set(idx)))
+            return tuple(sorted(set(idx))) if idx else ()
 
-    def write_copy_rows(self, item: Item, decisions: Callable[[], Iterator[tuple[int, ...]]]) -> None:
+        return decide
+
+    def write_copy_rows(self, item: Item, decide: Callable[[list[bytes]], tuple[int, ...]]) -> None:
         data_end = copy_data_end(self.buf, item)
         self.copy_span(item.start, item.data_start)
-        for row, null_idx in zip(copy_rows(self.buf, item), decisions()):
-            for i in null_idx:
+        for row in copy_rows(self.buf, item):
+            for i in decide(row):
                 row[i] = b"\\N"
             self.emit(b"\t".join(row) + self.eol)
         self.copy_span(data_end, item.end)
 
-    def write_insert_rows(self, item: Item, decisions: Callable[[], Iterator[tuple[int, ...]]]) -> None:
-        it = decisions()
+    def write_insert_rows(self, item: Item, decide: Callable[[list[bytes]], tuple[int, ...]]) -> None:
         pos = item.start
         for start, end in insert_statements(self.buf, item.start, item.end):
             for t in insert_tuples(self.buf, start, end, len(item.prefix)):
-                null_idx = next(it)
+                null_idx = decide(t.values)
                 if null_idx:
                     self.copy_span(pos, t.start)
                     values = list(t.values)
