@@ -209,3 +209,10 @@ def insert_tuples(buf: bytes, start: int, end: int, prefix_len: int) -> Iterator
 
 def render_tuple(values: list[bytes]) -> bytes:
     return b"(" + b", ".join(values) + b")"
+
+
+def insert_rows(buf: bytes, start: int, end: int, prefix_len: int) -> Iterator[list[bytes]]:
+    """The literal texts of every row of the INSERT statements in [start, end)."""
+    for begin, stop in insert_statements(buf, start, end):
+        for t in insert_tuples(buf, begin, stop, prefix_len):
+            yield t.values

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from dumpfix.catalog import Catalog, ForeignKey, QName
 from dumpfix.dumpfile import Item, Kind
-from dumpfix.rows import copy_any_value, copy_chunks, copy_non_null, insert_statements, insert_tuples
+from dumpfix.rows import copy_any_value, copy_chunks, copy_non_null, insert_rows, insert_statements, insert_tuples
 
 if TYPE_CHECKING:  # layout imports nothing of ours at run time, but keep it that way
     from dumpfix.layout import Layout
@@ -187,22 +187,16 @@ class Stats:
     def _count(self, item: Item, idx: list[int], start: int, stop: int) -> int:
         if item.kind is Kind.COPY:
             return max(copy_non_null(self.buf, start, stop, i) for i in idx)
-        return sum(
-            any(t.values[i] not in NULLS for i in idx)
-            for begin, end in insert_statements(self.buf, start, stop)
-            for t in insert_tuples(self.buf, begin, end, len(item.prefix))
-        )
+        rows = insert_rows(self.buf, start, stop, len(item.prefix))
+        return sum(any(row[i] not in NULLS for i in idx) for row in rows)
 
     def _any(self, item: Item, idx: list[int], start: int) -> bool:
         """Whether any row from start on has a value in the columns (stops at the first)."""
         _, end = _rows_span(self.buf, item)
         if item.kind is Kind.COPY:
             return any(copy_any_value(self.buf, start, end, i) for i in idx)
-        return any(
-            any(t.values[i] not in NULLS for i in idx)
-            for begin, stop in insert_statements(self.buf, start, end)
-            for t in insert_tuples(self.buf, begin, stop, len(item.prefix))
-        )
+        rows = insert_rows(self.buf, start, end, len(item.prefix))
+        return any(any(row[i] not in NULLS for i in idx) for row in rows)
 
     def forward_references(self, fk: ForeignKey) -> int:
         """Rows pointing at rows of their own table that a later statement loads.

@@ -8,7 +8,7 @@ and one set-based UPDATE per table puts them back once every row is in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -17,7 +17,7 @@ from dumpfix.dumpfile import Item, Kind
 from dumpfix.layout import UPDATES_MARK, Unit
 from dumpfix.mapping import consumed, kernel_copy
 from dumpfix.plan import Cut, Method, Plan, Rewrite
-from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_statements, insert_tuples
+from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
@@ -277,7 +277,7 @@ class _Writer:
         batch: list[bytes] = []
         head = f"INSERT INTO pg_temp.{capture.name} ({sql_columns}) VALUES".encode(item.encoding, "surrogateescape")
         decide = self._decider(item, rewrite, columns)
-        for values in _insert_rows(self.buf, item):
+        for values in insert_rows(self.buf, item.start, item.end, len(item.prefix)):
             if decide(values):
                 batch.append(render_tuple([values[i] for i in fields]))
                 if len(batch) == BATCH:
@@ -354,12 +354,6 @@ class _Writer:
         for c in self.captures:
             lines.append(f"DROP TABLE pg_temp.{c.name};")
         self.sql("\n".join(lines) + "\n", self.items[self.plan.layout.units[0].blocks[0]].encoding)
-
-
-def _insert_rows(buf: bytes, item: Item) -> Iterator[list[bytes]]:
-    for start, end in insert_statements(buf, item.start, item.end):
-        for t in insert_tuples(buf, start, end, len(item.prefix)):
-            yield t.values
 
 
 def summarise(plan: Plan) -> str:
