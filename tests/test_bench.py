@@ -29,5 +29,5 @@ def test_bench_runs_on_a_tiny_size(tmp_path: Path) -> None:
     assert set(rows) == {"copy", "inserts"}
     for row in rows.values():
         assert row[0] == "tiny"
-        assert len(row) == 10  # size, MB/s twice, ratio, RSS, restore, replica, ratio
+        assert len(row) == 11  # size, MB/s twice, ratio, RSS, restore, replica, ratio, fixed replica
         assert all(float(v) >= 0 for v in row[2:])
