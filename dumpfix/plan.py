@@ -90,6 +90,9 @@ class Settings:
     wrap: bool = False  # the whole load in one transaction with constraints deferred
     #: Major version of the server restored into, when known (--target-version, --dsn).
     target_version: int | None = None
+    #: PostgreSQL 18+: every FK of the loaded tables NOT ENFORCED during the load,
+    #: then validated once each (ENFORCED): no per-row checks, order irrelevant.
+    bulk: bool = False
 
 
 @dataclass
@@ -104,13 +107,17 @@ class Plan:
     checked: list[ForeignKey] = field(default_factory=list)
     #: Self-references in row order: id(fk) -> block start -> a byte per row (see Stats).
     forward: dict[int, dict[int, bytearray]] = field(default_factory=dict)
+    #: With Settings.bulk: every FK NOT ENFORCED for the load.
+    bulk_fks: list[ForeignKey] = field(default_factory=list)
 
     def methods(self) -> set[Method]:
         return {c.method for cycle in self.cycles for c in cycle.cuts if c.edge.cost or c.method is not Method.NULLS}
 
     @property
     def altered(self) -> list[ForeignKey]:
-        """FKs made DEFERRABLE for the load and restored afterwards (owner strategy)."""
+        """FKs made DEFERRABLE (18+: NOT ENFORCED) for the load and restored afterwards."""
+        if self.bulk_fks:
+            return self.bulk_fks
         return [c.edge.fk for cy in self.cycles for c in cy.cuts if c.method is Method.OWNER]
 
     @property
@@ -142,6 +149,7 @@ class Plan:
             self.settings.wrap
             or bool(methods & {Method.DEFER, Method.OWNER, Method.SUPERUSER})
             or bool(self.disabled_triggers)
+            or bool(self.bulk_fks)
         )
 
     @property
@@ -171,6 +179,8 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
         raise PlanError("--strategy superuser needs --role superuser")
     if settings.strategy is Method.OWNER and settings.role is Role.USER:
         raise PlanError("--strategy owner needs --role owner or --role superuser")
+    if settings.bulk:
+        return _bulk_plan(catalog, layout, settings)
     stats = Stats(buf, layout, catalog)
     nodes: list[QName] = []
     for unit in layout.units:
@@ -221,6 +231,18 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
     if plan.superuser:
         plan.checked = [e.fk for e in edges]
     return plan
+
+
+def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
+    """Every FK on a loaded table NOT ENFORCED for the load: the dump's order stays."""
+    if settings.role is Role.USER:
+        raise PlanError("--bulk alters constraints: it needs --role owner or --role superuser")
+    if (settings.target_version or 0) < 18:
+        raise PlanError("--bulk needs PostgreSQL 18 (NOT ENFORCED): give --target-version 18 or --dsn")
+    present = {u.node for u in layout.units}
+    fks = [fk for fk in catalog.foreign_keys if fk.enforced and catalog.root_of(fk.table) in present]
+    unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
+    return Plan(layout, list(layout.units), {}, [], unknown, settings, bulk_fks=fks)
 
 
 _RANK = {Role.USER: 0, Role.OWNER: 1, Role.SUPERUSER: 2}

@@ -371,6 +371,8 @@ def summarise(plan: Plan) -> str:
         # Sorted, not in the dump's order: the rewritten dump has another order.
         parts.append(f"{' <-> '.join(sorted(str(n) for n in cycle.nodes))} [{how}]")
     cycles = "; ".join(sorted(parts)) if parts else "none"
+    if plan.bulk_fks:
+        cycles += f"; all {len(plan.bulk_fks)} FKs NOT ENFORCED during the load, then ENFORCED"
     line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
     # It goes into a -- comment: a line break in a quoted name would end the comment
     # and make the rest of the name SQL.

@@ -181,3 +181,64 @@ def test_owner_strategy_on_18_uses_not_enforced(
     assert restored.returncode == 0, restored.stderr
     assert pg_server.psql(target.dbname, query) == before
     pgharness.assert_same(pg_server, source, target.dbname)
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("fixture", ["shop", "notnull_cycle", "partitioned_notnull", "trigger_cycle", "selfref"])
+def test_bulk_load_on_18(
+    pg_server: Server, fixture: str, fmt: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """--bulk: every FK NOT ENFORCED for the load, in the dump's own order, then ENFORCED."""
+    assert pg_server.version >= 18
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    source = source_db(pg_server, fixture)
+    schema = _prepare(case, source, fmt, tmp_path)
+    args = ["--bulk", "--target-version", str(pg_server.version)]
+    _fix(run_dumpfix, *args)
+    output = (tmp_path / "out.sql").read_bytes()
+    assert b"UPDATE " not in output  # nothing loaded as NULL: no FK is checked during the load
+    target = pgharness.create_target(pg_server, schema)
+    query = "SELECT conname, conenforced, convalidated, condeferrable FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+    before = pg_server.psql(target.dbname, query)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    assert pg_server.psql(target.dbname, query) == before
+    pgharness.assert_same(pg_server, source, target.dbname)
+    again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", *args)
+    assert again.returncode == 0, again.stderr.decode()
+    assert (tmp_path / "again.sql").read_bytes() == output
+
+
+def test_bulk_load_validates_what_it_loaded(pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path) -> None:
+    """A dangling reference fails ENFORCED, and the whole load rolls back."""
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    schema = _prepare(case, source_db(pg_server, "notnull_cycle"), "inserts", tmp_path)
+    dump = (tmp_path / "in.sql").read_bytes()
+    dangling = dump.replace(b"INSERT INTO public.staff VALUES (7, 8,", b"INSERT INTO public.staff VALUES (7, 999,")
+    assert dangling != dump
+    (tmp_path / "in.sql").write_bytes(dangling)
+    _fix(run_dumpfix, "--bulk", "--target-version", str(pg_server.version))
+    target = pgharness.create_target(pg_server, schema)
+    result = pgharness.restore(target, tmp_path / "out.sql")
+    assert result.returncode != 0
+    assert "violates foreign key constraint" in result.stderr
+    counts = pg_server.psql(target.dbname, "SELECT (SELECT count(*) FROM staff) + (SELECT count(*) FROM store)")
+    assert counts.strip() == "0"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--bulk"], "--bulk needs PostgreSQL 18"),
+        (["--bulk", "--target-version", "15"], "--bulk needs PostgreSQL 18"),
+        (["--bulk", "--target-version", "18", "--role", "user"], "--bulk alters constraints"),
+    ],
+    ids=["no-version", "old-version", "plain-user"],
+)
+def test_bulk_refusals(pg_server: Server, args: list[str], message: str, source_db: SourceDb, run_dumpfix, tmp_path: Path) -> None:
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    _prepare(case, source_db(pg_server, "shop"), "copy", tmp_path)
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)
+    assert result.returncode == 2
+    assert message in result.stderr.decode()
+    assert not (tmp_path / "out.sql").exists()
