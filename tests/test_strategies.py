@@ -162,6 +162,17 @@ def test_explain_names_strategy_and_privileges(
     assert b"-- dumpfix: before the data: FK cycles:" in head
 
 
+def _restore_keeping_constraints(server: Server, source: str, schema: bytes, tmp_path: Path) -> None:
+    """Restore out.sql as the owner: identical rows, and every FK as it was before."""
+    target = pgharness.create_target(server, schema)
+    query = "SELECT conname, conenforced, convalidated, condeferrable FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
+    before = server.psql(target.dbname, query)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    assert server.psql(target.dbname, query) == before
+    pgharness.assert_same(server, source, target.dbname)
+
+
 @pytest.mark.parametrize("fixture", ["notnull_cycle", "partitioned_notnull", "keyless_cycle"])
 def test_owner_strategy_on_18_uses_not_enforced(
     pg_server: Server, fixture: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
@@ -174,13 +185,7 @@ def test_owner_strategy_on_18_uses_not_enforced(
     _fix(run_dumpfix, "--target-version", str(pg_server.version))
     output = (tmp_path / "out.sql").read_bytes()
     assert b" NOT ENFORCED;" in output and b" ENFORCED;\n" in output
-    target = pgharness.create_target(pg_server, schema)
-    query = "SELECT conname, conenforced, convalidated, condeferrable FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
-    before = pg_server.psql(target.dbname, query)
-    restored = pgharness.restore(target, tmp_path / "out.sql")
-    assert restored.returncode == 0, restored.stderr
-    assert pg_server.psql(target.dbname, query) == before
-    pgharness.assert_same(pg_server, source, target.dbname)
+    _restore_keeping_constraints(pg_server, source, schema, tmp_path)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -197,13 +202,7 @@ def test_bulk_load_on_18(
     _fix(run_dumpfix, *args)
     output = (tmp_path / "out.sql").read_bytes()
     assert b"UPDATE " not in output  # nothing loaded as NULL: no FK is checked during the load
-    target = pgharness.create_target(pg_server, schema)
-    query = "SELECT conname, conenforced, convalidated, condeferrable FROM pg_constraint WHERE contype = 'f' ORDER BY 1"
-    before = pg_server.psql(target.dbname, query)
-    restored = pgharness.restore(target, tmp_path / "out.sql")
-    assert restored.returncode == 0, restored.stderr
-    assert pg_server.psql(target.dbname, query) == before
-    pgharness.assert_same(pg_server, source, target.dbname)
+    _restore_keeping_constraints(pg_server, source, schema, tmp_path)
     again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", *args)
     assert again.returncode == 0, again.stderr.decode()
     assert (tmp_path / "again.sql").read_bytes() == output
