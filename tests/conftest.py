@@ -34,6 +34,7 @@ DumpfixRunner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 
 def pytest_configure(config: pytest.Config) -> None:
     """Find the PostgreSQL programs (or the DSN server) once, before collection."""
+    config.addinivalue_line("markers", "pg_pair(server, dump): needs that server and pg_dump major version")
     pool = ServerPool(os.environ.get("DUMPFIX_TEST_DSN") or None)
     config.stash[_POOL] = pool
     config.stash[_DESELECTED] = {}
@@ -81,6 +82,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # restore_case can be empty, on a DSN server older than 17.
         reason = next((NO_CASE_REASON.format(n) for n, p in params.items() if not isinstance(p, CaseSpec)), None)
         reason = reason or next((r for p in params.values() if (r := pool.missing(p))), None)
+        # @pytest.mark.pg_pair(server, dump): a test that needs that exact pair.
+        pairs = [CaseSpec(f"pg{m.args[0]}-dump{m.args[1]}", *m.args) for m in item.iter_markers("pg_pair")]
+        reason = reason or next((r for p in pairs if (r := pool.missing(p))), None)
         if reason is None:
             keep.append(item)
         else:
