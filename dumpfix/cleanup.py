@@ -25,7 +25,7 @@ from pglast.parser import ParseError
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import skip_space, statement_end
-from dumpfix.mapping import consumed
+from dumpfix.mapping import consumed, window_find
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -134,8 +134,8 @@ WINDOW = 8 << 20
 def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
     """The first NUL byte (or -1) and where something to remove may stand (may include data).
 
-    One pass over the input a window at a time: each pass over a mapped file
-    costs page faults, whatever is searched for.
+    One pass over the input a window at a time, searched in place (no copy):
+    each pass over a mapped file costs page faults, whatever is searched for.
     """
     needles = [b"\0", b"pg_dump", b"pg_restore: "]
     if options.strip_restrict:
@@ -147,18 +147,18 @@ def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
     found: list[int] = []
     nul = -1
     for lo in range(0, n, WINDOW):
-        hi = min(n, lo + WINDOW + overlap)
-        window = bytes(buf[lo:hi])
-        consumed(buf, hi - lo)
+        stop = min(n, lo + WINDOW)
+        hi = min(n, stop + overlap)  # a needle may straddle the window's end
         for needle in needles:
-            at = window.find(needle)
-            while at >= 0 and (at + lo < lo + WINDOW or hi == n):
+            at = window_find(buf, needle, lo, hi)
+            while 0 <= at < stop:
                 if needle == b"\0":
-                    nul = at + lo if nul < 0 else nul
+                    nul = at if nul < 0 else nul
                     break
-                if needle != b"pg_dump" or window.startswith((b"pg_dump: ", b"pg_dumpall: "), at):
-                    found.append(at + lo)
-                at = window.find(needle, at + 1)
+                if needle != b"pg_dump" or buf[at : at + 12].startswith((b"pg_dump: ", b"pg_dumpall: ")):
+                    found.append(at)
+                at = window_find(buf, needle, at + 1, hi)
+        consumed(buf, stop - lo)
         if nul >= 0:
             break
     return nul, sorted(set(found))

@@ -45,6 +45,14 @@ class MappedFile(mmap.mmap):
             lo = stop
 
 
+def window_find(buf: bytes, sub: bytes, start: int, end: int) -> int:
+    """buf.find within [start, end) in place, without MappedFile's page release:
+    for callers that search one window for several needles, then release it."""
+    if isinstance(buf, mmap.mmap):
+        return mmap.mmap.find(buf, sub, start, end)
+    return buf.find(sub, start, end)
+
+
 def map_file(fd: int) -> MappedFile:
     mapped = MappedFile(fd, 0, access=mmap.ACCESS_READ)
     mapped.fd = fd
