@@ -38,6 +38,13 @@ class Capture:
 
 
 HEAD = "-- dumpfix: before the data"
+#: ENFORCED validates each FK with one anti-join whose work_mem is maintenance_work_mem
+#: (ri_triggers.c, RI_Initial_Check); the 64MB default spills the hash of a
+#: million-row parent to disk. Raised for this transaction only, never lowered.
+VALIDATION_MEMORY = (
+    "DO $dumpfix$BEGIN IF pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem'))"
+    " < 268435456 THEN PERFORM pg_catalog.set_config('maintenance_work_mem', '256MB', true); END IF; END$dumpfix$;"
+)
 TAIL = "-- dumpfix: after the data"
 END = "-- dumpfix: end"
 
@@ -200,6 +207,8 @@ class _Writer:
         if not plan.transaction:
             return []
         lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
+        if plan.unenforced and plan.altered:
+            lines.append(VALIDATION_MEMORY)
         for fk in plan.altered:
             after = "ENFORCED" if plan.unenforced else _deferrability(fk)
             lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 import pgharness
+from dumpfix.write import VALIDATION_MEMORY
 from pgharness import DumpCase, Server, Target
 
 SourceDb = Callable[[Server, str], str]
@@ -186,6 +187,19 @@ def test_owner_strategy_on_18_uses_not_enforced(
     output = (tmp_path / "out.sql").read_bytes()
     assert b" NOT ENFORCED;" in output and b" ENFORCED;\n" in output
     _restore_keeping_constraints(pg_server, source, schema, tmp_path)
+
+
+@pytest.mark.parametrize(("setting", "during"), [("64MB", "256MB"), ("1GB", "1GB")])
+def test_validation_memory_is_raised_for_the_transaction_only(pg_server: Server, setting: str, during: str) -> None:
+    """The statement before ENFORCED raises maintenance_work_mem (the anti-join's
+    work_mem) for the load's transaction, never lowers it, and leaves the session as it was."""
+    db = pgharness.create_database(pg_server)
+    shown = pg_server.psql(
+        db,
+        f"SET maintenance_work_mem = '{setting}';\nBEGIN;\n{VALIDATION_MEMORY}\n"
+        "SHOW maintenance_work_mem;\nCOMMIT;\nSHOW maintenance_work_mem;\n",
+    )
+    assert shown.split() == [during, setting]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
