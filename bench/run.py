@@ -9,15 +9,17 @@ For each size the script builds, once, a database with the seed's shop schema
 (plus a self-reference on users) filled server-side with generate_series so that
 rows point both ways through every FK cycle, and dumps it with the real pg_dump
 as COPY and as ``--inserts`` into bench/out/<size>/ (cached between runs). Then,
-per dump: ``cp`` once to warm the page cache, then ``cp`` and ``dumpfix``
-alternately, several runs each; peak RSS comes from the kernel's rusage of each
-child (wait4). Finally the rewritten dump is restored as the table owner (FK
-checks on) and the original as a superuser with session_replication_role =
-replica (FK checks off).
+per dump and variant (default, --bulk): ``cp`` once to warm the page cache,
+then ``cp`` and ``dumpfix`` alternately, several runs each; peak RSS comes from
+the kernel's rusage of each child (wait4). Finally the rewritten dump is
+restored as the table owner (FK checks on) and the original as a superuser
+with session_replication_role = replica (FK checks off), each several times:
+the medians are compared.
 
     python bench/run.py                   # medium (~300 MB) and large (~1.2 GB)
     python bench/run.py --size small      # a quick run, under a minute
     python bench/run.py --size medium --size large --runs 5 --restore copy
+    python bench/run.py --variant bulk    # only dumpfix --bulk --target-version 18
 
 Nothing here is a test: numbers depend on the machine. tests/test_bench.py only
 checks that the script runs end to end on a tiny size.
@@ -54,6 +56,9 @@ SIZES: dict[str, int] = {
     "large": 3_100_000,
 }
 FORMATS: dict[str, list[str]] = {"copy": [], "inserts": ["--inserts"]}
+#: dumpfix's options per variant: the default output (least privilege, any version)
+#: and --bulk (owner, PostgreSQL 18: every FK NOT ENFORCED for the load, then ENFORCED).
+VARIANTS: dict[str, list[str]] = {"default": [], "bulk": ["--bulk", "--target-version", "{major}"]}
 
 # The shop schema of the test fixtures, plus a self-reference: users who referred users.
 SELF_REFERENCE = "ALTER TABLE users ADD COLUMN referrer_id bigint REFERENCES users (id);\n"
@@ -214,14 +219,17 @@ def timed(args: list[str], env: dict[str, str] | None = None) -> Run:
     return Run(seconds, usage.ru_maxrss * 1024)  # Linux reports KiB
 
 
-def dumpfix_args(dump: Path, out: Path, schema: Path) -> list[str]:
-    return [sys.executable, "-m", "dumpfix", str(dump), "-o", str(out), "--schema", str(schema)]
+def dumpfix_args(dump: Path, out: Path, schema: Path, variant: str) -> list[str]:
+    major = str(pgharness.bin_major(pgharness.embedded_bin_dir()))  # the server restored into
+    extra = [arg.format(major=major) for arg in VARIANTS[variant]]
+    return [sys.executable, "-m", "dumpfix", str(dump), "-o", str(out), "--schema", str(schema), *extra]
 
 
 @dataclass(frozen=True)
 class Result:
     size: str
     fmt: str
+    variant: str
     bytes: int
     dumpfix: list[Run]
     cp: list[Run]
@@ -248,7 +256,7 @@ class Result:
         return max(r.peak_rss for r in self.dumpfix)
 
 
-def bench_one(size: str, fmt: str, dump: Path, schema: Path, runs: int, scratch: Path) -> Result:
+def bench_one(size: str, fmt: str, variant: str, dump: Path, schema: Path, runs: int, scratch: Path) -> Result:
     out, copy = scratch / f"{size}-{fmt}.out.sql", scratch / f"{size}-{fmt}.cp.sql"
     timed(["cp", str(dump), str(copy)])  # warm-up: the dump is in the page cache from here on
     copy.unlink()
@@ -256,9 +264,9 @@ def bench_one(size: str, fmt: str, dump: Path, schema: Path, runs: int, scratch:
     for _ in range(runs):
         cps.append(timed(["cp", str(dump), str(copy)]))
         copy.unlink()  # one output on disk at a time: the dumps are large
-        fixes.append(timed(dumpfix_args(dump, out, schema)))
+        fixes.append(timed(dumpfix_args(dump, out, schema, variant)))
         out.unlink()
-    return Result(size, fmt, dump.stat().st_size, fixes, cps)
+    return Result(size, fmt, variant, dump.stat().st_size, fixes, cps)
 
 
 # Restore --------------------------------------------------------------------
@@ -273,27 +281,39 @@ def _target(server: pgharness.Server, schema: bytes) -> Iterator[pgharness.Targe
         server.psql(server.maintenance_db, f"DROP DATABASE {pgharness.quote_ident(target.dbname)}")
 
 
-def bench_restore(result: Result, dump: Path, schema: Path, servers: Servers, scratch: Path) -> Result:
-    """Rewritten dump as the owner (FK checks on) vs the original as superuser in replica mode."""
+def bench_restore(
+    result: Result, dump: Path, schema: Path, servers: Servers, scratch: Path, runs: int, replica: float | None
+) -> Result:
+    """Rewritten dump as the owner (FK checks on) vs the original as superuser in replica mode.
+
+    Medians of several loads: one load of a few seconds varies by a tenth either way.
+    The replica time of a dump is shared by its variants (replica is given then).
+    """
     server = servers.get()
     fixed = scratch / f"{result.size}-{result.fmt}.fixed.sql"
-    timed(dumpfix_args(dump, fixed, schema))
+    timed(dumpfix_args(dump, fixed, schema, result.variant))
     psql = [str(server.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1"]
     env = server.env() | {"PGOPTIONS": "-c session_replication_role=replica"}
+
+    def load(path: Path, owner: bool) -> float:
+        with _target(server, schema.read_bytes()) as target:
+            user_env = server.env(target.owner) if owner else env
+            return timed([*psql, "--dbname", target.dbname, "-f", str(path)], env=user_env).seconds
+
+    owners, replicas = [], []
     try:
-        with _target(server, schema.read_bytes()) as target:
-            owner = timed([*psql, "--dbname", target.dbname, "-f", str(fixed)], env=server.env(target.owner))
-        with _target(server, schema.read_bytes()) as target:
-            fixed_replica = timed([*psql, "--dbname", target.dbname, "-f", str(fixed)], env=env)
+        for _ in range(runs):  # alternate, so both see the same state of the machine
+            owners.append(load(fixed, owner=True))
+            if replica is None:
+                replicas.append(load(dump, owner=False))
+        fixed_replica = load(fixed, owner=False)
     finally:
         fixed.unlink()
-    with _target(server, schema.read_bytes()) as target:
-        replica = timed([*psql, "--dbname", target.dbname, "-f", str(dump)], env=env)
     return dataclasses.replace(
         result,
-        restore_owner=owner.seconds,
-        restore_replica=replica.seconds,
-        restore_fixed_replica=fixed_replica.seconds,
+        restore_owner=statistics.median(owners),
+        restore_replica=replica if replica is not None else statistics.median(replicas),
+        restore_fixed_replica=fixed_replica,
     )
 
 
@@ -302,7 +322,7 @@ def bench_restore(result: Result, dump: Path, schema: Path, servers: Servers, sc
 
 def report(results: list[Result]) -> str:
     lines = [
-        f"{'dump':<16} {'size MB':>8} {'dumpfix MB/s':>12} {'cp MB/s':>8} {'ratio':>6} {'peak RSS MB':>11}"
+        f"{'dump':<22} {'size MB':>8} {'dumpfix MB/s':>12} {'cp MB/s':>8} {'ratio':>6} {'peak RSS MB':>11}"
         f" {'restore s':>9} {'replica s':>9} {'ratio':>6} {'fixed replica s':>15}"
     ]
     for r in results:
@@ -313,17 +333,17 @@ def report(results: list[Result]) -> str:
             if r.restore_fixed_replica is not None:
                 restore += f" {r.restore_fixed_replica:>15.1f}"
         lines.append(
-            f"{r.size + ' ' + r.fmt:<16} {mb:>8.0f} {mb / r.median_dumpfix:>12.0f} {mb / r.median_cp:>8.0f}"
+            f"{r.size + ' ' + r.fmt + ' ' + r.variant:<22} {mb:>8.0f} {mb / r.median_dumpfix:>12.0f} {mb / r.median_cp:>8.0f}"
             f" {r.ratio:>6.2f} {r.peak_rss / MB:>11.0f}{restore}"
         )
-    lines.append("ratio: median over paired runs of dumpfix time / cp time; restore ratio: owner / replica.")
+    lines.append("ratio: median over paired runs of dumpfix time / cp time; restore ratio: owner / replica (medians).")
     lines.append("fixed replica: the rewritten dump loaded with FK checks off (dumpfix's own statements, no FK checks).")
-    for fmt in FORMATS:
-        rows = sorted((r for r in results if r.fmt == fmt), key=lambda r: r.bytes)
+    for fmt, variant in [(f, v) for f in FORMATS for v in VARIANTS]:
+        rows = sorted((r for r in results if r.fmt == fmt and r.variant == variant), key=lambda r: r.bytes)
         if len(rows) >= 2:
             small, large = rows[0], rows[-1]
             lines.append(
-                f"growth {fmt} {small.size} -> {large.size}: size x{large.bytes / small.bytes:.2f}, "
+                f"growth {fmt} {variant} {small.size} -> {large.size}: size x{large.bytes / small.bytes:.2f}, "
                 f"time x{large.median_dumpfix / small.median_dumpfix:.2f}, "
                 f"peak RSS x{large.peak_rss / small.peak_rss:.2f}"
             )
@@ -334,7 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", action="append", choices=list(SIZES), help="repeatable; default: medium, large")
     parser.add_argument("--format", action="append", choices=list(FORMATS), help="repeatable; default: both")
+    parser.add_argument("--variant", action="append", choices=list(VARIANTS), help="repeatable; default: both")
     parser.add_argument("--runs", type=int, default=5, help="timed runs of each of dumpfix and cp (default 5)")
+    parser.add_argument("--restore-runs", type=int, default=3, help="loads of each restore timed (default 3)")
     parser.add_argument(
         "--restore",
         action="append",
@@ -346,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = args.size or ["medium", "large"]
     formats = args.format or list(FORMATS)
+    variants = args.variant or list(VARIANTS)
     restore = [f for f in (args.restore or ["copy"]) if f != "none"]
     args.out.mkdir(parents=True, exist_ok=True)
     servers = Servers()
@@ -356,12 +379,16 @@ def main(argv: list[str] | None = None) -> int:
             if args.build_only:
                 continue
             for fmt in formats:
-                print(f"[{size}] timing {fmt} ...", file=sys.stderr, flush=True)
-                result = bench_one(size, fmt, dumps.files[fmt], dumps.schema, args.runs, args.out)
-                if fmt in restore:
-                    print(f"[{size}] restoring {fmt} ...", file=sys.stderr, flush=True)
-                    result = bench_restore(result, dumps.files[fmt], dumps.schema, servers, args.out)
-                results.append(result)
+                replica = None
+                for variant in variants:
+                    print(f"[{size}] timing {fmt} {variant} ...", file=sys.stderr, flush=True)
+                    result = bench_one(size, fmt, variant, dumps.files[fmt], dumps.schema, args.runs, args.out)
+                    if fmt in restore:
+                        print(f"[{size}] restoring {fmt} {variant} ...", file=sys.stderr, flush=True)
+                        result = bench_restore(result, dumps.files[fmt], dumps.schema, servers, args.out,
+                                               args.restore_runs, replica)
+                        replica = result.restore_replica
+                    results.append(result)
     finally:
         servers.close()
     print(report(results))

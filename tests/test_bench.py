@@ -17,7 +17,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 def test_bench_runs_on_a_tiny_size(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "bench" / "run.py"), "--size", "tiny", "--runs", "1",
-         "--restore", "copy", "--restore", "inserts", "--out", str(tmp_path)],
+         "--restore-runs", "1", "--restore", "copy", "--restore", "inserts", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
         check=False,
@@ -25,9 +25,9 @@ def test_bench_runs_on_a_tiny_size(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:3] == ["dump", "size", "MB"]
-    rows = {line.split()[1]: line.split() for line in lines[1:3]}
-    assert set(rows) == {"copy", "inserts"}
+    rows = {tuple(line.split()[1:3]): line.split() for line in lines[1:5]}
+    assert set(rows) == {(fmt, variant) for fmt in ("copy", "inserts") for variant in ("default", "bulk")}
     for row in rows.values():
         assert row[0] == "tiny"
-        assert len(row) == 11  # size, MB/s twice, ratio, RSS, restore, replica, ratio, fixed replica
-        assert all(float(v) >= 0 for v in row[2:])
+        assert len(row) == 12  # size, MB/s twice, ratio, RSS, restore, replica, ratio, fixed replica
+        assert all(float(v) >= 0 for v in row[3:])
