@@ -18,6 +18,11 @@ def explain(analysis: Analysis) -> str:
             if cut.method is Method.NULLS:
                 assert edge.deferral is not None
                 cols = ", ".join(edge.deferral.columns)
+                rewrite = plan.rewrites.get(edge.source)
+                if rewrite is not None and rewrite.staged and edge.deferral.forward_only:
+                    lines.append(f"    staged: {edge.fk.table} loads through a temporary table in one INSERT ... "
+                                 f"SELECT, which checks its self-reference once every row is in ({fk})")
+                    continue
                 which = "rows pointing ahead" if edge.deferral.forward_only else "rows"
                 lines.append(f"    nulls: load {edge.fk.table}({cols}) as NULL, then UPDATE {edge.cost} {which} ({fk})")
             elif cut.method is Method.DEFER:

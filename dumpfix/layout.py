@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pglast import parse_sql
+
 from dumpfix.catalog import Catalog, QName
 from dumpfix.dumpfile import Item, Kind, line_number
 from dumpfix.errors import DumpError
@@ -22,6 +24,9 @@ _LEADING = re.compile(
 _TRAILING = re.compile(
     rb"ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+ENABLE\s+TRIGGER\b", re.IGNORECASE
 )
+#: INSERT prefixes a temporary table cannot stand in for: DEFAULT VALUES rows and
+#: OVERRIDING USER VALUE (identities generated anew) mean the target's defaults.
+_NOT_STAGEABLE_PREFIX = re.compile(rb"(?:DEFAULT\s+VALUES|OVERRIDING\s+USER\s+VALUE)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,9 @@ class Unit:
     blocks: tuple[int, ...]  # the data items
     table: QName  # the table the blocks load
     node: QName  # its partition root: what FKs are declared on
+    #: An earlier run staged these INSERTs: they load pg_temp.dumpfix_N, then table
+    #: (the unit holds the CREATE TEMP TABLE before and the INSERT ... SELECT after).
+    staged: bool = False
 
 
 @dataclass
@@ -44,14 +52,41 @@ class Layout:
     reconnect: int | None = None
     #: The dump holds the UPDATEs of an earlier dumpfix run (restoring needs UPDATE, TEMP).
     earlier_updates: bool = False
+    #: The highest N of the pg_temp.dumpfix_N tables an earlier run created (0: none).
+    captures: int = 0
 
     def blocks_of(self, node: QName) -> list[Item]:
         return [self.items[b] for u in self.units if u.node == node for b in u.blocks]
+
+    def stageable(self, buf: bytes, node: QName) -> bool:
+        """Whether the table's INSERTs can load into a temporary table first, then into
+        the table in one INSERT ... SELECT: one unit of INSERT statements with one
+        column list, and no DEFAULT among the values (a temporary table has no
+        defaults: the keyword would load NULL where the table has a default).
+        """
+        units = [u for u in self.units if u.node == node]
+        if len(units) != 1:
+            return False
+        blocks = [self.items[b] for b in units[0].blocks]
+        if any(b.kind is not Kind.INSERTS or _NOT_STAGEABLE_PREFIX.search(b.prefix) for b in blocks):
+            return False
+        if len({b.columns for b in blocks}) != 1:
+            return False
+        return not any(_mentions_default(buf, b) for b in blocks)
 
     def needs_row_order(self, node: QName) -> bool:
         """Whether rows of one table load in several statements (INSERTs, or several COPYs)."""
         blocks = self.blocks_of(node)
         return len(blocks) > 1 or any(b.kind is Kind.INSERTS for b in blocks)
+
+
+def _mentions_default(buf: bytes, item: Item) -> bool:
+    """Whether DEFAULT (as pg_dump writes it, or in lower case) may stand among the values."""
+    for word in (b"DEFAULT", b"default"):
+        at = buf.find(word, item.start + len(item.prefix), item.end)
+        if at >= 0:
+            return True
+    return False
 
 
 def resolve(item: Item, catalog: Catalog) -> QName:
@@ -80,11 +115,14 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     if not groups:
         return Layout(items, len(items), [], len(items))
     reconnect = _reconnect(buf, items, groups[0][0], groups[-1][-1])
+    staged = {n: table for n, group in enumerate(groups) if (table := _staged_table(buf, items, group))}
     starts = []
     floor = 0
-    for group in groups:
+    for n, group in enumerate(groups):
         start = group[0]
-        while start > floor and _is_leading(buf, items[start - 1]):
+        while start > floor and (
+            _is_leading(buf, items[start - 1]) or (n in staged and _is_capture_table(buf, items[start - 1]))
+        ):
             start -= 1
         starts.append(start)
         floor = group[-1] + 1
@@ -101,13 +139,14 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     units = []
     for n, group in enumerate(groups):
         last = starts[n + 1] if n + 1 < len(groups) else end
-        table = resolve(items[group[0]], catalog)
-        units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table)))
+        table = staged.get(n) or resolve(items[group[0]], catalog)
+        units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table), n in staged))
     earlier = any(
         item.kind is Kind.SPACE and UPDATES_MARK in bytes(buf[item.start : item.end])
         for item in items[groups[-1][-1] + 1 :]
     )
-    return Layout(items, starts[0], units, end, reconnect, earlier)
+    numbers = [int(m.group(1)) for g in groups if (m := _CAPTURE_NAME.fullmatch(_relation(items[g[0]])))]
+    return Layout(items, starts[0], units, end, reconnect, earlier, max(numbers, default=0))
 
 
 #: The comment dumpfix writes before the UPDATEs that set the columns loaded as NULL.
@@ -130,6 +169,43 @@ def refuse_reconnect(buf: bytes, layout: Layout) -> None:
             "(pg_dumpall output) and run dumpfix on each part",
             location=f"line {line_number(buf, layout.reconnect)}",
         )
+
+
+_CAPTURE_NAME = re.compile(r"pg_temp\.dumpfix_(\d+)")
+_CAPTURE_CREATE = re.compile(rb"CREATE TEMP TABLE dumpfix_\d+ AS SELECT ")
+_STAGED_INSERT = re.compile(rb"INSERT INTO .* SELECT .* FROM pg_temp\.(dumpfix_\d+);", re.DOTALL)
+
+
+def _relation(item: Item) -> str:
+    assert item.relation is not None
+    return f"{item.relation.schema}.{item.relation.name}"
+
+
+def _is_capture_table(buf: bytes, item: Item) -> bool:
+    """dumpfix's CREATE TEMP TABLE dumpfix_N AS SELECT ... WITH NO DATA."""
+    return item.kind is Kind.STATEMENT and _CAPTURE_CREATE.match(buf, item.start, item.end) is not None
+
+
+def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | None:
+    """The table an earlier run's staged INSERTs load: the group fills pg_temp.dumpfix_N
+    between dumpfix's CREATE TEMP TABLE and its INSERT INTO table ... SELECT."""
+    first = items[group[0]]
+    name = _CAPTURE_NAME.fullmatch(_relation(first))
+    if first.kind is not Kind.INSERTS or name is None:
+        return None
+    before, after = group[0] - 1, group[-1] + 1
+    while before >= 0 and items[before].kind is Kind.SPACE:
+        before -= 1
+    while after < len(items) and items[after].kind is Kind.SPACE:
+        after += 1
+    if before < 0 or after >= len(items) or not _is_capture_table(buf, items[before]):
+        return None
+    insert = _STAGED_INSERT.fullmatch(bytes(buf[items[after].start : items[after].end]))
+    if items[after].kind is not Kind.STATEMENT or insert is None or insert.group(1).decode() != name.group()[8:]:
+        return None
+    create = parse_sql(bytes(buf[items[before].start : items[before].end]).decode(first.encoding, "surrogateescape"))
+    source = create[0].stmt.query.fromClause[0]
+    return QName(source.schemaname or first.search_path[0], source.relname)
 
 
 def _is_leading(buf: bytes, item: Item) -> bool:

@@ -36,10 +36,15 @@ class Rewrite:
     table: Table
     key: tuple[str, ...]
     deferrals: list[Deferral] = field(default_factory=list)
+    #: INSERT dumps: the rows load into a temporary table as they are, then into the
+    #: table in one INSERT ... SELECT that writes NULL for the deferred columns. No row
+    #: is rewritten, and a self-reference is checked once every row is in.
+    staged: bool = False
 
     @property
     def nulled(self) -> tuple[str, ...]:
-        wanted = {c for d in self.deferrals for c in d.columns}
+        """The columns loaded as NULL (staged, a self-reference needs none)."""
+        wanted = {c for d in self.deferrals if not (self.staged and d.forward_only) for c in d.columns}
         return tuple(c for c in self.table.columns if c in wanted)
 
 
@@ -154,7 +159,10 @@ class Plan:
 
     @property
     def changed(self) -> bool:
-        return bool(self.rewrites) or self.order != self.layout.units or self.transaction
+        """Whether the output differs from the input (an earlier run's staging stays as it is)."""
+        staged = {u.node for u in self.layout.units if u.staged}
+        pending = [node for node, r in self.rewrites.items() if not (r.staged and node in staged)]
+        return bool(pending) or self.order != self.layout.units or self.transaction
 
     def privileges(self) -> list[str]:
         """What the restoring role needs, in words (from the cuts, so a rerun says the same)."""
@@ -217,7 +225,8 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
             if c.method is Method.NULLS and c.edge.cost:
                 assert c.edge.deferral is not None
                 table = catalog.tables[c.edge.fk.table]
-                rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or ()))
+                staged = layout.stageable(buf, c.edge.source)
+                rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or (), staged=staged))
                 rewrite.deferrals.append(c.edge.deferral)
     kept = [pairs[i] for i in range(len(edges)) if i not in cut]
     node_order = graph.stable_order(nodes, kept)
@@ -305,7 +314,13 @@ def _cost(edge: Edge, layout: Layout, stats: Stats) -> int:
     if edge.source == edge.target:
         # One COPY checks its self-references at its end: only rows loaded by a
         # later statement than the rows pointing at them need anything.
-        return stats.forward_references(edge.fk) if layout.needs_row_order(edge.source) else 0
+        if not layout.needs_row_order(edge.source):
+            return 0
+        if layout.stageable(stats.buf, edge.source):
+            # Staged, the rows load in one statement: any reference at all is
+            # reason enough, and no row needs to be looked at one by one.
+            return stats.non_null(edge.fk.table, edge.fk.columns)
+        return stats.forward_references(edge.fk)
     return stats.non_null(edge.fk.table, edge.deferral.columns) if edge.deferral is not None else 0
 
 

@@ -4,6 +4,10 @@ For each table with deferred FK columns, the rows load with NULL there, the
 original values go into a temporary table right after the block (COPY for
 COPY dumps, multi-row INSERT for INSERT dumps: what any SQL client runs),
 and one set-based UPDATE per table puts them back once every row is in.
+A table loaded by INSERTs goes the other way round when it can (``staged``):
+its statements load a temporary table unchanged but for their target, and one
+INSERT ... SELECT moves the rows into the table with NULL in the deferred
+columns; no row is parsed.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
-from dumpfix.dumpfile import Item, Kind
+from dumpfix.dumpfile import Item, Kind, redirected
 from dumpfix.layout import UPDATES_MARK, Unit
 from dumpfix.mapping import consumed, kernel_copy
 from dumpfix.plan import Cut, Method, Plan, Rewrite
@@ -35,6 +39,8 @@ class Capture:
     key: tuple[str, ...]
     columns: tuple[str, ...]  # key and deferred columns, in the block's field order
     deferred: tuple[str, ...]
+    #: Holds every row (a staged table), not only those with a deferred value.
+    staged: bool = False
 
 
 HEAD = "-- dumpfix: before the data"
@@ -229,6 +235,12 @@ class _Writer:
 
     def write_unit(self, unit: Unit) -> None:
         rewrite = self.plan.rewrites.get(unit.node)
+        if rewrite is not None and rewrite.staged:
+            if unit.staged:  # an earlier run's: kept as it is, its UPDATE is in the dump already
+                self.copy_items(unit.first, unit.last)
+            else:
+                self.write_staged(unit, rewrite)
+            return
         pos = unit.first
         for b in unit.blocks:
             self.copy_items(pos, b)
@@ -240,12 +252,52 @@ class _Writer:
             pos = b + 1
         self.copy_items(pos, unit.last)
 
+    def write_staged(self, unit: Unit, rewrite: Rewrite) -> None:
+        """The unit's INSERTs into a temporary table, then one INSERT ... SELECT into the table.
+
+        The SELECT writes NULL for the deferred columns (set by the UPDATE after the
+        data) and leaves out generated columns; a self-reference needs nothing, as
+        one statement checks its rows once all are in.
+        """
+        first = self.items[unit.blocks[0]]
+        columns = block_columns(first, self.catalog, unit.table)
+        known = self.catalog.tables.get(unit.table)
+        generated = {c for c in columns if known is not None and c in known.columns and known.columns[c].generated}
+        later = set(rewrite.nulled)
+        deferred = tuple(c for c in columns if c in later)
+        key = rewrite.key
+        name = self.capture_name()
+        self.captures.append(Capture(name, unit.table, key, tuple(c for c in columns if c in key or c in later),
+                                     deferred, staged=True))
+        everything = ", ".join(quote_ident(c) for c in columns)
+        self.copy_items(unit.first, unit.blocks[0])
+        self.sql(f"CREATE TEMP TABLE {name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding)
+        target = f"pg_temp.{name}".encode(first.encoding, "surrogateescape")
+        pos = unit.blocks[0]
+        for b in unit.blocks:
+            self.copy_items(pos, b)
+            for piece in redirected(self.buf, self.items[b], target):
+                self.emit(piece)
+            pos = b + 1
+        loaded = [c for c in columns if c not in generated]
+        names = ", ".join(quote_ident(c) for c in loaded)
+        values = ", ".join("NULL" if c in later else quote_ident(c) for c in loaded)
+        self.sql(
+            f"\nINSERT INTO {unit.table} ({names}) OVERRIDING SYSTEM VALUE SELECT {values} FROM pg_temp.{name};\n",
+            first.encoding,
+        )
+        self.copy_items(pos, unit.last)
+
+    def capture_name(self) -> str:
+        """The next temporary table's name, after those an earlier run left in the dump."""
+        return f"dumpfix_{self.plan.layout.captures + len(self.captures) + 1}"
+
     def write_block(self, unit: Unit, item: Item, rewrite: Rewrite) -> None:
         columns = block_columns(item, self.catalog, unit.table)
         deferred = tuple(c for c in columns if c in rewrite.nulled)
         key = rewrite.key
         capture = Capture(
-            f"dumpfix_{len(self.captures) + 1}",
+            self.capture_name(),
             unit.table,
             key,
             tuple(c for c in columns if c in key or c in deferred),
@@ -351,10 +403,14 @@ class _Writer:
         if triggers:  # ALTER TABLE refuses tables with pending deferred checks
             lines.append("SET CONSTRAINTS ALL IMMEDIATE;")
         for c in self.captures:
+            if not c.deferred:  # staged for a self-reference only: nothing was loaded as NULL
+                continue
             for name in triggers.get(c.table, ()):
                 lines.append(f"ALTER TABLE {c.table} DISABLE TRIGGER {quote_ident(name)};")
             sets = ", ".join(f"{quote_ident(col)} = dumpfix_v.{quote_ident(col)}" for col in c.deferred)
             where = " AND ".join(f"dumpfix_t.{quote_ident(k)} = dumpfix_v.{quote_ident(k)}" for k in c.key)
+            if c.staged:  # every row is in the temporary table: only those with a value change
+                where += " AND (" + " OR ".join(f"dumpfix_v.{quote_ident(col)} IS NOT NULL" for col in c.deferred) + ")"
             lines.append(
                 f"UPDATE {c.table} AS dumpfix_t SET {sets} FROM pg_temp.{c.name} AS dumpfix_v WHERE {where};"
             )
