@@ -67,6 +67,12 @@ _INSERT_PREFIX = re.compile(
     rb"(?:OVERRIDING\s+(?:SYSTEM|USER)\s+VALUE\s+)?(?:DEFAULT\s+)?VALUES",
     re.IGNORECASE,
 )
+#: The COPY header pg_dump writes: a table, its columns, FROM stdin, no options.
+_COPY_HEADER = re.compile(
+    rb"COPY\s+(?P<table>" + IDENT + rb"(?:\." + IDENT + rb")?)\s*"
+    rb"(?:\((?:\"(?:[^\"]|\"\")*+\"|[^\")])*+\)\s*)?FROM\s+stdin\s*;",
+    re.IGNORECASE,
+)
 _SEARCH_PATH_SET = re.compile(rb"SET\s+(?:SESSION\s+)?search_path\b", re.IGNORECASE)
 _SEARCH_PATH_CONFIG = re.compile(
     rb"SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'", re.IGNORECASE
@@ -189,6 +195,18 @@ def _run_pattern(prefix: bytes) -> re.Pattern[bytes]:
 def _statement_pattern(prefix: bytes) -> re.Pattern[bytes]:
     # Group 1: what follows the prefix, through the statement's line end.
     return re.compile(re.escape(prefix) + rb"(" + STATEMENT_BODY + rb"(?:\r?\n)?)")
+
+
+def plain_copy(buf: bytes, item: Item) -> bool:
+    """Whether the COPY item's header is pg_dump's plain ``COPY t (cols) FROM stdin;``."""
+    return item.kind is Kind.COPY and _COPY_HEADER.match(buf, item.start, item.data_start) is not None
+
+
+def redirected_header(buf: bytes, item: Item, table: bytes) -> bytes:
+    """A plain COPY item's header (through its line end) with ``table`` as its target."""
+    head = _COPY_HEADER.match(buf, item.start, item.data_start)
+    assert head is not None
+    return bytes(buf[item.start : head.start("table")]) + table + bytes(buf[head.end("table") : item.data_start])
 
 
 def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:

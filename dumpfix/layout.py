@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pglast import parse_sql
 
 from dumpfix.catalog import Catalog, QName
-from dumpfix.dumpfile import Item, Kind, line_number
+from dumpfix.dumpfile import Item, Kind, line_number, plain_copy
 from dumpfix.errors import DumpError
 
 _LEADING = re.compile(
@@ -59,18 +59,21 @@ class Layout:
         return [self.items[b] for u in self.units if u.node == node for b in u.blocks]
 
     def stageable(self, buf: bytes, node: QName) -> bool:
-        """Whether the table's INSERTs can load into a temporary table first, then into
-        the table in one INSERT ... SELECT: one unit of INSERT statements with one
-        column list, and no DEFAULT among the values (a temporary table has no
-        defaults: the keyword would load NULL where the table has a default).
+        """Whether the table's data can load into a temporary table first, then into
+        the table in one INSERT ... SELECT: one unit of plain COPY blocks or of INSERT
+        statements, with one column list, and no DEFAULT among INSERT values (a
+        temporary table has no defaults: the keyword would load NULL where the
+        table has a default).
         """
         units = [u for u in self.units if u.node == node]
         if len(units) != 1:
             return False
         blocks = [self.items[b] for b in units[0].blocks]
-        if any(b.kind is not Kind.INSERTS or _NOT_STAGEABLE_PREFIX.search(b.prefix) for b in blocks):
+        if len({b.columns for b in blocks}) != 1 or len({b.kind for b in blocks}) != 1:
             return False
-        if len({b.columns for b in blocks}) != 1:
+        if blocks[0].kind is Kind.COPY:
+            return all(plain_copy(buf, b) for b in blocks)
+        if any(_NOT_STAGEABLE_PREFIX.search(b.prefix) for b in blocks):
             return False
         return not any(_mentions_default(buf, b) for b in blocks)
 
@@ -191,7 +194,7 @@ def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | No
     between dumpfix's CREATE TEMP TABLE and its INSERT INTO table ... SELECT."""
     first = items[group[0]]
     name = _CAPTURE_NAME.fullmatch(_relation(first))
-    if first.kind is not Kind.INSERTS or name is None:
+    if name is None:
         return None
     before, after = group[0] - 1, group[-1] + 1
     while before >= 0 and items[before].kind is Kind.SPACE:

@@ -36,9 +36,9 @@ class Rewrite:
     table: Table
     key: tuple[str, ...]
     deferrals: list[Deferral] = field(default_factory=list)
-    #: INSERT dumps: the rows load into a temporary table as they are, then into the
-    #: table in one INSERT ... SELECT that writes NULL for the deferred columns. No row
-    #: is rewritten, and a self-reference is checked once every row is in.
+    #: The rows load into a temporary table as they are, then into the table in one
+    #: INSERT ... SELECT that writes NULL for the deferred columns. No row is
+    #: rewritten, and a self-reference is checked once every row is in.
     staged: bool = False
 
     @property

@@ -1,13 +1,12 @@
-"""Emit a plan: unchanged bytes copied, moved units in their new order, rewritten rows.
+"""Emit a plan: unchanged bytes copied, moved units in their new order, staged tables.
 
-For each table with deferred FK columns, the rows load with NULL there, the
-original values go into a temporary table right after the block (COPY for
-COPY dumps, multi-row INSERT for INSERT dumps: what any SQL client runs),
-and one set-based UPDATE per table puts them back once every row is in.
-A table loaded by INSERTs goes the other way round when it can (``staged``):
-its statements load a temporary table unchanged but for their target, and one
-INSERT ... SELECT moves the rows into the table with NULL in the deferred
-columns; no row is parsed.
+A table with deferred FK columns is staged where it can be: its COPY block or
+INSERT statements load a temporary table, unchanged but for their target (the
+data is copied byte for byte), one INSERT ... SELECT moves the rows into the
+table with NULL in the deferred columns, and one set-based UPDATE per table
+sets them from the same temporary table once every row is in. Otherwise the
+rows load with NULL there and the original values go into a temporary table
+right after the block (COPY for COPY dumps, multi-row INSERT for INSERT dumps).
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
-from dumpfix.dumpfile import Item, Kind, redirected
+from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.layout import UPDATES_MARK, Unit
 from dumpfix.mapping import consumed, kernel_copy
 from dumpfix.plan import Cut, Method, Plan, Rewrite
@@ -276,8 +275,13 @@ class _Writer:
         pos = unit.blocks[0]
         for b in unit.blocks:
             self.copy_items(pos, b)
-            for piece in redirected(self.buf, self.items[b], target):
-                self.emit(piece)
+            item = self.items[b]
+            if item.kind is Kind.COPY:  # the data as it is: copied inside the kernel
+                self.emit(redirected_header(self.buf, item, target))
+                self.copy_span(item.data_start, item.end)
+            else:
+                for piece in redirected(self.buf, item, target):
+                    self.emit(piece)
             pos = b + 1
         loaded = [c for c in columns if c not in generated]
         names = ", ".join(quote_ident(c) for c in loaded)
