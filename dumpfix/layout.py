@@ -9,7 +9,7 @@ and the next unit. Moving units keeps every byte of the input.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pglast import parse_sql
 
@@ -54,6 +54,7 @@ class Layout:
     earlier_updates: bool = False
     #: The highest N of the pg_temp.dumpfix_N tables an earlier run created (0: none).
     captures: int = 0
+    _stageable: dict[QName, bool] = field(default_factory=dict, repr=False)
 
     def blocks_of(self, node: QName) -> list[Item]:
         return [self.items[b] for u in self.units if u.node == node for b in u.blocks]
@@ -65,6 +66,11 @@ class Layout:
         temporary table has no defaults: the keyword would load NULL where the
         table has a default).
         """
+        if node not in self._stageable:
+            self._stageable[node] = self._can_stage(buf, node)
+        return self._stageable[node]
+
+    def _can_stage(self, buf: bytes, node: QName) -> bool:
         units = [u for u in self.units if u.node == node]
         if len(units) != 1:
             return False
