@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dumpfix.dumpfile import Kind, Relation, split
+from dumpfix.dumpfile import Kind, Relation, redirected, split
 from dumpfix.errors import DumpError
 
 S, M, ST, C, I = Kind.SPACE, Kind.META, Kind.STATEMENT, Kind.COPY, Kind.INSERTS
@@ -120,3 +120,30 @@ def test_truncated_input_is_an_error(data: bytes, message: str, line: int) -> No
         list(split(data))
     assert message in info.value.message
     assert info.value.location == f"line {line}"
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_redirected_changes_only_the_targets(eol: bytes) -> None:
+    """Staging retargets every statement of a run and copies its values byte for byte,
+    whatever they hold: the prefix inside a string, semicolons, dollar quotes, E'' escapes."""
+    prefix = b'INSERT INTO public."Odd ""t""" (id, note) VALUES'
+    values = [
+        b"(1, 'plain')",
+        b"(2, 'INSERT INTO public.\"Odd \"\"t\"\"\" (id, note) VALUES (9, ''x'');')",
+        b"(3, E'it\\'s; \\\\ done'), (4, $q$ $$ ; $q$)",
+        b"(5, 'two" + eol + b"lines')",
+    ]
+    run = eol.join(prefix + b" " + v + b";" for v in values * 700)  # several chunks of 2048
+    data = b"SET x = 1;" + eol + run + eol + b"SELECT 1;" + eol
+    (item,) = [i for i in split(data) if i.kind is Kind.INSERTS]
+    out = b"".join(redirected(data, item, b"pg_temp.dumpfix_1"))
+    target = b"INSERT INTO pg_temp.dumpfix_1 (id, note) VALUES"
+    assert out == eol.join(target + b" " + v + b";" for v in values * 700)
+
+
+def test_redirected_single_statement_the_run_pattern_misses() -> None:
+    """A nested comment sends the splitter to its slow path: one statement, still retargeted."""
+    data = b"INSERT INTO t VALUES (1 /* a /* nested */ comment */, 'x');\n"
+    (item,) = [i for i in split(data) if i.kind is Kind.INSERTS]
+    expected = b"INSERT INTO pg_temp.dumpfix_2 VALUES (1 /* a /* nested */ comment */, 'x');"
+    assert b"".join(redirected(data, item, b"pg_temp.dumpfix_2")) == expected
