@@ -314,6 +314,12 @@ _NOT_SETTINGS = frozenset(
     "each; the fastest restore of a big dump. Needs --target-version 18 or --dsn.",
 )
 @click.option(
+    "--no-staging",
+    is_flag=True,
+    help="Rewrite the rows of the tables loaded with NULLs instead of loading them through a temporary "
+    "table of every row: slower to write, but the temporary tables hold only keys and FK values.",
+)
+@click.option(
     "--target-version",
     type=click.IntRange(12, 99),
     metavar="N",
@@ -357,6 +363,7 @@ def command(
     strategy: str | None,
     wrap: bool,
     bulk: bool,
+    no_staging: bool,
     target_version: int | None,
     strip_restrict: bool,
     explain: bool,
@@ -382,7 +389,12 @@ def command(
             raise click.UsageError("--schema and --dsn both give the schema: use one")
     mode = _mode(inputs, output, check, in_place, graph, print_deferrable_migration, print_deferrable_revert)
     settings = Settings(
-        Role(role) if role else Role.OWNER, Method(strategy) if strategy else None, wrap, target_version, bulk
+        Role(role) if role else Role.OWNER,
+        Method(strategy) if strategy else None,
+        wrap,
+        target_version,
+        bulk,
+        staging=not no_staging,
     )
     options = Options(inputs, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
     printing = "migration" if print_deferrable_migration else "revert" if print_deferrable_revert else None

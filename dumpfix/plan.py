@@ -98,6 +98,9 @@ class Settings:
     #: PostgreSQL 18+: every FK of the loaded tables NOT ENFORCED during the load,
     #: then validated once each (ENFORCED): no per-row checks, order irrelevant.
     bulk: bool = False
+    #: Stage the tables loaded with NULLs (see Rewrite.staged); off, their rows are
+    #: rewritten and the temporary tables hold only keys and FK values.
+    staging: bool = True
 
 
 @dataclass
@@ -161,7 +164,7 @@ class Plan:
     def changed(self) -> bool:
         """Whether the output differs from the input (an earlier run's staging stays as it is)."""
         staged = {u.node for u in self.layout.units if u.staged}
-        pending = [node for node, r in self.rewrites.items() if not (r.staged and node in staged)]
+        pending = [node for node in self.rewrites if node not in staged]
         return bool(pending) or self.order != self.layout.units or self.transaction
 
     def privileges(self) -> list[str]:
@@ -210,7 +213,7 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
         member = set(component)
         inside = [i for i, e in enumerate(edges) if e.source in member and e.target in member]
         for i in inside:  # only edges inside a cycle can be cut: only theirs are costed
-            edges[i] = replace(edges[i], cost=_cost(edges[i], layout, stats))
+            edges[i] = replace(edges[i], cost=_cost(edges[i], layout, stats, settings.staging))
         cross = [i for i in inside if edges[i].source != edges[i].target]
         # A self-reference fails only where rows point at rows a later statement loads.
         loops = [i for i in inside if edges[i].source == edges[i].target and edges[i].cost]
@@ -225,7 +228,7 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
             if c.method is Method.NULLS and c.edge.cost:
                 assert c.edge.deferral is not None
                 table = catalog.tables[c.edge.fk.table]
-                staged = layout.stageable(buf, c.edge.source)
+                staged = settings.staging and layout.stageable(buf, c.edge.source)
                 rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or (), staged=staged))
                 rewrite.deferrals.append(c.edge.deferral)
     kept = [pairs[i] for i in range(len(edges)) if i not in cut]
@@ -309,14 +312,14 @@ def _edge(fk: ForeignKey, source: QName, target: QName, catalog: Catalog) -> Edg
     return Edge(fk, source, target, _deferral(fk, catalog, source == target), 0, triggered)
 
 
-def _cost(edge: Edge, layout: Layout, stats: Stats) -> int:
+def _cost(edge: Edge, layout: Layout, stats: Stats, staging: bool) -> int:
     """Rows the edge would touch if cut: for self-references, the rows pointing ahead."""
     if edge.source == edge.target:
         # One COPY checks its self-references at its end: only rows loaded by a
         # later statement than the rows pointing at them need anything.
         if not layout.needs_row_order(edge.source):
             return 0
-        if layout.stageable(stats.buf, edge.source):
+        if staging and layout.stageable(stats.buf, edge.source):
             # Staged, the rows load in one statement: any reference at all is
             # reason enough, and no row needs to be looked at one by one.
             return stats.non_null(edge.fk.table, edge.fk.columns)

@@ -234,11 +234,11 @@ class _Writer:
 
     def write_unit(self, unit: Unit) -> None:
         rewrite = self.plan.rewrites.get(unit.node)
+        if rewrite is not None and unit.staged:  # an earlier run's: its UPDATE is in the dump already
+            self.copy_items(unit.first, unit.last)
+            return
         if rewrite is not None and rewrite.staged:
-            if unit.staged:  # an earlier run's: kept as it is, its UPDATE is in the dump already
-                self.copy_items(unit.first, unit.last)
-            else:
-                self.write_staged(unit, rewrite)
+            self.write_staged(unit, rewrite)
             return
         pos = unit.first
         for b in unit.blocks:
