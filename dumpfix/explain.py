@@ -24,7 +24,10 @@ def explain(analysis: Analysis) -> str:
                                  f"SELECT, which checks its self-reference once every row is in ({fk})")
                     continue
                 which = "rows pointing ahead" if edge.deferral.forward_only else "rows"
-                lines.append(f"    nulls: load {edge.fk.table}({cols}) as NULL, then UPDATE {edge.cost} {which} ({fk})")
+                via = " (staged: a temporary table, then INSERT ... SELECT)" if rewrite and rewrite.staged else ""
+                lines.append(
+                    f"    nulls: load {edge.fk.table}({cols}) as NULL{via}, then UPDATE {edge.cost} {which} ({fk})"
+                )
             elif cut.method is Method.DEFER:
                 lines.append(f"    defer: checked at COMMIT ({fk} is DEFERRABLE)")
             elif cut.method is Method.OWNER:

@@ -157,7 +157,7 @@ def test_explain_names_strategy_and_privileges(
     stderr = _fix(run_dumpfix, "--explain").decode()
     assert "cycle: public.accounts <-> public.ledgers" in stderr
     assert "defer: checked at COMMIT (FK accounts_main_ledger_id_fkey" in stderr
-    assert "nulls: load public.teams(lead_id) as NULL, then UPDATE 5 rows" in stderr
+    assert "nulls: load public.teams(lead_id) as NULL (staged: a temporary table, then INSERT ... SELECT), then UPDATE 5 rows" in stderr
     assert "restoring needs: INSERT on the tables; UPDATE and SELECT" in stderr
     head = (tmp_path / "out.sql").read_bytes()
     assert b"-- dumpfix: before the data: FK cycles:" in head
