@@ -25,7 +25,7 @@ from pglast.parser import ParseError
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import skip_space, statement_end
-from dumpfix.mapping import consumed, window_find
+from dumpfix.mapping import consumed, occurrences
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -150,14 +150,14 @@ def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
         stop = min(n, lo + WINDOW)
         hi = min(n, stop + overlap)  # a needle may straddle the window's end
         for needle in needles:
-            at = window_find(buf, needle, lo, hi)
-            while 0 <= at < stop:
+            for at in occurrences(buf, needle, lo, hi):
+                if at >= stop:
+                    break
                 if needle == b"\0":
                     nul = at if nul < 0 else nul
                     break
                 if needle != b"pg_dump" or buf[at : at + 12].startswith((b"pg_dump: ", b"pg_dumpall: ")):
                     found.append(at)
-                at = window_find(buf, needle, at + 1, hi)
         consumed(buf, stop - lo)
         if nul >= 0:
             break

@@ -19,7 +19,7 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
-from dumpfix.mapping import consumed
+from dumpfix.mapping import consumed, find_rare
 from dumpfix.lexer import IDENT, STATEMENT_BODY, skip_space, split_idents, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
@@ -272,7 +272,7 @@ def copy_data_end(buf: bytes, data_start: int, n: int) -> int:
     # exactly \. can only be the terminator. data_start - 1 is the header's newline.
     i = data_start - 1
     while True:
-        i = buf.find(b"\n\\.", i)
+        i = find_rare(buf, b"\n\\.", i, n)
         if i < 0:
             raise DumpError("COPY data never ends with a \\. line (truncated dump?)")
         after = i + 3

@@ -16,6 +16,7 @@ from pglast import parse_sql
 from dumpfix.catalog import Catalog, QName
 from dumpfix.dumpfile import Item, Kind, line_number, plain_copy
 from dumpfix.errors import DumpError
+from dumpfix.mapping import find_rare
 
 _LEADING = re.compile(
     rb"(?:SET\s+SESSION\s+AUTHORIZATION\b|ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+DISABLE\s+TRIGGER\b)",
@@ -92,7 +93,7 @@ class Layout:
 def _mentions_default(buf: bytes, item: Item) -> bool:
     """Whether DEFAULT (as pg_dump writes it, or in lower case) may stand among the values."""
     for word in (b"DEFAULT", b"default"):
-        at = buf.find(word, item.start + len(item.prefix), item.end)
+        at = find_rare(buf, word, item.start + len(item.prefix), item.end)
         if at >= 0:
             return True
     return False

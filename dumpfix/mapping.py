@@ -45,12 +45,42 @@ class MappedFile(mmap.mmap):
             lo = stop
 
 
-def window_find(buf: bytes, sub: bytes, start: int, end: int) -> int:
-    """buf.find within [start, end) in place, without MappedFile's page release:
-    for callers that search one window for several needles, then release it."""
-    if isinstance(buf, mmap.mmap):
-        return mmap.mmap.find(buf, sub, start, end)
-    return buf.find(sub, start, end)
+# Bytes searched at once for a rare needle (see find_rare).
+RARE_WINDOW = 4 << 20
+
+
+def occurrences(buf: bytes, sub: bytes, start: int, end: int) -> list[int]:
+    """Where sub stands in buf[start:end], in order, for a needle that is rare there.
+
+    Searched backwards: CPython's reverse search skips ahead on the needle's first
+    byte, its forward search on the last, and the needles dumpfix looks for in a
+    dump end in bytes a dump is full of (a newline, a dot, a space): backwards,
+    the COPY terminator is found 3 to 4 times faster, "pg_dump" twice as fast.
+    """
+    found = []
+    at = buf.rfind(sub, start, end)
+    while at >= 0:
+        found.append(at)
+        at = buf.rfind(sub, start, at + len(sub) - 1)
+    found.reverse()
+    return found
+
+
+def find_rare(buf: bytes, sub: bytes, start: int, end: int) -> int:
+    """buf.find(sub, start, end) for a needle that is rare in the input (searched
+    backwards a window at a time, see occurrences), dropping pages as it goes."""
+    lo = start
+    while lo < end:
+        stop = min(end, lo + RARE_WINDOW)
+        at = buf.rfind(sub, lo, min(end, stop + len(sub) - 1))
+        if at >= 0:
+            while (earlier := buf.rfind(sub, lo, at + len(sub) - 1)) >= 0:
+                at = earlier
+            consumed(buf, at - lo)
+            return at
+        consumed(buf, stop - lo)
+        lo = stop
+    return -1
 
 
 def map_file(fd: int) -> MappedFile:
