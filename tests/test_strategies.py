@@ -27,6 +27,17 @@ def _prepare(case: DumpCase, source: str, fmt: str, tmp_path: Path) -> bytes:
     return schema
 
 
+def _prepare_dangling(server: Server, source_db: SourceDb, tmp_path: Path) -> bytes:
+    """in.sql: an INSERT dump of notnull_cycle with one reference to a missing row."""
+    case = DumpCase(server, server.bin_dir / "pg_dump", "newest", True)
+    schema = _prepare(case, source_db(server, "notnull_cycle"), "inserts", tmp_path)
+    dump = (tmp_path / "in.sql").read_bytes()
+    dangling = dump.replace(b"INSERT INTO public.staff VALUES (7, 8,", b"INSERT INTO public.staff VALUES (7, 999,")
+    assert dangling != dump
+    (tmp_path / "in.sql").write_bytes(dangling)
+    return schema
+
+
 def _fix(run_dumpfix, *args: str) -> bytes:
     result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)
     assert result.returncode == 0, result.stderr.decode()
@@ -134,12 +145,7 @@ def test_role_user_refuses_what_needs_more(
 def test_superuser_orphan_check_fails_the_restore(
     pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
-    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
-    schema = _prepare(case, source_db(pg_server, "notnull_cycle"), "inserts", tmp_path)
-    dump = (tmp_path / "in.sql").read_bytes()
-    dangling = dump.replace(b"INSERT INTO public.staff VALUES (7, 8,", b"INSERT INTO public.staff VALUES (7, 999,")
-    assert dangling != dump
-    (tmp_path / "in.sql").write_bytes(dangling)
+    schema = _prepare_dangling(pg_server, source_db, tmp_path)
     _fix(run_dumpfix, "--role", "superuser", "--strategy", "superuser")
     target = pgharness.create_target(pg_server, schema)
     result = pgharness.restore(target, tmp_path / "out.sql", user=pg_server.superuser)
@@ -224,12 +230,7 @@ def test_bulk_load_on_18(
 
 def test_bulk_load_validates_what_it_loaded(pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path) -> None:
     """A dangling reference fails ENFORCED, and the whole load rolls back."""
-    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
-    schema = _prepare(case, source_db(pg_server, "notnull_cycle"), "inserts", tmp_path)
-    dump = (tmp_path / "in.sql").read_bytes()
-    dangling = dump.replace(b"INSERT INTO public.staff VALUES (7, 8,", b"INSERT INTO public.staff VALUES (7, 999,")
-    assert dangling != dump
-    (tmp_path / "in.sql").write_bytes(dangling)
+    schema = _prepare_dangling(pg_server, source_db, tmp_path)
     _fix(run_dumpfix, "--bulk", "--target-version", str(pg_server.version))
     target = pgharness.create_target(pg_server, schema)
     result = pgharness.restore(target, tmp_path / "out.sql")
