@@ -223,12 +223,13 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     pos = item.start
     while pos < item.end:
         m = run.match(buf, pos, item.end)
-        stop = m.end() if m is not None and m.end() > pos else item.end  # one statement the run missed
+        matched = m is not None and m.end() > pos
+        stop = m.end() if m is not None and matched else item.end  # else: one statement the run missed
         chunk = bytes(buf[pos:stop])
         consumed(buf, stop - pos)
         body = chunk.lstrip(b"\r\n")
         lead = chunk[: len(chunk) - len(body)]
-        if m is None or m.end() == pos:
+        if not matched:
             yield lead + new_prefix + body[len(item.prefix) :]
         else:
             rests = [found[0] for found in one.findall(body)]

@@ -38,8 +38,8 @@ class Unit:
     blocks: tuple[int, ...]  # the data items
     table: QName  # the table the blocks load
     node: QName  # its partition root: what FKs are declared on
-    #: An earlier run staged these INSERTs: they load pg_temp.dumpfix_N, then table
-    #: (the unit holds the CREATE TEMP TABLE before and the INSERT ... SELECT after).
+    #: An earlier run staged this data: it loads pg_temp.dumpfix_N, then table (the
+    #: unit holds the CREATE TEMP TABLE before and the INSERT ... SELECT after).
     staged: bool = False
 
 
@@ -197,7 +197,7 @@ def _is_capture_table(buf: bytes, item: Item) -> bool:
 
 
 def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | None:
-    """The table an earlier run's staged INSERTs load: the group fills pg_temp.dumpfix_N
+    """The table an earlier run's staged data loads: the group fills pg_temp.dumpfix_N
     between dumpfix's CREATE TEMP TABLE and its INSERT INTO table ... SELECT."""
     first = items[group[0]]
     name = _CAPTURE_NAME.fullmatch(_relation(first))

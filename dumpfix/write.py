@@ -252,7 +252,7 @@ class _Writer:
         self.copy_items(pos, unit.last)
 
     def write_staged(self, unit: Unit, rewrite: Rewrite) -> None:
-        """The unit's INSERTs into a temporary table, then one INSERT ... SELECT into the table.
+        """The unit's COPY or INSERT data into a temporary table, then one INSERT ... SELECT.
 
         The SELECT writes NULL for the deferred columns (set by the UPDATE after the
         data) and leaves out generated columns; a self-reference needs nothing, as
