@@ -14,7 +14,7 @@ from dumpfix.errors import DumpfixError
 from dumpfix.layout import lay_out, refuse_reconnect
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.schema import load_schema, load_schema_sql
-from dumpfix.write import write_plan
+from dumpfix.write import reproduces, write_plan
 
 _DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
 
@@ -47,6 +47,8 @@ def analyse(
             catalog = catalog_from_dump(buf, items)
     layout = lay_out(buf, items, catalog)
     plan = make_plan(buf, catalog, layout, settings)
+    if plan.changed and not plan.rewritten:  # only a transaction to wrap: written already?
+        plan.reproduced = reproduces(buf, plan, catalog)
     if plan.changed:
         refuse_reconnect(buf, layout)
     return Analysis(buf, items, catalog, plan)

@@ -117,6 +117,9 @@ class Plan:
     forward: dict[int, dict[int, bytearray]] = field(default_factory=dict)
     #: With Settings.bulk: every FK NOT ENFORCED for the load.
     bulk_fks: list[ForeignKey] = field(default_factory=list)
+    #: Writing would give the input back byte for byte: an earlier run's output
+    #: whose transaction head and tail are already what this plan writes.
+    reproduced: bool = False
 
     def methods(self) -> set[Method]:
         return {c.method for cycle in self.cycles for c in cycle.cuts if c.edge.cost or c.method is not Method.NULLS}
@@ -161,11 +164,16 @@ class Plan:
         )
 
     @property
-    def changed(self) -> bool:
-        """Whether the output differs from the input (an earlier run's staging stays as it is)."""
+    def rewritten(self) -> bool:
+        """Rows to rewrite or data to move (an earlier run's staging stays as it is)."""
         staged = {u.node for u in self.layout.units if u.staged}
         pending = [node for node in self.rewrites if node not in staged]
-        return bool(pending) or self.order != self.layout.units or self.transaction
+        return bool(pending) or self.order != self.layout.units
+
+    @property
+    def changed(self) -> bool:
+        """Whether the output differs from the input."""
+        return not self.reproduced and (self.rewritten or self.transaction)
 
     def privileges(self) -> list[str]:
         """What the restoring role needs, in words (from the cuts, so a rerun says the same)."""

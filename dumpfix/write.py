@@ -62,6 +62,36 @@ def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
     writer.run()
 
 
+class _Differs(Exception):
+    pass
+
+
+class _Comparing:
+    """A sink that checks what is written against buf, stopping at the first difference."""
+
+    def __init__(self, buf: bytes) -> None:
+        self.buf = buf
+        self.pos = 0
+
+    def write(self, data: bytes) -> int:
+        size = len(data)
+        if self.buf[self.pos : self.pos + size] != data:
+            raise _Differs
+        self.pos += size
+        return size
+
+
+def reproduces(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
+    """Whether writing the plan gives buf back: an earlier run's output, whose
+    transaction head and tail are replaced by the same text (``--check`` passes)."""
+    sink = _Comparing(buf)
+    try:
+        _Writer(buf, plan, catalog, sink).run()  # type: ignore[arg-type]
+    except _Differs:
+        return False
+    return sink.pos == len(buf)
+
+
 def own_regions(buf: bytes, plan: Plan) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
     """Where an earlier run of dumpfix put its head and tail: they are replaced, not repeated.
 

@@ -113,6 +113,28 @@ def test_strategy_restores_identically(
     assert (tmp_path / "again.sql").read_bytes() == output
 
 
+@pytest.mark.parametrize("fixture", ["notnull_cycle", "mixed_cycle", "deferrable_cycle"])
+def test_check_passes_on_a_fixed_dump_that_runs_in_a_transaction(
+    pg_server: Server, fixture: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """Owner and defer strategies wrap the load in BEGIN ... COMMIT: on dumpfix's own
+    output the head and tail would be written again as they are, so --check passes and
+    --in-place leaves the file alone."""
+    case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
+    _prepare(case, source_db(pg_server, fixture), "copy", tmp_path)
+    _fix(run_dumpfix)
+    output = (tmp_path / "out.sql").read_bytes()
+    assert b"\nBEGIN;" in output
+    check = run_dumpfix("--check", "out.sql", "--schema", "schema.sql")
+    assert check.returncode == 0, check.stderr.decode()
+    in_place = run_dumpfix("--in-place", "out.sql", "--schema", "schema.sql")
+    assert in_place.returncode == 0, in_place.stderr.decode()
+    assert (tmp_path / "out.sql").read_bytes() == output
+    # A rerun that would write another head is still a change.
+    other = run_dumpfix("--check", "out.sql", "--schema", "schema.sql", "--role", "superuser", "--strategy", "superuser")
+    assert other.returncode == 1
+
+
 def test_owner_strategy_restores_the_constraints_exactly(
     pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
