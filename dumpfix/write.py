@@ -36,7 +36,6 @@ class Capture:
     name: str
     table: QName
     key: tuple[str, ...]
-    columns: tuple[str, ...]  # key and deferred columns, in the block's field order
     deferred: tuple[str, ...]
     #: Holds every row (a staged table), not only those with a deferred value.
     staged: bool = False
@@ -294,10 +293,8 @@ class _Writer:
         generated = {c for c in columns if known is not None and c in known.columns and known.columns[c].generated}
         later = set(rewrite.nulled)
         deferred = tuple(c for c in columns if c in later)
-        key = rewrite.key
         name = self.capture_name()
-        self.captures.append(Capture(name, unit.table, key, tuple(c for c in columns if c in key or c in later),
-                                     deferred, staged=True))
+        self.captures.append(Capture(name, unit.table, rewrite.key, deferred, staged=True))
         everything = ", ".join(quote_ident(c) for c in columns)
         self.copy_items(unit.first, unit.blocks[0])
         self.sql(f"CREATE TEMP TABLE {name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding)
@@ -329,18 +326,12 @@ class _Writer:
     def write_block(self, unit: Unit, item: Item, rewrite: Rewrite) -> None:
         columns = block_columns(item, self.catalog, unit.table)
         deferred = tuple(c for c in columns if c in rewrite.nulled)
-        key = rewrite.key
-        capture = Capture(
-            self.capture_name(),
-            unit.table,
-            key,
-            tuple(c for c in columns if c in key or c in deferred),
-            deferred,
-        )
+        capture = Capture(self.capture_name(), unit.table, rewrite.key, deferred)
         self.captures.append(capture)
-        fields = tuple(columns.index(c) for c in capture.columns)
+        captured = tuple(c for c in columns if c in rewrite.key or c in deferred)  # in the block's field order
+        fields = tuple(columns.index(c) for c in captured)
         nulled = tuple(columns.index(c) for c in deferred)
-        sql_columns = ", ".join(quote_ident(c) for c in capture.columns)
+        sql_columns = ", ".join(quote_ident(c) for c in captured)
         create = (
             f"CREATE TEMP TABLE {capture.name} AS SELECT {sql_columns} "
             f"FROM {unit.table} WITH NO DATA;\n"
