@@ -25,7 +25,8 @@ from pglast.parser import ParseError
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import skip_space, statement_end
-from dumpfix.mapping import consumed, occurrences
+from dumpfix.mapping import find_rare
+from dumpfix.needles import everywhere
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -127,40 +128,32 @@ def _refuse_interleaved(buf: bytes, candidates: list[int], findings: Findings, n
             )
 
 
-# Bytes of the input searched at once: one pass over the file, whatever the needles.
-WINDOW = 8 << 20
+def needles(options: Cleanup) -> list[bytes]:
+    """What _scan looks for: the input's one pass (needles.index) should include them."""
+    found = [b"\0", *_TOOL_NEEDLES]
+    if options.strip_restrict:
+        found += [b"\\restrict", b"\\unrestrict"]
+    if options.target_version is not None:
+        found += [s.encode() for s in SETTING_SINCE if options.unsupported(s)]
+    return found
+
+
+# One needle for every program's message: one search instead of one a program.
+_TOOL_NEEDLES = (b"pg_",)
+_TOOL_NAMES = (b"pg_dump: ", b"pg_dumpall: ", b"pg_restore: ")
 
 
 def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
     """The first NUL byte (or -1) and where something to remove may stand (may include data).
 
-    One pass over the input a window at a time, searched in place (no copy):
-    each pass over a mapped file costs page faults, whatever is searched for.
+    Looked up in the input's NeedleIndex when source.py made one (a search otherwise).
     """
-    needles = [b"\0", b"pg_dump", b"pg_restore: "]
-    if options.strip_restrict:
-        needles += [b"\\restrict", b"\\unrestrict"]
-    if options.target_version is not None:
-        needles += [s.encode() for s in SETTING_SINCE if options.unsupported(s)]
-    overlap = max(len(n) for n in needles) - 1
-    n = len(buf)
+    nul = find_rare(buf, b"\0", 0, len(buf))
     found: list[int] = []
-    nul = -1
-    for lo in range(0, n, WINDOW):
-        stop = min(n, lo + WINDOW)
-        hi = min(n, stop + overlap)  # a needle may straddle the window's end
-        for needle in needles:
-            for at in occurrences(buf, needle, lo, hi):
-                if at >= stop:
-                    break
-                if needle == b"\0":
-                    nul = at if nul < 0 else nul
-                    break
-                if needle != b"pg_dump" or buf[at : at + 12].startswith((b"pg_dump: ", b"pg_dumpall: ")):
-                    found.append(at)
-        consumed(buf, stop - lo)
-        if nul >= 0:
-            break
+    for needle in needles(options)[1:]:
+        for at in everywhere(buf, needle):
+            if needle not in _TOOL_NEEDLES or bytes(buf[at : at + 12]).startswith(_TOOL_NAMES):
+                found.append(at)
     return nul, sorted(set(found))
 
 

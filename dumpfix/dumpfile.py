@@ -267,13 +267,17 @@ def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
     )
 
 
+#: The start of the line that ends COPY data (a rare needle: see needles.py).
+COPY_TERMINATOR = b"\n\\."
+
+
 def copy_data_end(buf: bytes, data_start: int, n: int) -> int:
     """The end of the ``\\.`` line closing COPY data that starts at data_start."""
     # Inside COPY text data a backslash is always escaped, so a line that is
     # exactly \. can only be the terminator. data_start - 1 is the header's newline.
     i = data_start - 1
     while True:
-        i = find_rare(buf, b"\n\\.", i, n)
+        i = find_rare(buf, COPY_TERMINATOR, i, n)
         if i < 0:
             raise DumpError("COPY data never ends with a \\. line (truncated dump?)")
         after = i + 3

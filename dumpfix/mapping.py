@@ -15,6 +15,9 @@ from __future__ import annotations
 import mmap
 import os
 import stat
+import sys
+from bisect import bisect_left
+from dataclasses import dataclass
 from typing import BinaryIO
 
 # Drop the mapped pages after this many bytes have been read: bounds RSS.
@@ -23,11 +26,29 @@ RELEASE_EVERY = 32 << 20
 KERNEL_COPY_MIN = 1 << 16
 
 
+# madvise(MADV_POPULATE_READ), Linux 5.14 on: a window's pages mapped in one call.
+_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform == "linux" else None)
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrences:
+    """Where one needle starts in a file: every occurrence before complete_until, in order."""
+
+    positions: list[int]
+    complete_until: int
+
+
+class NeedleIndex(dict[bytes, Occurrences]):
+    """Rare needles of a whole file, found in one pass before anything else reads it
+    (see needles.py): later searches for them are a bisect, not a pass over the file."""
+
+
 class MappedFile(mmap.mmap):
     """A read-only mapping of a whole file that knows its descriptor."""
 
     fd: int
     unread_since_release: int
+    needles: NeedleIndex | None
 
     def find(self, sub: bytes, start: int | None = None, end: int | None = None) -> int:  # type: ignore[override]
         """mmap.find a window at a time, dropping pages as it goes: a scan of the
@@ -67,8 +88,18 @@ def occurrences(buf: bytes, sub: bytes, start: int, end: int) -> list[int]:
 
 
 def find_rare(buf: bytes, sub: bytes, start: int, end: int) -> int:
-    """buf.find(sub, start, end) for a needle that is rare in the input (searched
-    backwards a window at a time, see occurrences), dropping pages as it goes."""
+    """buf.find(sub, start, end) for a needle that is rare in the input: looked up
+    in the file's NeedleIndex when it has one, else searched backwards a window at
+    a time (see occurrences), dropping pages as it goes."""
+    known = buf.needles.get(sub) if isinstance(buf, MappedFile) and buf.needles else None
+    if known is not None:
+        i = bisect_left(known.positions, start)
+        if i < len(known.positions):
+            at = known.positions[i]
+            return at if at + len(sub) <= end else -1
+        if known.complete_until + len(sub) > end:
+            return -1
+        start = max(start, known.complete_until)
     lo = start
     while lo < end:
         stop = min(end, lo + RARE_WINDOW)
@@ -87,9 +118,23 @@ def map_file(fd: int) -> MappedFile:
     mapped = MappedFile(fd, 0, access=mmap.ACCESS_READ)
     mapped.fd = fd
     mapped.unread_since_release = 0
+    mapped.needles = None
     if hasattr(mmap, "MADV_SEQUENTIAL"):
         mapped.madvise(mmap.MADV_SEQUENTIAL)  # read-ahead: both passes go front to back
     return mapped
+
+
+def populate(buf: bytes, start: int, end: int) -> None:
+    """Map the pages of buf[start:end] in one system call before a scan reads them
+    all: 3 to 4 times faster than a page fault every few pages. Where the kernel
+    cannot, the scan faults them in as before."""
+    if not isinstance(buf, MappedFile) or _POPULATE_READ is None or end <= start or buf.closed:
+        return
+    page = start - start % mmap.PAGESIZE
+    try:
+        buf.madvise(_POPULATE_READ, page, min(end, len(buf)) - page)
+    except (OSError, ValueError):
+        pass
 
 
 def consumed(buf: bytes, size: int) -> None:

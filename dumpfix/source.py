@@ -29,10 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from dumpfix.cleanup import Cleanup, Findings, find
-from dumpfix.dumpfile import python_encoding
+from dumpfix.cleanup import Cleanup, Findings, find, needles
+from dumpfix.dumpfile import COPY_TERMINATOR, python_encoding
 from dumpfix.errors import DumpError
 from dumpfix.mapping import map_file
+from dumpfix.needles import attach
 from dumpfix.output import sigterm_as_interrupt
 
 SPOOL_CHUNK = 1 << 20
@@ -68,9 +69,12 @@ def open_source(path: str, cleanup: Cleanup | None = None) -> Iterator[Source]:
     name = "<stdin>" if path == "-" else path
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         buf, compression, utf16, archive = _load(path, name, stack)
-        findings = find(buf, cleanup or Cleanup(), name)
+        options = cleanup or Cleanup()
+        attach(buf, [*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
+        findings = find(buf, options, name)
         if findings.removals:
             buf = _map(_without(buf, findings), stack)
+            attach(buf, [COPY_TERMINATOR])
         try:
             yield Source(buf, name, compression, utf16, archive, findings.notices)
         except DumpError as e:

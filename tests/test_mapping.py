@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dumpfix import mapping
+from dumpfix import mapping, needles
 from dumpfix.mapping import find_rare, map_file, occurrences
 
 
@@ -35,6 +35,59 @@ def test_backward_searches_agree_with_find(monkeypatch: pytest.MonkeyPatch, tmp_
                 for start, end in ((0, len(data)), (17, 2000), (1500, 1502), (400, 400)):
                     assert occurrences(buf, sub, start, end) == _all(data, sub, start, end)
                     assert find_rare(buf, sub, start, end) == data.find(sub, start, end)
+        mapped.close()
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("cap", [1, 3, 10_000])
+def test_needle_index_agrees_with_find(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, parallel: bool, cap: int
+) -> None:
+    """One pass (split between two processes, or not) finds what bytes.find finds:
+    lookups through the index, and the search of what a capped needle left over."""
+    monkeypatch.setattr(needles, "WINDOW", 37)  # needles straddle windows and the halves
+    monkeypatch.setattr(needles, "PARALLEL_MIN", 0 if parallel else 1 << 62)
+    rng = random.Random(cap)
+    data = bytes(rng.choice(b"\n\\.ab\0") for _ in range(3001))
+    (tmp_path / "data").write_bytes(data)
+    fd = os.open(tmp_path / "data", os.O_RDONLY)
+    try:
+        mapped = map_file(fd)
+        subs = [b"\n\\.", b"\0", b"ab\n", b"\\.\n\\"]
+        needles.attach(mapped, subs, caps={sub: cap for sub in subs})
+        assert mapped.needles is not None and set(mapped.needles) == set(subs)
+        for sub in subs:
+            assert list(needles.everywhere(mapped, sub)) == _all(data, sub, 0, len(data))
+            assert list(needles.everywhere(data, sub)) == _all(data, sub, 0, len(data))
+            for start, end in ((0, len(data)), (17, 2000), (1499, 1503), (1500, 1502), (400, 400), (2990, 3001)):
+                assert find_rare(mapped, sub, start, end) == data.find(sub, start, end), (sub, start, end)
+        mapped.close()
+    finally:
+        os.close(fd)
+
+
+def test_needle_index_child_that_fails_leaves_the_search_to_this_process(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(needles, "PARALLEL_MIN", 0)
+    data = b"a\n\\.b" * 100
+    (tmp_path / "data").write_bytes(data)
+    fd = os.open(tmp_path / "data", os.O_RDONLY)
+    real_search = needles._search
+
+    def failing_in_child(buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> mapping.NeedleIndex:
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return real_search(buf, limits, lo, hi)
+
+    parent = os.getpid()
+    monkeypatch.setattr(needles, "_search", failing_in_child)
+    try:
+        mapped = map_file(fd)
+        index = needles.index(mapped, [b"\n\\."])
+        assert index[b"\n\\."].positions == _all(data, b"\n\\.", 0, len(data))
         mapped.close()
     finally:
         os.close(fd)
