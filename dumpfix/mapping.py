@@ -12,6 +12,7 @@ inside the kernel, never through Python.
 
 from __future__ import annotations
 
+import io
 import mmap
 import os
 import stat
@@ -147,13 +148,19 @@ def consumed(buf: bytes, size: int) -> None:
         buf.madvise(mmap.MADV_DONTNEED)
 
 
+def _plain_file(out: BinaryIO) -> bool:
+    """Whether bytes written to out's descriptor are what out holds: a compressing
+    writer (gzip, bz2, lzma) also answers fileno(), with the compressed file's."""
+    return isinstance(out, (io.BufferedWriter, io.FileIO))
+
+
 def kernel_copy(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
     """Copy buf[start:end] to out inside the kernel where it can; returns where it stopped.
 
     Falls back (returns start, or wherever the kernel gave up) when buf is not a
-    mapped file, out has no descriptor, or the kernel refuses the pair of files.
+    mapped file, out is not a plain file or pipe, or the kernel refuses the pair.
     """
-    if not isinstance(buf, MappedFile) or end - start < KERNEL_COPY_MIN:
+    if not isinstance(buf, MappedFile) or end - start < KERNEL_COPY_MIN or not _plain_file(out):
         return start
     try:
         out_fd = out.fileno()

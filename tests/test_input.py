@@ -391,3 +391,14 @@ def test_archive_newer_than_pg_restore_is_a_clear_error(
     assert len(lines) == 1
     assert lines[0].startswith("dumpfix: error: backup.dump: pg_restore could not convert this custom-format archive: ")
     assert "unsupported version" in lines[0]
+
+
+@pytest.mark.parametrize("ending", sorted(DECOMPRESS))
+def test_compressed_output_of_a_dump_with_long_unchanged_spans(shop: Shop, work: Path, ending: str) -> None:
+    """Unchanged spans long enough for a copy inside the kernel still go through the compressor."""
+    padding = b"".join(b"-- %06d padding line of a long comment\n" % i for i in range(4000))
+    (work / "in.sql").write_bytes(padding + shop.dump)
+    plain = ok(dumpfix("in.sql", "--schema", "schema.sql", cwd=work)).stdout
+    assert plain.startswith(padding)
+    ok(dumpfix("in.sql", "-o", f"out.sql{ending}", "--schema", "schema.sql", cwd=work))
+    assert DECOMPRESS[ending]((work / f"out.sql{ending}").read_bytes()) == plain
