@@ -20,7 +20,7 @@ from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
 from dumpfix.mapping import consumed, find_rare
-from dumpfix.lexer import IDENT, STATEMENT_BODY, skip_space, split_idents, statement_end
+from dumpfix.lexer import IDENT, STATEMENT_BODY, skip_space, split_idents, statement_body, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
 # engine's bookkeeping while keeping Python steps rare.
@@ -55,6 +55,9 @@ class Item:
     data_start: int = 0
     #: INSERTS: the shared text ``INSERT INTO ... VALUES`` of every statement.
     prefix: bytes = b""
+    #: INSERTS: where each chunk of the run ends; every chunk but the last holds
+    #: _RUN_LENGTH statements, each after the first starting a line of its own.
+    chunk_ends: tuple[int, ...] = ()
     #: The search_path in effect (as SET by the dump) when the item runs.
     search_path: tuple[str, ...] = ("public",)
     #: Python codec of the dump's client_encoding at this item.
@@ -160,6 +163,7 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
     prefix = bytes(head.group())
     run = _run_pattern(prefix)
+    ends = []
     end = pos
     while True:
         m = run.match(buf, end, n)
@@ -167,8 +171,10 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
             break
         consumed(buf, m.end() - end)  # a table's run can be gigabytes: keep RSS flat
         end = m.end()
+        ends.append(end)
     if end == pos:  # the fast pattern failed (nested comment, or truncated): one statement
         end = statement_end(buf, pos, n)
+        ends.append(end)
     names = split_idents(head.group("table"), encoding)
     cols = head.group("cols")
     return Item(
@@ -179,6 +185,7 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         columns=tuple(split_idents(cols, encoding)) if cols is not None else None,
         data_start=pos,
         prefix=prefix,
+        chunk_ends=tuple(ends),
         search_path=search_path,
         encoding=encoding,
     )
@@ -186,9 +193,10 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
 
 @lru_cache(maxsize=256)
 def _run_pattern(prefix: bytes) -> re.Pattern[bytes]:
-    one = re.escape(prefix) + STATEMENT_BODY
-    # The first statement starts at pos; each further one on the next line.
-    return re.compile(rb"(?:(?:\r?\n)?" + one + rb"){1,%d}+" % _RUN_LENGTH)
+    first, further = re.escape(prefix) + STATEMENT_BODY, re.escape(prefix) + statement_body("tag2")
+    # A chunk starts where the last one ended (or the run starts); each further
+    # statement on the next line.
+    return re.compile(rb"(?:\r?\n)?" + first + rb"(?:\r?\n" + further + rb"){0,%d}+" % (_RUN_LENGTH - 1))
 
 
 @lru_cache(maxsize=256)
@@ -212,29 +220,34 @@ def redirected_header(buf: bytes, item: Item, table: bytes) -> bytes:
 def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     """The INSERTS item's text with ``table`` as every statement's target, in pieces.
 
-    Only the prefixes change: a chunk of whole statements at a time is cut at the
-    prefixes inside the regex engine and joined with the new prefix, so the values
-    are copied byte for byte and no row is a Python step.
+    Only the prefixes change, a chunk of whole statements at a time, so the values
+    are copied byte for byte and no row is a Python step. A full chunk's statements
+    each start a line, so where the prefix follows a newline exactly as often as
+    there are statements after the first, no value holds it, and a replace of
+    every such prefix is exact; otherwise (or in the run's last chunk) the chunk is
+    cut at the prefixes inside the regex engine.
     """
     head = _INSERT_PREFIX.match(item.prefix)
     assert head is not None
     new_prefix = item.prefix[: head.start("table")] + table + item.prefix[head.end("table") :]
-    run, one = _run_pattern(item.prefix), _statement_pattern(item.prefix)
+    one = _statement_pattern(item.prefix)
+    line_prefix = b"\n" + item.prefix
     pos = item.start
-    while pos < item.end:
-        m = run.match(buf, pos, item.end)
-        matched = m is not None and m.end() > pos
-        stop = m.end() if m is not None and matched else item.end  # else: one statement the run missed
+    for i, stop in enumerate(item.chunk_ends):
         chunk = bytes(buf[pos:stop])
         consumed(buf, stop - pos)
         body = chunk.lstrip(b"\r\n")
         lead = chunk[: len(chunk) - len(body)]
-        if not matched:
-            yield lead + new_prefix + body[len(item.prefix) :]
+        rest = body[len(item.prefix) :]
+        if i < len(item.chunk_ends) - 1 and rest.count(line_prefix) == _RUN_LENGTH - 1:
+            yield lead + new_prefix + rest.replace(line_prefix, b"\n" + new_prefix)
         else:
             rests = [found[0] for found in one.findall(body)]
             if len(item.prefix) * len(rests) + sum(map(len, rests)) != len(body):
-                raise AssertionError("INSERT statements did not split as they did before")
+                # The splitter's slow path: one statement (a nested comment) the pattern cannot cut.
+                if statement_end(body, 0, len(body)) != len(body):
+                    raise AssertionError("INSERT statements did not split as they did before")
+                rests = [rest]
             yield lead + new_prefix.join([b"", *rests])
         pos = stop
 

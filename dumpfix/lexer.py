@@ -11,23 +11,39 @@ import re
 
 from dumpfix.errors import DumpError
 
-# One token of a statement body, in PostgreSQL's lexical terms. The order of
-# the alternatives matters: an E'' string before identifiers, so that the E of
-# E'..' starts a string while an E inside a word does not.
 _IDENT_START = rb"A-Za-z_\x80-\xff"
 _IDENT_CHAR = rb"A-Za-z_0-9$\x80-\xff"
-_TOKEN = (
-    rb"[Ee]'(?:[^'\\]++|\\[\s\S]|'')*+'"  # E'' string: backslash escapes
-    rb"|[" + _IDENT_START + rb"][" + _IDENT_CHAR + rb"]*+"  # identifier or keyword
-    rb"|'[^']*+'"  # standard string; '' is two adjacent strings, same bounds
-    rb'|"[^"]*+"'  # quoted identifier
-    rb"|--[^\n]*+"  # line comment
-    rb"|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/"  # block comment (not nested: slow path)
-    rb"|\$(?P<tag>(?:[" + _IDENT_START + rb"][A-Za-z_0-9\x80-\xff]*+)?)\$[\s\S]*?\$(?P=tag)\$"
-    rb"|[^;'\"$/\-" + _IDENT_START + rb"]++"  # anything else, in runs
-    rb"|/(?!\*)|-(?!-)|\$"
-)
-STATEMENT_BODY = rb"(?:" + _TOKEN + rb")*+;"
+
+
+def _token(tag: str) -> bytes:
+    """One token of a statement body, in PostgreSQL's lexical terms.
+
+    The order of the alternatives matters: an E'' string before identifiers, so
+    that the E of E'..' starts a string while an E inside a word does not.
+    ``tag`` names the group of a dollar quote's tag.
+    """
+    name = tag.encode()
+    return (
+        rb"[Ee]'(?:[^'\\]++|\\[\s\S]|'')*+'"  # E'' string: backslash escapes
+        rb"|[" + _IDENT_START + rb"][" + _IDENT_CHAR + rb"]*+"  # identifier or keyword
+        rb"|'[^']*+'"  # standard string; '' is two adjacent strings, same bounds
+        rb'|"[^"]*+"'  # quoted identifier
+        rb"|--[^\n]*+"  # line comment
+        rb"|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/"  # block comment (not nested: slow path)
+        rb"|\$(?P<" + name + rb">(?:[" + _IDENT_START + rb"][A-Za-z_0-9\x80-\xff]*+)?)\$[\s\S]*?\$(?P=" + name + rb")\$"
+        rb"|[^;'\"$/\-" + _IDENT_START + rb"]++"  # anything else, in runs
+        rb"|/(?!\*)|-(?!-)|\$"
+    )
+
+
+def statement_body(tag: str = "tag") -> bytes:
+    """A pattern for a statement's tokens through its ``;``: a pattern that repeats
+    a statement needs a second ``tag`` (group names are unique in a pattern)."""
+    return rb"(?:" + _token(tag) + rb")*+;"
+
+
+STATEMENT_BODY = statement_body()
+_TOKEN = _token("tag")
 _STATEMENT = re.compile(STATEMENT_BODY)
 
 # Whitespace and comments between statements.

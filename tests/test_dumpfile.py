@@ -147,3 +147,30 @@ def test_redirected_single_statement_the_run_pattern_misses() -> None:
     (item,) = [i for i in split(data) if i.kind is Kind.INSERTS]
     expected = b"INSERT INTO pg_temp.dumpfix_2 VALUES (1 /* a /* nested */ comment */, 'x');"
     assert b"".join(redirected(data, item, b"pg_temp.dumpfix_2")) == expected
+
+
+@pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
+def test_redirected_prefix_after_a_newline_inside_a_value(eol: bytes) -> None:
+    """A value holding a newline and then the statement's own prefix: only that chunk
+    is cut statement by statement, the value is copied as it is, the others replaced whole."""
+    prefix = b"INSERT INTO public.t VALUES"
+    plain = [prefix + b" (%d, 'x');" % i for i in range(5000)]
+    plain[3000] = prefix + b" (3000, 'one" + eol + prefix + b" (1, ''y'');');"
+    data = eol.join(plain) + eol
+    items = [i for i in split(data) if i.kind is Kind.INSERTS]
+    assert len(items) == 1 and len(items[0].chunk_ends) == 3
+    out = b"".join(redirected(data, items[0], b"pg_temp.dumpfix_1"))
+    expected = eol.join(s.replace(prefix + b" (", b"INSERT INTO pg_temp.dumpfix_1 VALUES (", 1) for s in plain)
+    assert out == expected
+    assert out.count(b"pg_temp.dumpfix_1") == 5000
+
+
+def test_statements_on_one_line_are_runs_of_their_own() -> None:
+    """Every statement of a chunk after its first starts a line (what makes the replace
+    exact); statements sharing a line still split, each redirected, every byte kept."""
+    data = b"INSERT INTO t VALUES (1);INSERT INTO t VALUES (2);\nINSERT INTO t VALUES (3); INSERT INTO t VALUES (4);\n"
+    items = list(split(data))
+    assert b"".join(data[i.start : i.end] for i in items) == data
+    runs = [i for i in items if i.kind is Kind.INSERTS]
+    out = b"".join(b"".join(redirected(data, i, b"pg_temp.x")) for i in runs)
+    assert out.count(b"INSERT INTO pg_temp.x VALUES") == 4 and b"INSERT INTO t" not in out
