@@ -55,9 +55,9 @@ class Item:
     data_start: int = 0
     #: INSERTS: the shared text ``INSERT INTO ... VALUES`` of every statement.
     prefix: bytes = b""
-    #: INSERTS: where each chunk of the run ends; every chunk but the last holds
-    #: _RUN_LENGTH statements, each after the first starting a line of its own.
-    chunk_ends: tuple[int, ...] = ()
+    #: INSERTS: per chunk of the run, where it ends and how many statements it
+    #: holds (0: not counted), each after the first starting a line of its own.
+    chunks: tuple[tuple[int, int], ...] = ()
     #: The search_path in effect (as SET by the dump) when the item runs.
     search_path: tuple[str, ...] = ("public",)
     #: Python codec of the dump's client_encoding at this item.
@@ -118,46 +118,65 @@ def line_number(buf: bytes, pos: int) -> int:
 
 def split(buf: bytes) -> Iterator[Item]:
     """Items of the whole buffer (bytes or mmap), in order, covering every byte."""
-    n = len(buf)
-    pos = 0
-    search_path: tuple[str, ...] = ("public",)
-    encoding = "utf-8"
-    while pos < n:
-        space_end = skip_space(buf, pos)
-        if space_end > pos:
-            yield Item(Kind.SPACE, pos, space_end)
-            pos = space_end
-            continue
-        try:
-            if buf[pos] == 0x5C:  # backslash: a psql meta-command runs to the end of its line
-                nl = buf.find(b"\n", pos)
-                end = n if nl < 0 else nl + 1
-                yield Item(Kind.META, pos, end)
-            elif _INSERT_HEAD.match(buf, pos):
-                item = _insert_run(buf, pos, n, search_path, encoding)
-                end = item.end
-                yield item
-            elif _COPY_HEAD.match(buf, pos):
-                item = _copy_block(buf, pos, n, search_path, encoding)
-                end = item.end
-                yield item
-            else:
-                end = statement_end(buf, pos, n)
-                statement = bytes(buf[pos:end])
-                search_path = _new_search_path(statement, encoding) or search_path
-                m = _CLIENT_ENCODING.match(statement)
-                if m:
-                    encoding = python_encoding(m.group(1).decode("ascii", "replace"))
-                yield Item(Kind.STATEMENT, pos, end)
-        except DumpError as e:
-            if e.location is None:
-                e.location = f"line {line_number(buf, pos)}"
-            raise
-        consumed(buf, end - pos)  # flat RSS on a mapped gigabyte
-        pos = end
+    return Splitter(buf).items()
 
 
-def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str) -> Item:
+class Splitter:
+    """The split from a position on, with the dump's state there (search_path, encoding)."""
+
+    def __init__(
+        self, buf: bytes, pos: int = 0, search_path: tuple[str, ...] = ("public",), encoding: str = "utf-8"
+    ) -> None:
+        self.buf = buf
+        self.pos = pos
+        self.search_path = search_path
+        self.encoding = encoding
+
+    def items(self, stop: int | None = None) -> Iterator[Item]:
+        """Items from pos on, until pos reaches stop (or the end).
+
+        With a stop, runs of INSERT statements end there at the latest (they are
+        matched as if the buffer ended at stop), every other item where it ends.
+        """
+        buf, n = self.buf, len(self.buf)
+        limit = n if stop is None else stop
+        while self.pos < limit:
+            pos = self.pos
+            space_end = skip_space(buf, pos)
+            if space_end > pos:
+                yield Item(Kind.SPACE, pos, space_end)
+                self.pos = space_end
+                continue
+            try:
+                if buf[pos] == 0x5C:  # backslash: a psql meta-command runs to the end of its line
+                    nl = buf.find(b"\n", pos)
+                    item = Item(Kind.META, pos, n if nl < 0 else nl + 1)
+                elif _INSERT_HEAD.match(buf, pos):
+                    item = _insert_run(buf, pos, n, limit, self.search_path, self.encoding)
+                elif _COPY_HEAD.match(buf, pos):
+                    item = _copy_block(buf, pos, n, self.search_path, self.encoding)
+                else:
+                    item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
+                    self._follow(bytes(buf[pos : item.end]))
+            except DumpError as e:
+                if e.location is None:
+                    e.location = f"line {line_number(buf, pos)}"
+                raise
+            yield item
+            consumed(buf, item.end - pos)  # flat RSS on a mapped gigabyte
+            self.pos = item.end
+
+    def _follow(self, statement: bytes) -> None:
+        """Take in the state a statement sets: search_path, client_encoding."""
+        self.search_path = _new_search_path(statement, self.encoding) or self.search_path
+        m = _CLIENT_ENCODING.match(statement)
+        if m:
+            self.encoding = python_encoding(m.group(1).decode("ascii", "replace"))
+
+
+def _insert_run(
+    buf: bytes, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str
+) -> Item:
     head = _INSERT_PREFIX.match(buf, pos)
     if head is None:  # not a shape pg_dump writes: keep it as a plain statement
         return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
@@ -166,7 +185,7 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
     ends = []
     end = pos
     while True:
-        m = run.match(buf, end, n)
+        m = run.match(buf, end, limit)
         if m is None or m.end() == end:
             break
         consumed(buf, m.end() - end)  # a table's run can be gigabytes: keep RSS flat
@@ -174,7 +193,9 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         ends.append(end)
     if end == pos:  # the fast pattern failed (nested comment, or truncated): one statement
         end = statement_end(buf, pos, n)
-        ends.append(end)
+        chunks: tuple[tuple[int, int], ...] = ((end, 1),)
+    else:  # every chunk but the last was followed by another: it holds _RUN_LENGTH statements
+        chunks = tuple((e, _RUN_LENGTH) for e in ends[:-1]) + ((end, 0),)
     names = split_idents(head.group("table"), encoding)
     cols = head.group("cols")
     return Item(
@@ -185,7 +206,7 @@ def _insert_run(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         columns=tuple(split_idents(cols, encoding)) if cols is not None else None,
         data_start=pos,
         prefix=prefix,
-        chunk_ends=tuple(ends),
+        chunks=chunks,
         search_path=search_path,
         encoding=encoding,
     )
@@ -221,11 +242,11 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     """The INSERTS item's text with ``table`` as every statement's target, in pieces.
 
     Only the prefixes change, a chunk of whole statements at a time, so the values
-    are copied byte for byte and no row is a Python step. A full chunk's statements
+    are copied byte for byte and no row is a Python step. A chunk's statements
     each start a line, so where the prefix follows a newline exactly as often as
     there are statements after the first, no value holds it, and a replace of
-    every such prefix is exact; otherwise (or in the run's last chunk) the chunk is
-    cut at the prefixes inside the regex engine.
+    every such prefix is exact; otherwise (or where the chunk's statements were
+    not counted) the chunk is cut at the prefixes inside the regex engine.
     """
     head = _INSERT_PREFIX.match(item.prefix)
     assert head is not None
@@ -233,13 +254,13 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     one = _statement_pattern(item.prefix)
     line_prefix = b"\n" + item.prefix
     pos = item.start
-    for i, stop in enumerate(item.chunk_ends):
+    for stop, count in item.chunks:
         chunk = bytes(buf[pos:stop])
         consumed(buf, stop - pos)
         body = chunk.lstrip(b"\r\n")
         lead = chunk[: len(chunk) - len(body)]
         rest = body[len(item.prefix) :]
-        if i < len(item.chunk_ends) - 1 and rest.count(line_prefix) == _RUN_LENGTH - 1:
+        if count and rest.count(line_prefix) == count - 1:
             yield lead + new_prefix + rest.replace(line_prefix, b"\n" + new_prefix)
         else:
             rests = [found[0] for found in one.findall(body)]

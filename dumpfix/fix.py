@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog
-from dumpfix.dumpfile import Item, Kind, split
+from dumpfix.dumpfile import Item, Kind
 from dumpfix.errors import DumpfixError
+from dumpfix.halves import split_items
 from dumpfix.layout import lay_out, refuse_reconnect
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.schema import load_schema, load_schema_sql
@@ -39,7 +40,7 @@ def analyse(
     progress, when given, hears the offset reached by the splitter (the pass
     over every input byte) after each item: the CLI draws a bar from it.
     """
-    items = list(split(buf)) if progress is None else _reporting(split(buf), progress)
+    items = split_items(buf, progress)
     if catalog is None:
         if schema_paths:
             catalog = load_schema(schema_paths)
@@ -52,14 +53,6 @@ def analyse(
     if plan.changed:
         refuse_reconnect(buf, layout)
     return Analysis(buf, items, catalog, plan)
-
-
-def _reporting(items: Iterable[Item], progress: Callable[[int], None]) -> list[Item]:
-    result = []
-    for item in items:
-        result.append(item)
-        progress(item.end)
-    return result
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:

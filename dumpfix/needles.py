@@ -1,24 +1,21 @@
 """One pass over the input for every rare needle that anyone will look for.
 
 Clean-up looks for NUL bytes and pg_dump's messages, the splitter for COPY
-terminators, the layout for DEFAULT among INSERT values. Each pass over a
-mapped file costs the page mapping of every byte besides the search itself, so
-all of them are searched in one pass, a window at a time, and later searches
-are a bisect in the result (``mapping.find_rare`` consults it).
+terminators. Each pass over a mapped file costs the page mapping of every
+byte besides the search itself, so all of them are searched in one pass, a
+window at a time, and later searches are a bisect in the result
+(``mapping.find_rare`` consults it).
 
-On a large file two processes share the pass: a forked child searches the
+On a large file two processes share the pass (forked.py): a child searches the
 second half while this process searches the first, so the pass takes half the
-time on a machine with two cores. The child only reads the shared mapping and
-sends back positions; if it fails, this process searches that half itself.
+time on a machine with two cores.
 """
 
 from __future__ import annotations
 
-import os
-import pickle
-import signal
 from collections.abc import Iterator, Sequence
 
+from dumpfix.forked import Forked, can_fork
 from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, consumed, occurrences, populate
 
 # Bytes searched at once, for every needle while the window's pages are mapped.
@@ -34,10 +31,10 @@ def index(buf: bytes, needles: Sequence[bytes], caps: dict[bytes, int] | None = 
     """Where each needle starts in buf (up to its cap: caps, else CAP positions)."""
     limits = {needle: (caps or {}).get(needle, CAP) for needle in dict.fromkeys(needles)}
     n = len(buf)
-    if n < PARALLEL_MIN or not isinstance(buf, MappedFile) or not hasattr(os, "fork"):
+    if n < PARALLEL_MIN or not can_fork(buf):
         return _search(buf, limits, 0, n)
     mid = n // 2
-    child = _Child(buf, limits, mid, n)
+    child = Forked(lambda: _search(buf, limits, mid, n))
     try:
         first = _search(buf, limits, 0, mid)
         second = child.result()
@@ -106,55 +103,3 @@ def _joined(first: NeedleIndex, second: NeedleIndex, limits: dict[bytes, int], m
             until = positions[-1] + 1
         joined[needle] = Occurrences(positions, until)
     return joined
-
-
-class _Child:
-    """A forked child that searches [lo, hi) of the shared mapping and sends back positions."""
-
-    def __init__(self, buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> None:
-        self.pid = 0
-        self.read_end, write_end = os.pipe()
-        try:
-            self.pid = os.fork()
-        except OSError:
-            os.close(write_end)
-            return
-        if self.pid == 0:  # the child: search, send, and leave without running any cleanup
-            status = 1
-            try:
-                os.close(self.read_end)
-                found = _search(buf, limits, lo, hi)
-                data = pickle.dumps({k: (v.positions, v.complete_until) for k, v in found.items()})
-                with os.fdopen(write_end, "wb") as pipe:
-                    pipe.write(data)
-                status = 0
-            finally:
-                os._exit(status)
-        os.close(write_end)
-
-    def result(self) -> NeedleIndex | None:
-        """The child's positions, or None when it could not search (this process will)."""
-        fd, self.read_end = self.read_end, -1
-        if not self.pid:
-            os.close(fd)
-            return None
-        with os.fdopen(fd, "rb") as pipe:
-            data = pipe.read()
-        _, status = os.waitpid(self.pid, 0)
-        self.pid = 0
-        if status != 0 or not data:
-            return None
-        return NeedleIndex({k: Occurrences(v[0], v[1]) for k, v in pickle.loads(data).items()})
-
-    def abandon(self) -> None:
-        """Stop the child (this process was interrupted) and reap it."""
-        if self.pid:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-                os.waitpid(self.pid, 0)
-            except OSError:
-                pass
-            self.pid = 0
-        if self.read_end >= 0:
-            os.close(self.read_end)
-            self.read_end = -1

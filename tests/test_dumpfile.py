@@ -158,7 +158,7 @@ def test_redirected_prefix_after_a_newline_inside_a_value(eol: bytes) -> None:
     plain[3000] = prefix + b" (3000, 'one" + eol + prefix + b" (1, ''y'');');"
     data = eol.join(plain) + eol
     items = [i for i in split(data) if i.kind is Kind.INSERTS]
-    assert len(items) == 1 and len(items[0].chunk_ends) == 3
+    assert len(items) == 1 and len(items[0].chunks) == 3
     out = b"".join(redirected(data, items[0], b"pg_temp.dumpfix_1"))
     expected = eol.join(s.replace(prefix + b" (", b"INSERT INTO pg_temp.dumpfix_1 VALUES (", 1) for s in plain)
     assert out == expected

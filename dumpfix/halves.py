@@ -1,0 +1,109 @@
+"""The split of a large dump in two halves, one per core.
+
+Splitting INSERT statements is the one pass that reads every byte in the regex
+engine, so on a large dump a forked child (forked.py) splits from a seam near
+the middle while this process splits up to it. The seam is a guess: the start
+of a line ``INSERT INTO`` after the middle, which a string value can also hold.
+This process checks the guess on its way: its items must end exactly at the
+seam, with the dump's state there (search_path, encoding) what the child
+assumed. Then the two lists join, and a run of one table's INSERTs that the
+seam cut in two is one item again. Otherwise the child's items are dropped and
+this process splits on, from the last run the seam may have cut short. Either
+way the items are those ``split`` gives; only how a run's statements are
+counted in chunks may differ.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+from dumpfix.dumpfile import Item, Kind, Splitter
+from dumpfix.forked import Forked, can_fork
+
+# Below this the split is quick enough in one process.
+PARALLEL_MIN = 64 << 20
+_SEAM = b"\nINSERT INTO "
+_SEAM_SEARCH = 1 << 20
+_NEWLINES = (b"\n", b"\r\n")
+
+
+def split_items(buf: bytes, progress: Callable[[int], None] | None = None) -> list[Item]:
+    """Items of the whole buffer, as split() gives them; progress hears offsets reached."""
+    report = progress or (lambda offset: None)
+    seam = _seam(buf) if len(buf) >= PARALLEL_MIN and can_fork(buf) else -1
+    if seam < 0:
+        return _rest(Splitter(buf), [], report)
+    start = Splitter(buf, seam)
+    child = Forked(lambda: list(start.items()))
+    try:
+        splitter = Splitter(buf)
+        items = []
+        for item in splitter.items(stop=seam):
+            items.append(item)
+            report(item.end)
+        if splitter.pos == seam and (splitter.search_path, splitter.encoding) == (start.search_path, start.encoding):
+            second = child.result()
+            if second is not None:
+                report(len(buf))
+                return _joined(buf, items, second)
+        else:
+            child.abandon()
+    except BaseException:
+        child.abandon()
+        raise
+    return _rest(_resumed(buf, items, seam, splitter), items, report)
+
+
+def _seam(buf: bytes) -> int:
+    """Where a line ``INSERT INTO`` starts just after the middle (-1: none near, as in
+    a COPY dump, whose split is quick anyway)."""
+    middle = len(buf) // 2
+    at = buf.find(_SEAM, middle, middle + _SEAM_SEARCH)
+    return -1 if at < 0 else at + 1
+
+
+def _rest(splitter: Splitter, items: list[Item], report: Callable[[int], None]) -> list[Item]:
+    for item in splitter.items():
+        items.append(item)
+        report(item.end)
+    return items
+
+
+def _resumed(buf: bytes, items: list[Item], seam: int, splitter: Splitter) -> Splitter:
+    """Where to split on after a wrong guess: from the last run of INSERTs before the
+    seam (matched as if the buffer ended there, it may end too early), with the
+    state in effect for it; else from where this process stopped."""
+    for i in range(len(items) - 1, -1, -1):
+        item = items[i]
+        if item.kind is Kind.INSERTS and item.end <= seam:
+            del items[i:]
+            return Splitter(buf, item.start, item.search_path, item.encoding)
+    return splitter
+
+
+def _joined(buf: bytes, first: list[Item], second: list[Item]) -> list[Item]:
+    """Both halves; a run of INSERTs that a newline at the seam parts is one run again
+    (the split would have gone on with it: its pattern takes a newline between
+    statements)."""
+    if len(first) >= 2 and second:
+        run, gap, more = first[-2], first[-1], second[0]
+        if (
+            run.kind is Kind.INSERTS
+            and gap.kind is Kind.SPACE
+            and bytes(buf[gap.start : gap.end]) in _NEWLINES
+            and more.kind is Kind.INSERTS
+            and more.prefix == run.prefix
+            and (more.search_path, more.encoding) == (run.search_path, run.encoding)
+            and _matched(run)
+            and _matched(more)
+        ):
+            whole = dataclasses.replace(run, end=more.end, chunks=run.chunks + more.chunks)
+            return [*first[:-2], whole, *second[1:]]
+    return first + second
+
+
+def _matched(run: Item) -> bool:
+    """Whether the run's pattern matched it (the one-statement slow path counts its
+    only chunk: 1); only such runs go on, to the next statement the pattern matches."""
+    return run.chunks[-1][1] != 1
