@@ -20,7 +20,7 @@ from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
 from dumpfix.mapping import consumed, find_rare
-from dumpfix.lexer import IDENT, STATEMENT_BODY, skip_space, split_idents, statement_body, statement_end
+from dumpfix.lexer import DEFAULT_WORD, IDENT, skip_space, split_idents, statement_body, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
 # engine's bookkeeping while keeping Python steps rare.
@@ -58,6 +58,8 @@ class Item:
     #: INSERTS: per chunk of the run, where it ends and how many statements it
     #: holds (0: not counted), each after the first starting a line of its own.
     chunks: tuple[tuple[int, int], ...] = ()
+    #: INSERTS: the keyword DEFAULT stands among the values (in any case, outside strings).
+    mentions_default: bool = False
     #: The search_path in effect (as SET by the dump) when the item runs.
     search_path: tuple[str, ...] = ("public",)
     #: Python codec of the dump's client_encoding at this item.
@@ -181,11 +183,20 @@ def _insert_run(
     if head is None:  # not a shape pg_dump writes: keep it as a plain statement
         return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
     prefix = bytes(head.group())
-    run = _run_pattern(prefix)
-    ends = []
+    # Statements without the keyword DEFAULT first: a run that holds it cannot be
+    # staged (a temporary table has no defaults), and the pattern that tells is as
+    # fast as the one that does not.
+    run = _run_pattern(prefix, without_default=True)
+    default = False
+    ends: list[int] = []
+    partial = -1  # the chunk that ended at the first DEFAULT: not _RUN_LENGTH statements
     end = pos
     while True:
         m = run.match(buf, end, limit)
+        if (m is None or m.end() == end) and not default:
+            m = _run_pattern(prefix).match(buf, end, limit)
+            if m is not None and m.end() > end:
+                default, run, partial = True, _run_pattern(prefix), len(ends) - 1
         if m is None or m.end() == end:
             break
         consumed(buf, m.end() - end)  # a table's run can be gigabytes: keep RSS flat
@@ -194,8 +205,10 @@ def _insert_run(
     if end == pos:  # the fast pattern failed (nested comment, or truncated): one statement
         end = statement_end(buf, pos, n)
         chunks: tuple[tuple[int, int], ...] = ((end, 1),)
+        default = DEFAULT_WORD.search(bytes(buf[pos + len(prefix) : end])) is not None
     else:  # every chunk but the last was followed by another: it holds _RUN_LENGTH statements
-        chunks = tuple((e, _RUN_LENGTH) for e in ends[:-1]) + ((end, 0),)
+        counts = [0 if i == partial else _RUN_LENGTH for i in range(len(ends) - 1)] + [0]
+        chunks = tuple(zip(ends, counts))
     names = split_idents(head.group("table"), encoding)
     cols = head.group("cols")
     return Item(
@@ -207,14 +220,16 @@ def _insert_run(
         data_start=pos,
         prefix=prefix,
         chunks=chunks,
+        mentions_default=default,
         search_path=search_path,
         encoding=encoding,
     )
 
 
 @lru_cache(maxsize=256)
-def _run_pattern(prefix: bytes) -> re.Pattern[bytes]:
-    first, further = re.escape(prefix) + STATEMENT_BODY, re.escape(prefix) + statement_body("tag2")
+def _run_pattern(prefix: bytes, without_default: bool = False) -> re.Pattern[bytes]:
+    first = re.escape(prefix) + statement_body("tag", without_default)
+    further = re.escape(prefix) + statement_body("tag2", without_default)
     # A chunk starts where the last one ended (or the run starts); each further
     # statement on the next line.
     return re.compile(rb"(?:\r?\n)?" + first + rb"(?:\r?\n" + further + rb"){0,%d}+" % (_RUN_LENGTH - 1))
@@ -223,7 +238,7 @@ def _run_pattern(prefix: bytes) -> re.Pattern[bytes]:
 @lru_cache(maxsize=256)
 def _statement_pattern(prefix: bytes) -> re.Pattern[bytes]:
     # Group 1: what follows the prefix, through the statement's line end.
-    return re.compile(re.escape(prefix) + rb"(" + STATEMENT_BODY + rb"(?:\r?\n)?)")
+    return re.compile(re.escape(prefix) + rb"(" + statement_body() + rb"(?:\r?\n)?)")
 
 
 def plain_copy(buf: bytes, item: Item) -> bool:

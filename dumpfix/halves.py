@@ -98,7 +98,12 @@ def _joined(buf: bytes, first: list[Item], second: list[Item]) -> list[Item]:
             and _matched(run)
             and _matched(more)
         ):
-            whole = dataclasses.replace(run, end=more.end, chunks=run.chunks + more.chunks)
+            whole = dataclasses.replace(
+                run,
+                end=more.end,
+                chunks=run.chunks + more.chunks,
+                mentions_default=run.mentions_default or more.mentions_default,
+            )
             return [*first[:-2], whole, *second[1:]]
     return first + second
 

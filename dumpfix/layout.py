@@ -16,7 +16,6 @@ from pglast import parse_sql
 from dumpfix.catalog import Catalog, QName
 from dumpfix.dumpfile import Item, Kind, line_number, plain_copy
 from dumpfix.errors import DumpError
-from dumpfix.mapping import find_rare
 
 _LEADING = re.compile(
     rb"(?:SET\s+SESSION\s+AUTHORIZATION\b|ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+DISABLE\s+TRIGGER\b)",
@@ -82,21 +81,12 @@ class Layout:
             return all(plain_copy(buf, b) for b in blocks)
         if any(_NOT_STAGEABLE_PREFIX.search(b.prefix) for b in blocks):
             return False
-        return not any(_mentions_default(buf, b) for b in blocks)
+        return not any(b.mentions_default for b in blocks)
 
     def needs_row_order(self, node: QName) -> bool:
         """Whether rows of one table load in several statements (INSERTs, or several COPYs)."""
         blocks = self.blocks_of(node)
         return len(blocks) > 1 or any(b.kind is Kind.INSERTS for b in blocks)
-
-
-def _mentions_default(buf: bytes, item: Item) -> bool:
-    """Whether DEFAULT (as pg_dump writes it, or in lower case) may stand among the values."""
-    for word in (b"DEFAULT", b"default"):
-        at = find_rare(buf, word, item.start + len(item.prefix), item.end)
-        if at >= 0:
-            return True
-    return False
 
 
 def resolve(item: Item, catalog: Catalog) -> QName:

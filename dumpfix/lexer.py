@@ -15,35 +15,51 @@ _IDENT_START = rb"A-Za-z_\x80-\xff"
 _IDENT_CHAR = rb"A-Za-z_0-9$\x80-\xff"
 
 
-def _token(tag: str) -> bytes:
+# The keyword DEFAULT, in any case.
+_DEFAULT = rb"[Dd][Ee][Ff][Aa][Uu][Ll][Tt](?![" + _IDENT_CHAR + rb"])"
+
+
+def _token(tag: str, without_default: bool) -> bytes:
     """One token of a statement body, in PostgreSQL's lexical terms.
 
-    The order of the alternatives matters: an E'' string before identifiers, so
-    that the E of E'..' starts a string while an E inside a word does not.
-    ``tag`` names the group of a dollar quote's tag.
+    An E'' string must come before identifiers, so that the E of E'..' starts a
+    string while an E inside a word does not; the others start differently, and
+    the most frequent in data (strings, runs of other characters) come first.
+    ``tag`` names the group of a dollar quote's tag; without_default leaves the
+    keyword DEFAULT out, so that a statement holding it does not match (only
+    words starting with D pay for the check).
     """
     name = tag.encode()
+    if without_default:
+        word = (
+            rb"[A-CE-Za-ce-z_\x80-\xff][" + _IDENT_CHAR + rb"]*+"
+            rb"|(?!" + _DEFAULT + rb")[Dd][" + _IDENT_CHAR + rb"]*+"
+        )
+    else:
+        word = rb"[" + _IDENT_START + rb"][" + _IDENT_CHAR + rb"]*+"
     return (
-        rb"[Ee]'(?:[^'\\]++|\\[\s\S]|'')*+'"  # E'' string: backslash escapes
-        rb"|[" + _IDENT_START + rb"][" + _IDENT_CHAR + rb"]*+"  # identifier or keyword
-        rb"|'[^']*+'"  # standard string; '' is two adjacent strings, same bounds
-        rb'|"[^"]*+"'  # quoted identifier
+        rb"'[^']*+'"  # standard string; '' is two adjacent strings, same bounds
+        rb"|[^;'\"$/\-" + _IDENT_START + rb"]++"  # anything else, in runs
+        rb"|[Ee]'(?:[^'\\]++|\\[\s\S]|'')*+'"  # E'' string: backslash escapes
+        rb"|" + word  # identifier or keyword
+        + rb'|"[^"]*+"'  # quoted identifier
         rb"|--[^\n]*+"  # line comment
         rb"|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/"  # block comment (not nested: slow path)
         rb"|\$(?P<" + name + rb">(?:[" + _IDENT_START + rb"][A-Za-z_0-9\x80-\xff]*+)?)\$[\s\S]*?\$(?P=" + name + rb")\$"
-        rb"|[^;'\"$/\-" + _IDENT_START + rb"]++"  # anything else, in runs
         rb"|/(?!\*)|-(?!-)|\$"
     )
 
 
-def statement_body(tag: str = "tag") -> bytes:
+def statement_body(tag: str = "tag", without_default: bool = False) -> bytes:
     """A pattern for a statement's tokens through its ``;``: a pattern that repeats
     a statement needs a second ``tag`` (group names are unique in a pattern)."""
-    return rb"(?:" + _token(tag) + rb")*+;"
+    return rb"(?:" + _token(tag, without_default) + rb")*+;"
 
 
 STATEMENT_BODY = statement_body()
-_TOKEN = _token("tag")
+_TOKEN = _token("tag", False)
+#: DEFAULT as a word, for a statement the patterns cannot take (it may also stand in a string).
+DEFAULT_WORD = re.compile(rb"\bdefault\b", re.IGNORECASE)
 _STATEMENT = re.compile(STATEMENT_BODY)
 
 # Whitespace and comments between statements.

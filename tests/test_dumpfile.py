@@ -174,3 +174,29 @@ def test_statements_on_one_line_are_runs_of_their_own() -> None:
     runs = [i for i in items if i.kind is Kind.INSERTS]
     out = b"".join(b"".join(redirected(data, i, b"pg_temp.x")) for i in runs)
     assert out.count(b"INSERT INTO pg_temp.x VALUES") == 4 and b"INSERT INTO t" not in out
+
+
+@pytest.mark.parametrize(
+    ("values", "default"),
+    [
+        (b"(1, 'x')", False),
+        (b"(1, DEFAULT)", True),
+        (b"(1, Default)", True),
+        (b"(1, dEfAuLt)", True),
+        (b"(1, 'DEFAULT')", False),  # a string
+        (b"(1, default_value)", False),  # another word
+        (b"(1, E'it\\'s DEFAULT')", False),
+        (b"(1, /* DEFAULT */ 2)", False),
+        (b"(1, /* a /* nested */ comment */ DEFAULT)", True),  # the one-statement slow path
+    ],
+)
+@pytest.mark.parametrize("where", [0, 1, 2100, 4999])
+def test_a_run_knows_whether_default_stands_among_its_values(values: bytes, default: bool, where: int) -> None:
+    """DEFAULT (a temporary table has no defaults: such a run is not staged) in any
+    case, outside strings and comments, in any statement of the run."""
+    rows = [b"INSERT INTO public.t VALUES (%d, 'v');" % i for i in range(5000)]
+    rows[where] = b"INSERT INTO public.t VALUES " + values + b";"
+    data = b"\n".join(rows) + b"\n"
+    items = [i for i in split(data) if i.kind is Kind.INSERTS]
+    assert any(i.mentions_default for i in items) == default
+    assert b"".join(b"".join(redirected(data, i, b"pg_temp.x")) for i in items).count(b"pg_temp.x") == 5000

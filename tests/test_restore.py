@@ -21,9 +21,18 @@ FORMATS = ["copy", "inserts", "column-inserts", "rows-per-insert"]
 SourceDb = Callable[[pgharness.Server, str], str]
 
 
-def _fix_and_restore(case: DumpCase, source: str, fmt: str, run_dumpfix, tmp_path: Path, *args: str) -> bytes:
+def _fix_and_restore(
+    case: DumpCase,
+    source: str,
+    fmt: str,
+    run_dumpfix,
+    tmp_path: Path,
+    *args: str,
+    edit: Callable[[bytes], bytes] = lambda dump: dump,
+) -> bytes:
+    """pg_dump, (edit: a hand-made change that restores the same data), dumpfix, restore, compare."""
     server = case.server
-    dump = pgharness.data_dump(server, source, fmt, case.pg_dump_bin)
+    dump = edit(pgharness.data_dump(server, source, fmt, case.pg_dump_bin))
     schema = pgharness.schema_dump(server, source)
     (tmp_path / "in.sql").write_bytes(dump)
     (tmp_path / "schema.sql").write_bytes(schema)
@@ -115,6 +124,29 @@ def test_generated_and_identity_columns_in_a_cycle(
     assert (tmp_path / "again.sql").read_bytes() == output
     check = run_dumpfix("--check", "out.sql", "--schema", "schema.sql")
     assert check.returncode == 0, check.stderr.decode()
+
+
+DEFAULTS_CYCLE = """
+CREATE TABLE owners (id integer PRIMARY KEY, kind text DEFAULT 'plain', pet_id integer, boss_id integer REFERENCES owners (id));
+CREATE TABLE pets (id integer PRIMARY KEY, owner_id integer NOT NULL REFERENCES owners (id));
+ALTER TABLE owners ADD FOREIGN KEY (pet_id) REFERENCES pets (id);
+SET session_replication_role = replica;
+INSERT INTO owners SELECT i, 'plain', 21 - i, NULLIF((i * 7) % 21, 0) FROM generate_series(1, 20) AS i;
+INSERT INTO pets SELECT i, i FROM generate_series(1, 20) AS i;
+"""
+
+
+@pytest.mark.parametrize("word", [b"DEFAULT", b"Default", b"dEfAuLt"])
+def test_default_in_any_case_keeps_a_table_from_staging(
+    restore_case: DumpCase, word: bytes, run_dumpfix, tmp_path: Path
+) -> None:
+    """A hand-edited INSERT dump saying DEFAULT (in any case) for a column with a
+    default: a temporary table has none, so the table's rows are rewritten instead."""
+    source = pgharness.create_database(restore_case.server, DEFAULTS_CYCLE)
+    output = _fix_and_restore(
+        restore_case, source, "inserts", run_dumpfix, tmp_path, edit=lambda dump: dump.replace(b"'plain'", word)
+    )
+    assert word in output and b"INSERT INTO pg_temp.dumpfix_1 VALUES" not in output
 
 
 ACYCLIC = """
