@@ -42,20 +42,33 @@ def test_backward_searches_agree_with_find(monkeypatch: pytest.MonkeyPatch, tmp_
 
 @pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("cap", [1, 3, 10_000])
+@pytest.mark.parametrize("window", [37, 400])
 def test_needle_index_agrees_with_find(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, parallel: bool, cap: int
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, parallel: bool, cap: int, window: int
 ) -> None:
     """One pass (split between two processes, or not) finds what bytes.find finds:
-    lookups through the index, and the search of what a capped needle left over."""
-    monkeypatch.setattr(needles, "WINDOW", 37)  # needles straddle windows and the halves
+    lookups through the index, and the search of what a capped needle left over;
+    needles found through a rare byte, and through the needle where that byte
+    turns out dense (more than 100 in a window of 400)."""
+    monkeypatch.setattr(needles, "WINDOW", window)  # needles straddle windows and the halves
+    monkeypatch.setattr(needles, "ANCHOR_SPACING", 4)
     monkeypatch.setattr(needles, "PARALLEL_MIN", 0 if parallel else 1 << 62)
     rng = random.Random(cap)
     data = bytes(rng.choice(b"\n\\.ab\0") for _ in range(3001))
+    # Rare bytes, so that some needles are found through them (anchors), and a needle
+    # through a byte that is rare in the sample but not in the last third.
+    data = bytearray(data)
+    for at in range(5, 3001, 211):
+        data[at : at + 3] = b"pg_"
+    data[2000:3000] = b"_x" * 500
+    data = bytes(data)
     (tmp_path / "data").write_bytes(data)
     fd = os.open(tmp_path / "data", os.O_RDONLY)
     try:
         mapped = map_file(fd)
-        subs = [b"\n\\.", b"\0", b"ab\n", b"\\.\n\\"]
+        subs = [b"\n\\.", b"\0", b"ab\n", b"\\.\n\\", b"pg_", b"_x_", b"g_\n"]
+        monkeypatch.setattr(needles, "SAMPLE_SIZE", 100)
+        assert {b"pg_", b"_x_"} <= set(needles._anchors(mapped, dict.fromkeys(subs, 1)))
         needles.attach(mapped, subs, caps={sub: cap for sub in subs})
         assert mapped.needles is not None and set(mapped.needles) == set(subs)
         for sub in subs:
@@ -77,10 +90,12 @@ def test_needle_index_child_that_fails_leaves_the_search_to_this_process(
     fd = os.open(tmp_path / "data", os.O_RDONLY)
     real_search = needles._search
 
-    def failing_in_child(buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> mapping.NeedleIndex:
+    def failing_in_child(
+        buf: bytes, limits: dict[bytes, int], lo: int, hi: int, anchors: dict[bytes, int] | None = None
+    ) -> mapping.NeedleIndex:
         if os.getpid() != parent:
             raise RuntimeError("the child fails")
-        return real_search(buf, limits, lo, hi)
+        return real_search(buf, limits, lo, hi, anchors)
 
     parent = os.getpid()
     monkeypatch.setattr(needles, "_search", failing_in_child)
