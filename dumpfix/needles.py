@@ -31,47 +31,40 @@ PARALLEL_MIN = 64 << 20
 def index(buf: bytes, needles: Sequence[bytes], caps: dict[bytes, int] | None = None) -> NeedleIndex:
     """Where each needle starts in buf (up to its cap: caps, else CAP positions)."""
     limits = {needle: (caps or {}).get(needle, CAP) for needle in dict.fromkeys(needles)}
-    anchors = _anchors(buf, limits)
     n = len(buf)
     if n < PARALLEL_MIN or not can_fork(buf):
-        return _search(buf, limits, 0, n, anchors)
+        return _search(buf, limits, 0, n)
     mid = n // 2
-    child = Forked(lambda: _search(buf, limits, mid, n, anchors))
+    child = Forked(lambda: _search(buf, limits, mid, n))
     try:
-        first = _search(buf, limits, 0, mid, anchors)
+        first = _search(buf, limits, 0, mid)
         second = child.result()
     except BaseException:
         child.abandon()
         raise
     if second is None:
-        second = _search(buf, limits, mid, n, anchors)
+        second = _search(buf, limits, mid, n)
     return _joined(first, second, limits, mid)
 
 
-# Samples of the input that choose each needle's anchor: SAMPLES pieces of SAMPLE_SIZE bytes.
-SAMPLES = 16
+# The start of each window that chooses its needles' anchors.
 SAMPLE_SIZE = 1 << 16
 # An anchor byte is worth it while it stands at most once in this many bytes.
 ANCHOR_SPACING = 4096
 
 
-def _anchors(buf: bytes, limits: dict[bytes, int]) -> dict[bytes, int]:
-    """Per needle, where in it stands a byte that is rare in this input (sampled).
+def _anchor(needle: bytes, sample: bytes) -> int | None:
+    """Where in the needle stands a byte that is rare in the sample, if one is.
 
     A single byte is found by memchr at tens of GB/s, a longer needle at 2 to 4;
     so a needle whose rarest byte is rare enough is found through that byte,
     each hit checked in place (pg_dump's messages, say, through their ``_``).
     """
-    n = len(buf)
-    step = max(n // SAMPLES, SAMPLE_SIZE)
-    sample = b"".join(bytes(buf[at : at + SAMPLE_SIZE]) for at in range(0, n, step))
-    anchors = {}
-    for needle in limits:
-        counts = {i: sample.count(needle[i : i + 1]) for i in range(len(needle))}
-        best = min(counts, key=lambda i: counts[i])
-        if len(needle) > 1 and counts[best] * ANCHOR_SPACING <= len(sample):
-            anchors[needle] = best
-    return anchors
+    if len(needle) < 2:
+        return None
+    counts = [sample.count(needle[i : i + 1]) for i in range(len(needle))]
+    best = min(range(len(needle)), key=counts.__getitem__)
+    return best if counts[best] * ANCHOR_SPACING <= max(len(sample), 1) else None
 
 
 def attach(buf: bytes, needles: Sequence[bytes], caps: dict[bytes, int] | None = None) -> None:
@@ -93,9 +86,7 @@ def everywhere(buf: bytes, needle: bytes) -> Iterator[int]:
         yield from _search(buf, {needle: WINDOW}, lo, min(len(buf), lo + WINDOW))[needle].positions
 
 
-def _search(
-    buf: bytes, limits: dict[bytes, int], lo: int, hi: int, anchors: dict[bytes, int] | None = None
-) -> NeedleIndex:
+def _search(buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> NeedleIndex:
     """Occurrences starting in [lo, hi): a needle may run past hi (it is read whole)."""
     overlap = max(map(len, limits)) - 1
     n = len(buf)
@@ -104,12 +95,13 @@ def _search(
     for start in range(lo, hi, WINDOW):
         stop = min(hi, start + WINDOW)
         populate(buf, start, min(n, stop + overlap))
+        sample = bytes(buf[start : min(stop, start + SAMPLE_SIZE)])
         for needle, limit in limits.items():
             positions = found[needle]
             if len(positions) >= limit:
                 continue
             end = min(n, stop + overlap)
-            anchor = (anchors or {}).get(needle)
+            anchor = _anchor(needle, sample)
             window = None if anchor is None else _anchored(buf, needle, anchor, start, end)
             for at in occurrences(buf, needle, start, end) if window is None else window:
                 if at >= stop:
