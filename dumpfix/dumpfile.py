@@ -193,7 +193,7 @@ def _insert_run(
     end = pos
     while True:
         m = run.match(buf, end, limit)
-        if (m is None or m.end() == end) and not default:
+        if (m is None or m.end() == end) and not default and _continues(buf, end, prefix):
             m = _run_pattern(prefix).match(buf, end, limit)
             if m is not None and m.end() > end:
                 default, run, partial = True, _run_pattern(prefix), len(ends) - 1
@@ -224,6 +224,12 @@ def _insert_run(
         search_path=search_path,
         encoding=encoding,
     )
+
+
+def _continues(buf: bytes, end: int, prefix: bytes) -> bool:
+    """Whether the statement after end (on the next line) has the run's prefix."""
+    at = end + (2 if buf[end : end + 2] == b"\r\n" else 1 if buf[end : end + 1] == b"\n" else 0)
+    return buf[at : at + len(prefix)] == prefix
 
 
 @lru_cache(maxsize=256)
