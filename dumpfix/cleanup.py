@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from pglast import parse_sql
@@ -26,7 +27,7 @@ from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import skip_space, statement_end
 from dumpfix.mapping import find_rare
-from dumpfix.needles import everywhere
+from dumpfix.needles import everywhere, indexed
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -130,7 +131,7 @@ def _refuse_interleaved(buf: bytes, candidates: list[int], findings: Findings, n
 
 def needles(options: Cleanup) -> list[bytes]:
     """What _scan looks for: the input's one pass (needles.index) should include them."""
-    found = [b"\0", *_TOOL_NEEDLES]
+    found = [b"\0", _TOOL_NEEDLE]
     if options.strip_restrict:
         found += [b"\\restrict", b"\\unrestrict"]
     if options.target_version is not None:
@@ -138,8 +139,10 @@ def needles(options: Cleanup) -> list[bytes]:
     return found
 
 
-# One needle for every program's message: one search instead of one a program.
-_TOOL_NEEDLES = (b"pg_",)
+# One needle for every program's message: one search instead of one a program. Past
+# what the index holds of it (data full of pg_catalog, say) the programs' names are
+# searched, which data holds less often.
+_TOOL_NEEDLE = b"pg_"
 _TOOL_NAMES = (b"pg_dump: ", b"pg_dumpall: ", b"pg_restore: ")
 
 
@@ -149,12 +152,20 @@ def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
     Looked up in the input's NeedleIndex when source.py made one (a search otherwise).
     """
     nul = find_rare(buf, b"\0", 0, len(buf))
-    found: list[int] = []
-    for needle in needles(options)[1:]:
-        for at in everywhere(buf, needle):
-            if needle not in _TOOL_NEEDLES or bytes(buf[at : at + 12]).startswith(_TOOL_NAMES):
-                found.append(at)
+    found = [at for at in _tool_candidates(buf) if bytes(buf[at : at + 12]).startswith(_TOOL_NAMES)]
+    for needle in needles(options)[2:]:
+        found += everywhere(buf, needle)
     return nul, sorted(set(found))
+
+
+def _tool_candidates(buf: bytes) -> Iterator[int]:
+    known = indexed(buf, _TOOL_NEEDLE)
+    rest = 0
+    if known is not None:
+        yield from known.positions
+        rest = known.complete_until
+    for name in (b"pg_dump", b"pg_restore: "):
+        yield from everywhere(buf, name, rest)
 
 
 def _walk(buf: bytes, options: Cleanup, name: str, last: int, findings: Findings) -> None:

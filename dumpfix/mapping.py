@@ -148,6 +148,15 @@ def consumed(buf: bytes, size: int) -> None:
         buf.madvise(mmap.MADV_DONTNEED)
 
 
+def released(buf: bytes, start: int, end: int) -> None:
+    """Drop the pages of buf[start:end] at once: a scan that will not read them again
+    (the pages stay in the page cache)."""
+    if not isinstance(buf, MappedFile) or buf.closed or end <= start:
+        return
+    page = start - start % mmap.PAGESIZE
+    buf.madvise(mmap.MADV_DONTNEED, page, min(end, len(buf)) - page)
+
+
 def _plain_file(out: BinaryIO) -> bool:
     """Whether bytes written to out's descriptor are what out holds: a compressing
     writer (gzip, bz2, lzma) also answers fileno(), with the compressed file's."""

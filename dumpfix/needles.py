@@ -17,7 +17,7 @@ import mmap
 from collections.abc import Iterator, Sequence
 
 from dumpfix.forked import Forked, can_fork
-from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, consumed, occurrences, populate
+from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, occurrences, populate, released
 
 # Bytes searched at once, for every needle while the window's pages are mapped.
 WINDOW = 8 << 20
@@ -74,14 +74,18 @@ def attach(buf: bytes, needles: Sequence[bytes], caps: dict[bytes, int] | None =
         buf.needles = index(buf, needles, caps)
 
 
-def everywhere(buf: bytes, needle: bytes) -> Iterator[int]:
-    """Every position of a rare needle in buf, in order: the indexed ones, then what
-    a search of the rest finds, a window at a time (never a list of them all)."""
-    known = buf.needles.get(needle) if isinstance(buf, MappedFile) and buf.needles else None
-    start = 0
+def indexed(buf: bytes, needle: bytes) -> Occurrences | None:
+    """What the file's index knows of a needle (None: nothing)."""
+    return buf.needles.get(needle) if isinstance(buf, MappedFile) and buf.needles else None
+
+
+def everywhere(buf: bytes, needle: bytes, start: int = 0) -> Iterator[int]:
+    """Every position of a rare needle in buf[start:], in order: the indexed ones,
+    then what a search of the rest finds, a window at a time (never a list of them all)."""
+    known = indexed(buf, needle)
     if known is not None:
-        yield from known.positions
-        start = known.complete_until
+        yield from (at for at in known.positions if at >= start)
+        start = max(start, known.complete_until)
     for lo in range(start, len(buf), WINDOW):
         yield from _search(buf, {needle: WINDOW}, lo, min(len(buf), lo + WINDOW))[needle].positions
 
@@ -110,7 +114,7 @@ def _search(buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> NeedleInd
                 if len(positions) >= limit:
                     until[needle] = at + 1
                     break
-        consumed(buf, stop - start)
+        released(buf, start, stop)  # one window mapped at a time: RSS stays at a window
     return NeedleIndex({needle: Occurrences(found[needle], until[needle]) for needle in limits})
 
 

@@ -402,3 +402,25 @@ def test_compressed_output_of_a_dump_with_long_unchanged_spans(shop: Shop, work:
     assert plain.startswith(padding)
     ok(dumpfix("in.sql", "-o", f"out.sql{ending}", "--schema", "schema.sql", cwd=work))
     assert DECOMPRESS[ending]((work / f"out.sql{ending}").read_bytes()) == plain
+
+
+@pytest.mark.parametrize("cap", [3, 1 << 16])
+def test_messages_are_found_past_data_full_of_pg_(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cap: int) -> None:
+    """Data that says pg_catalog more often than the index keeps of "pg_": the
+    messages after it are still found (by the programs' names) and removed."""
+    from dumpfix import needles
+    from dumpfix.source import open_source
+
+    monkeypatch.setattr(needles, "CAP", cap)
+    rows = b"".join(b"%d\tSELECT pg_catalog.now()\n" % i for i in range(50))
+    dump = (
+        b"COPY public.log (id, query) FROM stdin;\n" + rows + b"\\.\n"
+        b"pg_dump: warning: one\n"
+        b"SELECT 1;\n"
+        b"pg_restore: warning: two\n"
+    )
+    (tmp_path / "in.sql").write_bytes(dump)
+    with open_source(str(tmp_path / "in.sql")) as source:
+        kept = bytes(source.buf)
+    assert kept == dump.replace(b"pg_dump: warning: one\n", b"").replace(b"pg_restore: warning: two\n", b"")
+    assert source.notices == ["notice: removed 2 line(s) of pg_dump messages (not SQL: they came with 2>&1)"]
