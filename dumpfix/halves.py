@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from dumpfix.dumpfile import Item, Kind, Splitter
 from dumpfix.forked import Forked, can_fork
+from dumpfix.mapping import read
 
 # Below this the split is quick enough in one process.
 PARALLEL_MIN = 64 << 20
@@ -79,7 +80,7 @@ def _middle(buf: bytes) -> int:
         return n // 2
     costs = []
     for at in range(0, step * _SAMPLES, step):
-        lines = bytes(buf[at : at + _SAMPLE_SIZE]).count(b"\n")
+        lines = read(buf, at, _SAMPLE_SIZE).count(b"\n")
         costs.append(step * (_NS_PER_BYTE + _NS_PER_LINE * lines / _SAMPLE_SIZE))
     half, done = sum(costs) / 2, 0.0
     for i, cost in enumerate(costs):
