@@ -6,8 +6,9 @@ target server rejects (``--target-version``); ``\\restrict`` lines an older
 loader does not understand (``--strip-restrict``). Each is removed as a whole
 line (or statement) with a notice, and every other byte stays as it was.
 
-Finding them is a cheap scan (``find`` of a few fixed strings); only when one
-turns up does a walk over statement boundaries confirm that it stands between
+Finding them is a lookup in the input's one pass for rare needles (needles.py,
+which source.py makes with the needles listed here); only when one turns up
+does a walk over statement boundaries confirm that it stands between
 statements (the same words inside COPY data or a string literal are data), and
 only when something is removed is the buffer rewritten: spooled to a temporary
 file, never held in memory.

@@ -3,9 +3,10 @@
 A plain file is memory-mapped as it is. Anything else (stdin, compressed
 input, UTF-16, a pg_dump archive converted by pg_restore) is first spooled
 to a temporary file on disk, never into memory, and that file is mapped.
-Then ``cleanup`` removes what is in the file but is not the dump (pg_dump's
-messages, a BOM, settings the target rejects), again through a spool. The
-splitter and writer then read byte ranges of one buffer in two passes.
+One pass then finds the rare needles that clean-up and the splitter look for
+(needles.py), ``cleanup`` removes what is in the file but is not the dump
+(pg_dump's messages, a BOM, settings the target rejects), again through a
+spool, and the splitter and writer read byte ranges of one buffer.
 """
 
 from __future__ import annotations
