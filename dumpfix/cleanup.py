@@ -27,8 +27,8 @@ from pglast.parser import ParseError
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import skip_space, statement_end
-from dumpfix.mapping import find_rare
-from dumpfix.needles import everywhere, indexed
+from dumpfix.mapping import find_rare, indexed
+from dumpfix.needles import everywhere
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -132,9 +132,12 @@ def _refuse_interleaved(buf: bytes, candidates: list[int], findings: Findings, n
 
 def needles(options: Cleanup) -> list[bytes]:
     """What _scan looks for: the input's one pass (needles.index) should include them."""
-    found = [b"\0", _TOOL_NEEDLE]
-    if options.strip_restrict:
-        found += [b"\\restrict", b"\\unrestrict"]
+    return [b"\0", _TOOL_NEEDLE, *_asked_for(options)]
+
+
+def _asked_for(options: Cleanup) -> list[bytes]:
+    """The needles of what the user asked to remove."""
+    found = [b"\\restrict", b"\\unrestrict"] if options.strip_restrict else []
     if options.target_version is not None:
         found += [s.encode() for s in SETTING_SINCE if options.unsupported(s)]
     return found
@@ -154,7 +157,7 @@ def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
     """
     nul = find_rare(buf, b"\0", 0, len(buf))
     found = [at for at in _tool_candidates(buf) if bytes(buf[at : at + 12]).startswith(_TOOL_NAMES)]
-    for needle in needles(options)[2:]:
+    for needle in _asked_for(options):
         found += everywhere(buf, needle)
     return nul, sorted(set(found))
 

@@ -165,7 +165,8 @@ class Splitter:
                     e.location = f"line {line_number(buf, pos)}"
                 raise
             yield item
-            consumed(buf, item.end - pos)  # flat RSS on a mapped gigabyte
+            if item.kind is not Kind.INSERTS:  # a run counts its chunks as it reads them
+                consumed(buf, item.end - pos)  # flat RSS on a mapped gigabyte
             self.pos = item.end
 
     def _follow(self, statement: bytes) -> None:

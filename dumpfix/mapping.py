@@ -88,11 +88,16 @@ def occurrences(buf: bytes, sub: bytes, start: int, end: int) -> list[int]:
     return found
 
 
+def indexed(buf: bytes, needle: bytes) -> Occurrences | None:
+    """What the file's NeedleIndex knows of a needle (None: nothing)."""
+    return buf.needles.get(needle) if isinstance(buf, MappedFile) and buf.needles else None
+
+
 def find_rare(buf: bytes, sub: bytes, start: int, end: int) -> int:
     """buf.find(sub, start, end) for a needle that is rare in the input: looked up
     in the file's NeedleIndex when it has one, else searched backwards a window at
     a time (see occurrences), dropping pages as it goes."""
-    known = buf.needles.get(sub) if isinstance(buf, MappedFile) and buf.needles else None
+    known = indexed(buf, sub)
     if known is not None:
         i = bisect_left(known.positions, start)
         if i < len(known.positions):
@@ -129,13 +134,11 @@ def populate(buf: bytes, start: int, end: int) -> None:
     """Map the pages of buf[start:end] in one system call before a scan reads them
     all: 3 to 4 times faster than a page fault every few pages. Where the kernel
     cannot, the scan faults them in as before."""
-    if not isinstance(buf, MappedFile) or _POPULATE_READ is None or end <= start or buf.closed:
-        return
-    page = start - start % mmap.PAGESIZE
-    try:
-        buf.madvise(_POPULATE_READ, page, min(end, len(buf)) - page)
-    except (OSError, ValueError):
-        pass
+    if _POPULATE_READ is not None:
+        try:
+            _advise(buf, _POPULATE_READ, start, end)
+        except (OSError, ValueError):
+            pass
 
 
 def consumed(buf: bytes, size: int) -> None:
@@ -160,10 +163,15 @@ def read(buf: bytes, start: int, size: int) -> bytes:
 def released(buf: bytes, start: int, end: int) -> None:
     """Drop the pages of buf[start:end] at once: a scan that will not read them again
     (the pages stay in the page cache)."""
+    _advise(buf, mmap.MADV_DONTNEED, start, end)
+
+
+def _advise(buf: bytes, option: int, start: int, end: int) -> None:
+    """madvise the pages that hold buf[start:end] (a mapped file only)."""
     if not isinstance(buf, MappedFile) or buf.closed or end <= start:
         return
     page = start - start % mmap.PAGESIZE
-    buf.madvise(mmap.MADV_DONTNEED, page, min(end, len(buf)) - page)
+    buf.madvise(option, page, min(end, len(buf)) - page)
 
 
 def _plain_file(out: BinaryIO) -> bool:

@@ -17,7 +17,7 @@ import mmap
 from collections.abc import Iterator, Sequence
 
 from dumpfix.forked import Forked, can_fork
-from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, occurrences, populate, released
+from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, indexed, occurrences, populate, released
 
 # Bytes searched at once, for every needle while the window's pages are mapped.
 WINDOW = 8 << 20
@@ -72,11 +72,6 @@ def attach(buf: bytes, needles: Sequence[bytes], caps: dict[bytes, int] | None =
     everywhere look them up (a buffer in memory is searched when asked)."""
     if isinstance(buf, MappedFile):
         buf.needles = index(buf, needles, caps)
-
-
-def indexed(buf: bytes, needle: bytes) -> Occurrences | None:
-    """What the file's index knows of a needle (None: nothing)."""
-    return buf.needles.get(needle) if isinstance(buf, MappedFile) and buf.needles else None
 
 
 def everywhere(buf: bytes, needle: bytes, start: int = 0) -> Iterator[int]:
