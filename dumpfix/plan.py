@@ -15,8 +15,17 @@ from dumpfix import graph
 from dumpfix.catalog import Catalog, ForeignKey, QName, Table
 from dumpfix.errors import PlanError
 from dumpfix.layout import Layout, Unit
-from dumpfix.stats import Stats
+from dumpfix.stats import Stats, estimated_rows
 
+#: ENFORCED validates an FK with one anti-join of the two tables. The planner
+#: picks a hash join, and the hash of a referenced table this large no longer fits
+#: the CPU's caches: a merge join (the referenced key's index read in order, the
+#: referencing column sorted) takes half the time. Measured on 2 cores, 32 MB L3,
+#: 3 million referencing rows: hash 0.23-0.32 s against merge 0.36-0.45 s up to
+#: 100,000 referenced rows, 0.45-0.64 against 0.44-0.50 at 300,000, 0.96-1.22
+#: against 0.53-0.59 at a million. Below it the hash join is left alone: a small
+#: table's hash is the cheapest way to check a huge one against it.
+MERGE_VALIDATION_ROWS = 250_000
 
 @dataclass(frozen=True)
 class Deferral:
@@ -117,6 +126,9 @@ class Plan:
     forward: dict[int, dict[int, bytearray]] = field(default_factory=dict)
     #: With Settings.bulk: every FK NOT ENFORCED for the load.
     bulk_fks: list[ForeignKey] = field(default_factory=list)
+    #: Of the FKs made ENFORCED again, those validated by a merge join (see
+    #: MERGE_VALIDATION_ROWS): after the others, with hash joins off.
+    merge_validated: list[ForeignKey] = field(default_factory=list)
     #: Writing would give the input back byte for byte: an earlier run's output
     #: whose transaction head and tail are already what this plan writes.
     reproduced: bool = False
@@ -194,6 +206,17 @@ class Plan:
 def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings | None = None) -> Plan:
     """Order the units so that every kept FK edge points backwards; cut each cycle cheaply."""
     settings = settings or Settings()
+    plan = _ordered_plan(buf, catalog, layout, settings)
+    if plan.unenforced:
+        plan.merge_validated = [fk for fk in plan.altered if _large(buf, layout, catalog.root_of(fk.ref_table))]
+    return plan
+
+
+def _large(buf: bytes, layout: Layout, node: QName) -> bool:
+    return estimated_rows(buf, layout.blocks_of(node)) > MERGE_VALIDATION_ROWS
+
+
+def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
     if settings.strategy is Method.SUPERUSER and settings.role is not Role.SUPERUSER:
         raise PlanError("--strategy superuser needs --role superuser")
     if settings.strategy is Method.OWNER and settings.role is Role.USER:

@@ -243,9 +243,15 @@ class _Writer:
         lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
         if plan.unenforced and plan.altered:
             lines.append(VALIDATION_MEMORY)
+        merged = {id(fk) for fk in plan.merge_validated}
         for fk in plan.altered:
-            after = "ENFORCED" if plan.unenforced else _deferrability(fk)
-            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};")
+            if id(fk) not in merged:
+                after = "ENFORCED" if plan.unenforced else _deferrability(fk)
+                lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};")
+        if merged:
+            lines.append("SET LOCAL enable_hashjoin = off;")
+            for fk in plan.merge_validated:
+                lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} ENFORCED;")
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = DEFAULT;")
             lines.extend(orphan_check(fk) for fk in plan.checked)
