@@ -19,7 +19,7 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
-from dumpfix.mapping import consumed, find_rare
+from dumpfix.mapping import consumed, find_rare, read
 from dumpfix.lexer import DEFAULT_WORD, IDENT, skip_space, split_idents, statement_body, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
@@ -277,8 +277,7 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     line_prefix = b"\n" + item.prefix
     pos = item.start
     for stop, count in item.chunks:
-        chunk = bytes(buf[pos:stop])
-        consumed(buf, stop - pos)
+        chunk = read(buf, pos, stop - pos)  # pread: no page of the map touched
         body = chunk.lstrip(b"\r\n")
         lead = chunk[: len(chunk) - len(body)]
         rest = body[len(item.prefix) :]

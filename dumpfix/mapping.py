@@ -6,8 +6,8 @@ a gigabyte of RSS. ``MappedFile`` remembers how much has been read since it
 last dropped its pages (``MADV_DONTNEED``: the pages stay in the page cache,
 a later read maps them again) and drops them every ``RELEASE_EVERY`` bytes.
 It also keeps the file descriptor, so byte ranges that pass through unchanged
-go from file to file (``copy_file_range``) or file to pipe (``sendfile``)
-inside the kernel, never through Python.
+never touch the map: into a pipe they go inside the kernel (``sendfile``), into
+a file through one reused buffer read with ``pread``.
 """
 
 from __future__ import annotations
@@ -25,6 +25,11 @@ from typing import BinaryIO
 RELEASE_EVERY = 8 << 20
 # Below this a kernel copy costs more in flushes and system calls than it saves.
 KERNEL_COPY_MIN = 1 << 16
+#: Unchanged bytes bound for a file pass through a buffer this large: it stays in
+#: the CPU's cache. Measured on ext4, 1.2 GB: 0.24 s, where copy_file_range took
+#: 0.41 s for a span that starts at another offset within a page in the output
+#: than in the input (as moved spans do) and 0.28 s where the offsets agree.
+COPY_BUFFER = 1 << 20
 
 
 # madvise(MADV_POPULATE_READ), Linux 5.14 on: a window's pages mapped in one call.
@@ -180,32 +185,46 @@ def _plain_file(out: BinaryIO) -> bool:
     return isinstance(out, (io.BufferedWriter, io.FileIO))
 
 
-def kernel_copy(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
-    """Copy buf[start:end] to out inside the kernel where it can; returns where it stopped.
+def copy_out(buf: bytes, start: int, end: int, out: BinaryIO) -> None:
+    """Write buf[start:end] to out without a page of the map: sent inside the kernel
+    to a pipe, read with pread into a reused buffer for anything else."""
+    start = _sent(buf, start, end, out)
+    if start >= end:
+        return
+    if not isinstance(buf, MappedFile) or buf.closed:
+        with memoryview(buf) as view, view[start:end] as piece:
+            out.write(piece)
+        return
+    block = memoryview(bytearray(min(COPY_BUFFER, end - start)))
+    while start < end:
+        n = os.preadv(buf.fd, [block[: end - start]], start)
+        if n <= 0:
+            raise OSError(f"{buf.fd}: the file became shorter while it was read")
+        out.write(block[:n])
+        start += n
 
-    Falls back (returns start, or wherever the kernel gave up) when buf is not a
-    mapped file, out is not a plain file or pipe, or the kernel refuses the pair.
-    """
+
+def _sent(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
+    """Send buf[start:end] to out if out is a pipe; returns where sending stopped
+    (start when it could not: not a mapped file, not a pipe, or the kernel refuses)."""
     if not isinstance(buf, MappedFile) or end - start < KERNEL_COPY_MIN or not _plain_file(out):
         return start
     try:
         out_fd = out.fileno()
-        regular = stat.S_ISREG(os.fstat(out_fd).st_mode)
+        if not stat.S_ISFIFO(os.fstat(out_fd).st_mode):
+            return start
     except (AttributeError, OSError, ValueError):
         return start
     out.flush()  # what was written before must land before the kernel's bytes
     pos = start
     try:
         while pos < end:
-            if regular and hasattr(os, "copy_file_range"):
-                n = os.copy_file_range(buf.fd, out_fd, end - pos, pos)
-            else:
-                n = os.sendfile(out_fd, buf.fd, pos, end - pos)
+            n = os.sendfile(out_fd, buf.fd, pos, end - pos)
             if n <= 0:
                 break
             pos += n
     except OSError:
         if pos == start:
-            return start  # e.g. EXDEV, EINVAL: the caller writes these bytes itself
+            return start  # e.g. EINVAL: the caller writes these bytes itself
         raise
     return pos

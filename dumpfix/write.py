@@ -18,7 +18,7 @@ from typing import BinaryIO
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.layout import UPDATES_MARK, Unit
-from dumpfix.mapping import consumed, kernel_copy
+from dumpfix.mapping import copy_out
 from dumpfix.plan import Cut, Method, Plan, Rewrite
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
@@ -26,7 +26,6 @@ from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
 # Rows per INSERT into a temporary table.
 BATCH = 1000
-COPY_SIZE = 1 << 22
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ END = "-- dumpfix: end"
 
 def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
     if not plan.changed:
-        _copy(buf, 0, len(buf), out)
+        copy_out(buf, 0, len(buf), out)
         return
     writer = _Writer(buf, plan, catalog, out)
     writer.run()
@@ -137,15 +136,6 @@ def _with_eol(buf: bytes, at: int) -> int:
     return at - 1 if at > 0 and buf[at - 1] == 0x0A else at
 
 
-def _copy(buf: bytes, start: int, end: int, out: BinaryIO) -> None:
-    start = kernel_copy(buf, start, end, out)  # unchanged bytes never pass through Python
-    with memoryview(buf) as view:  # released at once: an mmap cannot close while viewed
-        for pos in range(start, end, COPY_SIZE):
-            with view[pos : min(pos + COPY_SIZE, end)] as piece:
-                out.write(piece)
-            consumed(buf, min(COPY_SIZE, end - pos))
-
-
 class _Writer:
     def __init__(self, buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
         self.buf = buf
@@ -168,7 +158,7 @@ class _Writer:
                 self.copy_span(skip_end, end)
                 return
         if start < end:
-            _copy(self.buf, start, end, self.out)
+            copy_out(self.buf, start, end, self.out)
             self.last_byte = self.buf[end - 1 : end]
 
     def emit(self, data: bytes) -> None:
