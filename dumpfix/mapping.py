@@ -1,4 +1,4 @@
-"""The input as a memory map that keeps memory flat and lets the kernel copy unchanged bytes.
+"""The input as a memory map that keeps memory flat, and the copy of its unchanged bytes.
 
 Every page of a mapping that has been read counts towards the process's RSS
 until it is unmapped, so a gigabyte dump read through a plain ``mmap`` costs
@@ -16,7 +16,6 @@ import io
 import mmap
 import os
 import stat
-import sys
 from bisect import bisect_left
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -30,10 +29,6 @@ KERNEL_COPY_MIN = 1 << 16
 #: 0.41 s for a span that starts at another offset within a page in the output
 #: than in the input (as moved spans do) and 0.28 s where the offsets agree.
 COPY_BUFFER = 1 << 20
-
-
-# madvise(MADV_POPULATE_READ), Linux 5.14 on: a window's pages mapped in one call.
-_POPULATE_READ = getattr(mmap, "MADV_POPULATE_READ", 22 if sys.platform == "linux" else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,17 +130,6 @@ def map_file(fd: int) -> MappedFile:
     return mapped
 
 
-def populate(buf: bytes, start: int, end: int) -> None:
-    """Map the pages of buf[start:end] in one system call before a scan reads them
-    all: 3 to 4 times faster than a page fault every few pages. Where the kernel
-    cannot, the scan faults them in as before."""
-    if _POPULATE_READ is not None:
-        try:
-            _advise(buf, _POPULATE_READ, start, end)
-        except (OSError, ValueError):
-            pass
-
-
 def consumed(buf: bytes, size: int) -> None:
     """Note that size more bytes of buf were read; drop its pages once enough were."""
     if not isinstance(buf, MappedFile):
@@ -163,20 +147,6 @@ def read(buf: bytes, start: int, size: int) -> bytes:
     if isinstance(buf, MappedFile) and not buf.closed:
         return os.pread(buf.fd, size, start)
     return bytes(buf[start : start + size])
-
-
-def released(buf: bytes, start: int, end: int) -> None:
-    """Drop the pages of buf[start:end] at once: a scan that will not read them again
-    (the pages stay in the page cache)."""
-    _advise(buf, mmap.MADV_DONTNEED, start, end)
-
-
-def _advise(buf: bytes, option: int, start: int, end: int) -> None:
-    """madvise the pages that hold buf[start:end] (a mapped file only)."""
-    if not isinstance(buf, MappedFile) or buf.closed or end <= start:
-        return
-    page = start - start % mmap.PAGESIZE
-    buf.madvise(option, page, min(end, len(buf)) - page)
 
 
 def _plain_file(out: BinaryIO) -> bool:

@@ -13,14 +13,14 @@ time on a machine with two cores.
 
 from __future__ import annotations
 
-import mmap
+import os
 from collections.abc import Iterator, Sequence
 
 from dumpfix.forked import Forked, can_fork
-from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, indexed, occurrences, populate, released
+from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, indexed, occurrences
 
-# Bytes searched at once, for every needle while the window's pages are mapped.
-WINDOW = 8 << 20
+# Bytes searched at once, for every needle, in one buffer.
+WINDOW = 4 << 20
 # Positions kept per needle: past this a needle is not rare here, and whoever
 # asks for it later searches the rest of the file itself.
 CAP = 1 << 16
@@ -88,52 +88,66 @@ def everywhere(buf: bytes, needle: bytes, start: int = 0) -> Iterator[int]:
 def _search(buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> NeedleIndex:
     """Occurrences starting in [lo, hi): a needle may run past hi (it is read whole)."""
     overlap = max(map(len, limits)) - 1
-    n = len(buf)
     found: dict[bytes, list[int]] = {needle: [] for needle in limits}
     until = dict.fromkeys(limits, hi)
-    for start in range(lo, hi, WINDOW):
-        stop = min(hi, start + WINDOW)
-        populate(buf, start, min(n, stop + overlap))
-        sample = bytes(buf[start : min(stop, start + SAMPLE_SIZE)])
+    for start, stop, data, base in _windows(buf, lo, hi, overlap):
+        end = min(len(buf), stop + overlap) - base
+        sample = bytes(data[start - base : min(stop, start + SAMPLE_SIZE) - base])
         for needle, limit in limits.items():
             positions = found[needle]
             if len(positions) >= limit:
                 continue
-            end = min(n, stop + overlap)
             anchor = _anchor(needle, sample)
-            window = None if anchor is None else _anchored(buf, needle, anchor, start, end)
-            for at in occurrences(buf, needle, start, end) if window is None else window:
+            window = None if anchor is None else _anchored(data, needle, anchor, start - base, end)
+            for at in occurrences(data, needle, start - base, end) if window is None else window:
+                at += base
                 if at >= stop:
                     break
                 positions.append(at)
                 if len(positions) >= limit:
                     until[needle] = at + 1
                     break
-        released(buf, start, stop)  # one window mapped at a time: RSS stays at a window
     return NeedleIndex({needle: Occurrences(found[needle], until[needle]) for needle in limits})
 
 
-def _anchored(buf: bytes, needle: bytes, anchor: int, start: int, end: int) -> list[int] | None:
-    """occurrences(buf, needle, start, end) through the needle's anchor byte; None when
+def _windows(buf: bytes, lo: int, hi: int, overlap: int) -> Iterator[tuple[int, int, bytes | bytearray, int]]:
+    """Each window [start, stop) of [lo, hi) as (start, stop, data, base), where
+    data[i] is buf[base + i] from start through overlap bytes past stop.
+
+    A mapped file's windows are read with pread into one reused buffer: no page
+    of the map is touched (mapping them costs more than the copy, and each mapped
+    page counts towards RSS until released), and the search runs in the CPU's cache.
+    """
+    if not isinstance(buf, MappedFile) or buf.closed:
+        for start in range(lo, hi, WINDOW):
+            yield start, min(hi, start + WINDOW), buf, 0
+        return
+    block = bytearray(min(WINDOW, hi - lo) + overlap)
+    with memoryview(block) as view:
+        for start in range(lo, hi, WINDOW):
+            stop = min(hi, start + WINDOW)
+            size = min(len(buf), stop + overlap) - start
+            if os.preadv(buf.fd, [view[:size]], start) != size:
+                raise OSError(f"{buf.fd}: the file became shorter while it was read")
+            yield start, stop, block, start
+
+
+def _anchored(data: bytes | bytearray, needle: bytes, anchor: int, start: int, end: int) -> list[int] | None:
+    """occurrences(data, needle, start, end) through the needle's anchor byte; None when
     the anchor is not rare in this window after all (the caller searches the needle)."""
     byte, size = needle[anchor : anchor + 1], len(needle)
     last = end - size + anchor + 1  # an anchor past this has no room for the needle's tail
     budget = max(64, (end - start) // ANCHOR_SPACING)
     found = []
-    at = _find(buf, byte, start + anchor, last)
+    at = data.find(byte, start + anchor, last)
     while at >= 0:
         budget -= 1
         if budget < 0:
             return None
-        if buf[at - anchor : at - anchor + size] == needle:
+        if data[at - anchor : at - anchor + size] == needle:
             found.append(at - anchor)
-        at = _find(buf, byte, at + 1, last)
+        at = data.find(byte, at + 1, last)
     return found
-
-
-def _find(buf: bytes, sub: bytes, start: int, end: int) -> int:
-    """buf.find, for a mapped file mmap's own (not MappedFile's page-releasing loop)."""
-    return mmap.mmap.find(buf, sub, start, end) if isinstance(buf, mmap.mmap) else buf.find(sub, start, end)
 
 
 def _joined(first: NeedleIndex, second: NeedleIndex, limits: dict[bytes, int], mid: int) -> NeedleIndex:
