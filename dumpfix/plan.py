@@ -27,6 +27,7 @@ from dumpfix.stats import Stats, estimated_rows
 #: table's hash is the cheapest way to check a huge one against it.
 MERGE_VALIDATION_ROWS = 250_000
 
+
 @dataclass(frozen=True)
 class Deferral:
     """A broken FK edge: its columns load as NULL and are set once every row is in."""

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from dumpfix.catalog import Catalog, ForeignKey, QName
 from dumpfix.dumpfile import Item, Kind
+from dumpfix.mapping import read
 from dumpfix.rows import copy_any_value, copy_chunks, copy_non_null, insert_rows, insert_statements, insert_tuples
 
 if TYPE_CHECKING:  # layout imports nothing of ours at run time, but keep it that way
@@ -35,7 +36,7 @@ def estimated_rows(buf: bytes, blocks: list[Item]) -> int:
         if size <= 0:
             continue
         sample = min(size, ROW_SAMPLE)
-        lines = buf[start : start + sample].count(b"\n")
+        lines = read(buf, start, sample).count(b"\n")
         rows += lines * size // sample
     return rows
 
