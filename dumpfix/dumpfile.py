@@ -20,7 +20,7 @@ from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
 from dumpfix.mapping import consumed, find_rare, read
-from dumpfix.lexer import DEFAULT_WORD, IDENT, skip_space, split_idents, statement_body, statement_end
+from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
 # engine's bookkeeping while keeping Python steps rare.
@@ -188,12 +188,17 @@ def _insert_run(
     # staged (a temporary table has no defaults), and the pattern that tells is as
     # fast as the one that does not.
     run = _run_pattern(prefix, without_default=True)
+    fast = _fast_run_pattern(prefix)
     default = False
     ends: list[int] = []
+    by_fast: list[bool] = []
     partial = -1  # the chunk that ended at the first DEFAULT: not _RUN_LENGTH statements
     end = pos
     while True:
-        m = run.match(buf, end, limit)
+        m = fast.match(buf, end, limit)
+        quick = m is not None and m.end() > end
+        if not quick:
+            m = run.match(buf, end, limit)
         if (m is None or m.end() == end) and not default and _continues(buf, end, prefix):
             m = _run_pattern(prefix).match(buf, end, limit)
             if m is not None and m.end() > end:
@@ -203,12 +208,13 @@ def _insert_run(
         consumed(buf, m.end() - end)  # a table's run can be gigabytes: keep RSS flat
         end = m.end()
         ends.append(end)
-    if end == pos:  # the fast pattern failed (nested comment, or truncated): one statement
+        by_fast.append(quick)
+    if end == pos:  # the patterns failed (nested comment, or truncated): one statement
         end = statement_end(buf, pos, n)
         chunks: tuple[tuple[int, int], ...] = ((end, 1),)
         default = DEFAULT_WORD.search(bytes(buf[pos + len(prefix) : end])) is not None
-    else:  # every chunk but the last was followed by another: it holds _RUN_LENGTH statements
-        counts = [0 if i == partial else _RUN_LENGTH for i in range(len(ends) - 1)] + [0]
+    else:
+        counts = [_RUN_LENGTH if _full(i, partial, by_fast) else 0 for i in range(len(ends) - 1)] + [0]
         chunks = tuple(zip(ends, counts))
     names = split_idents(head.group("table"), encoding)
     cols = head.group("cols")
@@ -227,6 +233,16 @@ def _insert_run(
     )
 
 
+def _full(i: int, partial: int, by_fast: list[bool]) -> bool:
+    """Whether chunk i (not the last) holds _RUN_LENGTH statements: the general
+    pattern stops short only where the run ends or at the first DEFAULT (partial),
+    the fast one also before a statement it does not take, after which the general
+    pattern goes on; so a fast chunk is known full only where a fast chunk follows."""
+    if by_fast[i]:
+        return by_fast[i + 1]
+    return i != partial
+
+
 def _continues(buf: bytes, end: int, prefix: bytes) -> bool:
     """Whether the statement after end (on the next line) has the run's prefix."""
     at = end + (2 if buf[end : end + 2] == b"\r\n" else 1 if buf[end : end + 1] == b"\n" else 0)
@@ -240,6 +256,18 @@ def _run_pattern(prefix: bytes, without_default: bool = False) -> re.Pattern[byt
     # A chunk starts where the last one ended (or the run starts); each further
     # statement on the next line.
     return re.compile(rb"(?:\r?\n)?" + first + rb"(?:\r?\n" + further + rb"){0,%d}+" % (_RUN_LENGTH - 1))
+
+
+@lru_cache(maxsize=256)
+def _fast_run_pattern(prefix: bytes) -> re.Pattern[bytes]:
+    """_run_pattern for statements as pg_dump writes most of them: standard strings
+    and characters that start no other token. Where it takes a statement, it ends
+    where the general pattern would end it; elsewhere it stops, and the general
+    pattern goes on. Left out: E (E'' strings), D (the keyword DEFAULT), and what
+    starts comments, quoted identifiers and dollar quotes ($ also continues words).
+    """
+    statement = re.escape(prefix) + rb"(?:'[^']*+'|" + FAST_RUN + rb"++)*+;"
+    return re.compile(rb"(?:\r?\n)?" + statement + rb"(?:\r?\n" + statement + rb"){0,%d}+" % (_RUN_LENGTH - 1))
 
 
 @lru_cache(maxsize=256)

@@ -200,3 +200,67 @@ def test_a_run_knows_whether_default_stands_among_its_values(values: bytes, defa
     items = [i for i in split(data) if i.kind is Kind.INSERTS]
     assert any(i.mentions_default for i in items) == default
     assert b"".join(b"".join(redirected(data, i, b"pg_temp.x")) for i in items).count(b"pg_temp.x") == 5000
+
+
+# Values the fast pattern takes, and values it leaves to the general one.
+_FAST_VALUES = [b"1", b"NULL", b"'a''b'", b"'x;y'", b"'two\nlines'", b"'--'", b"3.5", b"'$q$'", b"'E''x'", b"U&'d'"]
+_GENERAL_VALUES = [
+    b"true", b"E'it\\'s; x'", b"DEFAULT", b"dEfault", b"$q$ ; $q$", b"a$b$c", b"/* ; */ 2", b"-- ;\n 2",
+    b'"col;"', b"1e5", b"/* a /* nested; */ */ 3", b"x'1f'",
+]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_the_fast_pattern_splits_as_the_general_one(monkeypatch: pytest.MonkeyPatch, seed: int) -> None:
+    """Runs mixing statements the fast pattern takes with ones it leaves: the same items
+    as the general pattern alone gives, every counted chunk holding exactly that many
+    statements (what the retargeting's replace rests on), and the same retargeted text."""
+    import random
+    import re
+
+    from dumpfix import dumpfile
+    from dumpfix.lexer import statement_end
+
+    rng = random.Random(seed)
+    eol = rng.choice([b"\n", b"\r\n"])
+    lines = [b"SET x = 1;"]
+    for _ in range(rng.randint(1, 60)):
+        if rng.random() < 0.08:
+            lines.append(b"SELECT 1;")
+            continue
+        table = rng.choice([b"public.t", b"public.u"]) if rng.random() < 0.1 else b"public.t"
+        pool = _FAST_VALUES if rng.random() < 0.8 else _GENERAL_VALUES
+        values = b", ".join(rng.choice(pool) for _ in range(rng.randint(1, 3)))
+        lines.append(b"INSERT INTO " + table + b" VALUES (" + values + b");")
+    data = eol.join(lines) + eol
+
+    def statements(start: int, stop: int) -> int:
+        found = 0
+        while start < stop:
+            start = statement_end(data, start + len(data[start:stop]) - len(data[start:stop].lstrip(b"\r\n")), stop)
+            found += 1
+        return found
+
+    def runs() -> list[object]:
+        items = list(split(data))
+        assert b"".join(data[i.start : i.end] for i in items) == data
+        for item in items:
+            ends = [item.start] + [stop for stop, _ in item.chunks]
+            for (stop, count), start in zip(item.chunks, ends):
+                assert count in (0, statements(start, stop))
+        retargeted = [b"".join(redirected(data, i, b"pg_temp.dumpfix_1")) for i in items if i.kind is Kind.INSERTS]
+        return [(i.kind, i.start, i.end, i.prefix, i.mentions_default) for i in items] + retargeted
+
+    # Chunks of 3 statements end and begin everywhere (the patterns are compiled anew).
+    monkeypatch.setattr(dumpfile, "_RUN_LENGTH", 3)
+    dumpfile._run_pattern.cache_clear()
+    dumpfile._fast_run_pattern.cache_clear()
+    try:
+        both = runs()
+        with monkeypatch.context() as general_only:
+            general_only.setattr(dumpfile, "_fast_run_pattern", lambda prefix: re.compile(rb"(?!)"))
+            assert both == runs()
+    finally:
+        monkeypatch.undo()
+        dumpfile._run_pattern.cache_clear()
+        dumpfile._fast_run_pattern.cache_clear()
