@@ -261,12 +261,12 @@ def _run_pattern(prefix: bytes, without_default: bool = False) -> re.Pattern[byt
 @lru_cache(maxsize=256)
 def _fast_run_pattern(prefix: bytes) -> re.Pattern[bytes]:
     """_run_pattern for statements as pg_dump writes most of them: standard strings
-    and characters that start no other token. Where it takes a statement, it ends
-    where the general pattern would end it; elsewhere it stops, and the general
-    pattern goes on. Left out: E (E'' strings), D (the keyword DEFAULT), and what
-    starts comments, quoted identifiers and dollar quotes ($ also continues words).
+    and characters that start no other token (see FAST_RUN). Where it takes a
+    statement, it ends where the general pattern would end it; elsewhere it stops,
+    and the general pattern goes on.
     """
-    statement = re.escape(prefix) + rb"(?:'[^']*+'|" + FAST_RUN + rb"++)*+;"
+    token = rb"'(?<![Ee]')[^']*+'|" + FAST_RUN + rb"++|-(?!-)"
+    statement = re.escape(prefix) + rb"(?:" + token + rb")*+;"
     return re.compile(rb"(?:\r?\n)?" + statement + rb"(?:\r?\n" + statement + rb"){0,%d}+" % (_RUN_LENGTH - 1))
 
 

@@ -58,9 +58,11 @@ def statement_body(tag: str = "tag", without_default: bool = False) -> bytes:
 
 #: The characters between strings in the statements pg_dump writes, as far as a
 #: statement holding no others lexes the same with or without them: all but what
-#: starts a string (' and E'), a comment, a quoted identifier or a dollar quote
+#: starts a string ('), a comment (- and /), a quoted identifier, a dollar quote
 #: ($, which also continues a word), the D of DEFAULT, and the ; that ends it.
-FAST_RUN = rb"[^;'\"$/\-DdEe]"
+#: A lone - (a negative number) is a token of its own; an E before a string makes
+#: it an E'' string, which only the general pattern takes.
+FAST_RUN = rb"[^;'\"$/\-Dd]"
 
 STATEMENT_BODY = statement_body()
 _TOKEN = _token("tag", False)

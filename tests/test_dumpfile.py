@@ -203,10 +203,13 @@ def test_a_run_knows_whether_default_stands_among_its_values(values: bytes, defa
 
 
 # Values the fast pattern takes, and values it leaves to the general one.
-_FAST_VALUES = [b"1", b"NULL", b"'a''b'", b"'x;y'", b"'two\nlines'", b"'--'", b"3.5", b"'$q$'", b"'E''x'", b"U&'d'"]
+_FAST_VALUES = [
+    b"1", b"NULL", b"'a''b'", b"'x;y'", b"'two\nlines'", b"'--'", b"3.5", b"'$q$'", b"'E''x'", b"U&'d'", b"true",
+    b"false", b"-5", b"- 2", b"1e-5", b"x'1f'",
+]
 _GENERAL_VALUES = [
-    b"true", b"E'it\\'s; x'", b"DEFAULT", b"dEfault", b"$q$ ; $q$", b"a$b$c", b"/* ; */ 2", b"-- ;\n 2",
-    b'"col;"', b"1e5", b"/* a /* nested; */ */ 3", b"x'1f'",
+    b"E'it\\'s; x'", b"e'\\';'", b"DEFAULT", b"dEfault", b"$q$ ; $q$", b"a$b$c", b"/* ; */ 2", b"-- ;\n 2",
+    b"--;\n2", b'"col;"', b"/* a /* nested; */ */ 3", b"'a'E'b;'", b"true'x;'",
 ]
 
 
