@@ -20,6 +20,8 @@ from bisect import bisect_left
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from dumpfix.errors import DumpError
+
 # Drop the mapped pages after this many bytes have been read: bounds RSS.
 RELEASE_EVERY = 8 << 20
 # Below this a kernel copy costs more in flushes and system calls than it saves.
@@ -149,6 +151,14 @@ def read(buf: bytes, start: int, size: int) -> bytes:
     return bytes(buf[start : start + size])
 
 
+def read_into(buf: MappedFile, view: memoryview, start: int) -> None:
+    """Fill view with the file's bytes from start on, read with pread: no page of
+    the map is touched (mapping pages costs more than copying them, and each counts
+    towards RSS until released), and a reused buffer stays in the CPU's cache."""
+    if os.preadv(buf.fd, [view], start) != len(view):
+        raise DumpError("the input file became shorter while it was read")
+
+
 def _plain_file(out: BinaryIO) -> bool:
     """Whether bytes written to out's descriptor are what out holds: a compressing
     writer (gzip, bz2, lzma) also answers fileno(), with the compressed file's."""
@@ -167,11 +177,10 @@ def copy_out(buf: bytes, start: int, end: int, out: BinaryIO) -> None:
         return
     block = memoryview(bytearray(min(COPY_BUFFER, end - start)))
     while start < end:
-        n = os.preadv(buf.fd, [block[: end - start]], start)
-        if n <= 0:
-            raise OSError(f"{buf.fd}: the file became shorter while it was read")
-        out.write(block[:n])
-        start += n
+        piece = block[: end - start]
+        read_into(buf, piece, start)
+        out.write(piece)
+        start += len(piece)
 
 
 def _sent(buf: bytes, start: int, end: int, out: BinaryIO) -> int:

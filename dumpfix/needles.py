@@ -13,11 +13,10 @@ time on a machine with two cores.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Sequence
 
 from dumpfix.forked import Forked, can_fork
-from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, indexed, occurrences
+from dumpfix.mapping import MappedFile, NeedleIndex, Occurrences, indexed, occurrences, read_into
 
 # Bytes searched at once, for every needle, in one buffer.
 WINDOW = 4 << 20
@@ -114,9 +113,7 @@ def _windows(buf: bytes, lo: int, hi: int, overlap: int) -> Iterator[tuple[int, 
     """Each window [start, stop) of [lo, hi) as (start, stop, data, base), where
     data[i] is buf[base + i] from start through overlap bytes past stop.
 
-    A mapped file's windows are read with pread into one reused buffer: no page
-    of the map is touched (mapping them costs more than the copy, and each mapped
-    page counts towards RSS until released), and the search runs in the CPU's cache.
+    A mapped file's windows are read into one reused buffer (mapping.read_into).
     """
     if not isinstance(buf, MappedFile) or buf.closed:
         for start in range(lo, hi, WINDOW):
@@ -126,9 +123,7 @@ def _windows(buf: bytes, lo: int, hi: int, overlap: int) -> Iterator[tuple[int, 
     with memoryview(block) as view:
         for start in range(lo, hi, WINDOW):
             stop = min(hi, start + WINDOW)
-            size = min(len(buf), stop + overlap) - start
-            if os.preadv(buf.fd, [view[:size]], start) != size:
-                raise OSError(f"{buf.fd}: the file became shorter while it was read")
+            read_into(buf, view[: min(len(buf), stop + overlap) - start], start)
             yield start, stop, block, start
 
 

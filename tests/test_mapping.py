@@ -103,3 +103,25 @@ def test_needle_index_child_that_fails_leaves_the_search_to_this_process(
         mapped.close()
     finally:
         os.close(fd)
+
+
+def test_a_file_that_shrinks_while_read_is_an_input_error(tmp_path: Path) -> None:
+    """The needle pass and the copy read with pread: a file cut short under them is a
+    DumpError (one line, exit 2), not a short output or a SIGBUS from the map."""
+    import io
+
+    from dumpfix.errors import DumpError
+
+    path = tmp_path / "dump.sql"
+    path.write_bytes(b"x" * 100_000)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        mapped = map_file(fd)
+        os.truncate(path, 50_000)
+        with pytest.raises(DumpError, match="became shorter"):
+            needles.index(mapped, [b"\n\\."])
+        with pytest.raises(DumpError, match="became shorter"):
+            mapping.copy_out(mapped, 0, 100_000, io.BytesIO())
+        mapped.close()
+    finally:
+        os.close(fd)
