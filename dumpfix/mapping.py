@@ -139,14 +139,15 @@ def consumed(buf: bytes, size: int) -> None:
     buf.unread_since_release += size
     if buf.unread_since_release >= RELEASE_EVERY and not buf.closed:
         buf.unread_since_release = 0
-        buf.madvise(mmap.MADV_DONTNEED)
+        if hasattr(mmap, "MADV_DONTNEED"):  # not on Windows
+            buf.madvise(mmap.MADV_DONTNEED)
 
 
 def read(buf: bytes, start: int, size: int) -> bytes:
     """buf[start:start + size], read from a mapped file's descriptor rather than
     through the mapping: a few bytes here and there would otherwise map a large
     page-cache folio each (RSS)."""
-    if isinstance(buf, MappedFile) and not buf.closed:
+    if isinstance(buf, MappedFile) and not buf.closed and hasattr(os, "pread"):
         return os.pread(buf.fd, size, start)
     return bytes(buf[start : start + size])
 
@@ -154,8 +155,16 @@ def read(buf: bytes, start: int, size: int) -> bytes:
 def read_into(buf: MappedFile, view: memoryview, start: int) -> None:
     """Fill view with the file's bytes from start on, read with pread: no page of
     the map is touched (mapping pages costs more than copying them, and each counts
-    towards RSS until released), and a reused buffer stays in the CPU's cache."""
-    if os.preadv(buf.fd, [view], start) != len(view):
+    towards RSS until released), and a reused buffer stays in the CPU's cache.
+    Without preadv (Windows) the bytes come through the map."""
+    if hasattr(os, "preadv"):
+        got = os.preadv(buf.fd, [view], start)
+    else:
+        piece = buf[start : start + len(view)]
+        got = len(piece)
+        view[:got] = piece
+        consumed(buf, got)
+    if got != len(view):
         raise DumpError("the input file became shorter while it was read")
 
 
@@ -187,6 +196,8 @@ def _sent(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
     """Send buf[start:end] to out if out is a pipe; returns where sending stopped
     (start when it could not: not a mapped file, not a pipe, or the kernel refuses)."""
     if not isinstance(buf, MappedFile) or end - start < KERNEL_COPY_MIN or not _plain_file(out):
+        return start
+    if not hasattr(os, "sendfile"):  # Windows
         return start
     try:
         out_fd = out.fileno()

@@ -125,3 +125,37 @@ def test_a_file_that_shrinks_while_read_is_an_input_error(tmp_path: Path) -> Non
         mapped.close()
     finally:
         os.close(fd)
+
+
+@pytest.mark.parametrize("missing", [(), ("pread", "preadv", "sendfile")])
+def test_reads_and_copies_through_the_map_where_there_is_no_pread(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, missing: tuple[str, ...]
+) -> None:
+    """Windows has no pread or sendfile: the needle pass, reads and copies (to a file
+    or a pipe) take the bytes through the map instead, with the same results."""
+    import io
+
+    for name in missing:
+        monkeypatch.delattr(os, name)
+    monkeypatch.setattr(needles, "WINDOW", 1000)
+    monkeypatch.setattr(mapping, "COPY_BUFFER", 700)
+    data = bytes(random.Random(7).choice(b"\n\\.ab") for _ in range(5000))
+    (tmp_path / "data").write_bytes(data)
+    fd = os.open(tmp_path / "data", os.O_RDONLY)
+    try:
+        mapped = map_file(fd)
+        index = needles.index(mapped, [b"\n\\."])
+        assert index[b"\n\\."].positions == _all(data, b"\n\\.", 0, len(data))
+        assert mapping.read(mapped, 1234, 567) == data[1234:1801]
+        out = io.BytesIO()
+        mapping.copy_out(mapped, 10, 4990, out)
+        assert out.getvalue() == data[10:4990]
+        read_end, write_end = os.pipe()
+        with os.fdopen(write_end, "wb") as pipe:
+            monkeypatch.setattr(mapping, "KERNEL_COPY_MIN", 1)
+            mapping.copy_out(mapped, 10, 4990, pipe)
+        with os.fdopen(read_end, "rb") as piped:
+            assert piped.read() == data[10:4990]
+        mapped.close()
+    finally:
+        os.close(fd)
