@@ -252,9 +252,12 @@ def _continues(buf: bytes, end: int, prefix: bytes) -> bool:
 @lru_cache(maxsize=256)
 def _run_pattern(prefix: bytes, without_default: bool = False) -> re.Pattern[bytes]:
     first = re.escape(prefix) + statement_body("tag", without_default)
-    further = re.escape(prefix) + statement_body("tag2", without_default)
-    # A chunk starts where the last one ended (or the run starts); each further
-    # statement on the next line.
+    return _chunk(first, re.escape(prefix) + statement_body("tag2", without_default))
+
+
+def _chunk(first: bytes, further: bytes) -> re.Pattern[bytes]:
+    """Up to _RUN_LENGTH statements: a chunk starts where the last one ended (or the
+    run starts); each further statement on the next line."""
     return re.compile(rb"(?:\r?\n)?" + first + rb"(?:\r?\n" + further + rb"){0,%d}+" % (_RUN_LENGTH - 1))
 
 
@@ -267,7 +270,7 @@ def _fast_run_pattern(prefix: bytes) -> re.Pattern[bytes]:
     """
     token = rb"'(?<![Ee]')[^']*+'|" + FAST_RUN + rb"++|-(?!-)"
     statement = re.escape(prefix) + rb"(?:" + token + rb")*+;"
-    return re.compile(rb"(?:\r?\n)?" + statement + rb"(?:\r?\n" + statement + rb"){0,%d}+" % (_RUN_LENGTH - 1))
+    return _chunk(statement, statement)
 
 
 @lru_cache(maxsize=256)

@@ -195,10 +195,9 @@ def copy_out(buf: bytes, start: int, end: int, out: BinaryIO) -> None:
 def _sent(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
     """Send buf[start:end] to out if out is a pipe; returns where sending stopped
     (start when it could not: not a mapped file, not a pipe, or the kernel refuses)."""
-    if not isinstance(buf, MappedFile) or end - start < KERNEL_COPY_MIN or not _plain_file(out):
-        return start
-    if not hasattr(os, "sendfile"):  # Windows
-        return start
+    small = end - start < KERNEL_COPY_MIN
+    if small or not isinstance(buf, MappedFile) or not _plain_file(out) or not hasattr(os, "sendfile"):
+        return start  # (no sendfile on Windows)
     try:
         out_fd = out.fileno()
         if not stat.S_ISFIFO(os.fstat(out_fd).st_mode):

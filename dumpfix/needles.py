@@ -1,10 +1,9 @@
 """One pass over the input for every rare needle that anyone will look for.
 
 Clean-up looks for NUL bytes and pg_dump's messages, the splitter for COPY
-terminators. Each pass over a mapped file costs the page mapping of every
-byte besides the search itself, so all of them are searched in one pass, a
-window at a time, and later searches are a bisect in the result
-(``mapping.find_rare`` consults it).
+terminators. Each pass over the file reads every byte besides searching it,
+so all of them are searched in one pass, a window at a time, and later
+searches are a bisect in the result (``mapping.find_rare`` consults it).
 
 On a large file two processes share the pass (forked.py): a child searches the
 second half while this process searches the first, so the pass takes half the

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
+from dumpfix import dumpfile
 from dumpfix.dumpfile import Kind, Relation, redirected, split
 from dumpfix.errors import DumpError
+from dumpfix.lexer import statement_end
 
 S, M, ST, C, I = Kind.SPACE, Kind.META, Kind.STATEMENT, Kind.COPY, Kind.INSERTS
 
@@ -218,12 +223,6 @@ def test_the_fast_pattern_splits_as_the_general_one(monkeypatch: pytest.MonkeyPa
     """Runs mixing statements the fast pattern takes with ones it leaves: the same items
     as the general pattern alone gives, every counted chunk holding exactly that many
     statements (what the retargeting's replace rests on), and the same retargeted text."""
-    import random
-    import re
-
-    from dumpfix import dumpfile
-    from dumpfix.lexer import statement_end
-
     rng = random.Random(seed)
     eol = rng.choice([b"\n", b"\r\n"])
     lines = [b"SET x = 1;"]

@@ -3,6 +3,7 @@ needle, found backwards a window at a time, must be exactly what bytes.find find
 
 from __future__ import annotations
 
+import io
 import os
 import random
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from dumpfix import mapping, needles
+from dumpfix.errors import DumpError
 from dumpfix.mapping import find_rare, map_file, occurrences
 
 
@@ -108,10 +110,6 @@ def test_needle_index_child_that_fails_leaves_the_search_to_this_process(
 def test_a_file_that_shrinks_while_read_is_an_input_error(tmp_path: Path) -> None:
     """The needle pass and the copy read with pread: a file cut short under them is a
     DumpError (one line, exit 2), not a short output or a SIGBUS from the map."""
-    import io
-
-    from dumpfix.errors import DumpError
-
     path = tmp_path / "dump.sql"
     path.write_bytes(b"x" * 100_000)
     fd = os.open(path, os.O_RDONLY)
@@ -133,8 +131,6 @@ def test_reads_and_copies_through_the_map_where_there_is_no_pread(
 ) -> None:
     """Windows has no pread or sendfile: the needle pass, reads and copies (to a file
     or a pipe) take the bytes through the map instead, with the same results."""
-    import io
-
     for name in missing:
         monkeypatch.delattr(os, name)
     monkeypatch.setattr(needles, "WINDOW", 1000)
