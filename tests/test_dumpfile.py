@@ -155,19 +155,22 @@ def test_redirected_single_statement_the_run_pattern_misses() -> None:
 
 
 @pytest.mark.parametrize("eol", [b"\n", b"\r\n"])
-def test_redirected_prefix_after_a_newline_inside_a_value(eol: bytes) -> None:
+@pytest.mark.parametrize("target", [b"pg_temp.dumpfix_1", b"pg_tmp.x", b"x"])
+def test_redirected_prefix_after_a_newline_inside_a_value(eol: bytes, target: bytes) -> None:
     """A value holding a newline and then the statement's own prefix: only that chunk
-    is cut statement by statement, the value is copied as it is, the others replaced whole."""
+    is cut statement by statement, the value is copied as it is, the others replaced whole;
+    whether the target is longer than the table's name, as long, or shorter (the
+    replacements are then told by the length added, by a count, or by the length lost)."""
     prefix = b"INSERT INTO public.t VALUES"
     plain = [prefix + b" (%d, 'x');" % i for i in range(5000)]
     plain[3000] = prefix + b" (3000, 'one" + eol + prefix + b" (1, ''y'');');"
     data = eol.join(plain) + eol
     items = [i for i in split(data) if i.kind is Kind.INSERTS]
     assert len(items) == 1 and len(items[0].chunks) == 3
-    out = b"".join(redirected(data, items[0], b"pg_temp.dumpfix_1"))
-    expected = eol.join(s.replace(prefix + b" (", b"INSERT INTO pg_temp.dumpfix_1 VALUES (", 1) for s in plain)
+    out = b"".join(redirected(data, items[0], target))
+    expected = eol.join(s.replace(prefix + b" (", b"INSERT INTO " + target + b" VALUES (", 1) for s in plain)
     assert out == expected
-    assert out.count(b"pg_temp.dumpfix_1") == 5000
+    assert out.count(b"INSERT INTO " + target + b" VALUES") == 5000
 
 
 def test_statements_on_one_line_are_runs_of_their_own() -> None:
@@ -210,11 +213,11 @@ def test_a_run_knows_whether_default_stands_among_its_values(values: bytes, defa
 # Values the fast pattern takes, and values it leaves to the general one.
 _FAST_VALUES = [
     b"1", b"NULL", b"'a''b'", b"'x;y'", b"'two\nlines'", b"'--'", b"3.5", b"'$q$'", b"'E''x'", b"U&'d'", b"true",
-    b"false", b"-5", b"- 2", b"1e-5", b"x'1f'",
+    b"false", b"-5", b"- 2", b"1e-5", b"x'1f'", b"-'7'", b"'a'-'b'", b"''", b"''';'", b"' '-3",
 ]
 _GENERAL_VALUES = [
     b"E'it\\'s; x'", b"e'\\';'", b"DEFAULT", b"dEfault", b"$q$ ; $q$", b"a$b$c", b"/* ; */ 2", b"-- ;\n 2",
-    b"--;\n2", b'"col;"', b"/* a /* nested; */ */ 3", b"'a'E'b;'", b"true'x;'",
+    b"--;\n2", b'"col;"', b"/* a /* nested; */ */ 3", b"'a'E'b;'", b"true'x;'", b"1e'x;'", b"'a'-- ;\n1",
 ]
 
 
