@@ -312,31 +312,58 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     replace tells how many it made by the length it adds (when the new target's
     length differs), which spares a pass counting them first.
     """
-    head = _INSERT_PREFIX.match(item.prefix)
-    assert head is not None
-    new_prefix = item.prefix[: head.start("table")] + table + item.prefix[head.end("table") :]
-    one = _statement_pattern(item.prefix)
+    new_prefix = _new_prefix(item, table)
     line_prefix = b"\n" + item.prefix
     grows = len(new_prefix) - len(item.prefix)
     pos = item.start
     for stop, count in item.chunks:
-        chunk = read(buf, pos, stop - pos)  # pread: no page of the map touched
-        body = chunk.lstrip(b"\r\n")
-        lead = chunk[: len(chunk) - len(body)]
-        rest = body[len(item.prefix) :]
-        replaced = rest.replace(line_prefix, b"\n" + new_prefix) if count else rest
-        made = (len(replaced) - len(rest)) // grows if grows else rest.count(line_prefix)
-        if count and made == count - 1:
-            yield lead + new_prefix + replaced
-        else:
-            rests = [found[0] for found in one.findall(body)]
-            if len(item.prefix) * len(rests) + sum(map(len, rests)) != len(body):
-                # The splitter's slow path: one statement (a nested comment) the pattern cannot cut.
-                if statement_end(body, 0, len(body)) != len(body):
-                    raise AssertionError("INSERT statements did not split as they did before")
-                rests = [rest]
-            yield lead + new_prefix.join([b"", *rests])
+        lead, body = _chunk_text(buf, pos, stop)
+        if count:
+            rest = body[len(item.prefix) :]
+            replaced = rest.replace(line_prefix, b"\n" + new_prefix)
+            made = (len(replaced) - len(rest)) // grows if grows else rest.count(line_prefix)
+            if made == count - 1:
+                yield lead + new_prefix + replaced
+                pos = stop
+                continue
+        yield lead + new_prefix.join([b"", *_statements(body, item.prefix)])
         pos = stop
+
+
+def redirected_length(buf: bytes, item: Item, table: bytes) -> int:
+    """The length of redirected()'s text, known before it is made: every statement's
+    target changes by as many bytes. Only the chunks whose statements the split did
+    not count are read (a run's last, mostly)."""
+    statements = 0
+    pos = item.start
+    for stop, count in item.chunks:
+        statements += count or len(_statements(_chunk_text(buf, pos, stop)[1], item.prefix))
+        pos = stop
+    return item.end - item.start + statements * (len(_new_prefix(item, table)) - len(item.prefix))
+
+
+def _new_prefix(item: Item, table: bytes) -> bytes:
+    head = _INSERT_PREFIX.match(item.prefix)
+    assert head is not None
+    return item.prefix[: head.start("table")] + table + item.prefix[head.end("table") :]
+
+
+def _chunk_text(buf: bytes, start: int, stop: int) -> tuple[bytes, bytes]:
+    """A chunk's leading line end, and its statements."""
+    chunk = read(buf, start, stop - start)  # pread: no page of the map touched
+    body = chunk.lstrip(b"\r\n")
+    return chunk[: len(chunk) - len(body)], body
+
+
+def _statements(body: bytes, prefix: bytes) -> list[bytes]:
+    """What follows the prefix in each statement of a chunk, cut inside the regex engine."""
+    rests = [found[0] for found in _statement_pattern(prefix).findall(body)]
+    if len(prefix) * len(rests) + sum(map(len, rests)) != len(body):
+        # The splitter's slow path: one statement (a nested comment) the pattern cannot cut.
+        if statement_end(body, 0, len(body)) != len(body):
+            raise AssertionError("INSERT statements did not split as they did before")
+        return [body[len(prefix) :]]
+    return rests
 
 
 def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str) -> Item:

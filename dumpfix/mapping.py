@@ -168,7 +168,7 @@ def read_into(buf: MappedFile, view: memoryview, start: int) -> None:
         raise DumpError("the input file became shorter while it was read")
 
 
-def _plain_file(out: BinaryIO) -> bool:
+def plain_file(out: BinaryIO) -> bool:
     """Whether bytes written to out's descriptor are what out holds: a compressing
     writer (gzip, bz2, lzma) also answers fileno(), with the compressed file's."""
     return isinstance(out, (io.BufferedWriter, io.FileIO))
@@ -196,7 +196,7 @@ def _sent(buf: bytes, start: int, end: int, out: BinaryIO) -> int:
     """Send buf[start:end] to out if out is a pipe; returns where sending stopped
     (start when it could not: not a mapped file, not a pipe, or the kernel refuses)."""
     small = end - start < KERNEL_COPY_MIN
-    if small or not isinstance(buf, MappedFile) or not _plain_file(out) or not hasattr(os, "sendfile"):
+    if small or not isinstance(buf, MappedFile) or not plain_file(out) or not hasattr(os, "sendfile"):
         return start  # (no sendfile on Windows)
     try:
         out_fd = out.fileno()

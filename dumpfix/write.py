@@ -16,10 +16,11 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
-from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
+from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
 from dumpfix.layout import UPDATES_MARK, Unit
 from dumpfix.mapping import copy_out
 from dumpfix.plan import Cut, Method, Plan, Rewrite
+from dumpfix.reserved import PARALLEL_MIN, Reserved, positional
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
@@ -149,6 +150,9 @@ class _Writer:
         head, tail = own_regions(buf, plan)
         self.skips = [r for r in (head, tail) if r is not None]
         self.old_tail = tail
+        #: out's descriptor where regions can be left to a child (reserved.py).
+        self.positional = positional(buf, out)
+        self.reserved: list[Reserved] = []
 
     def copy_span(self, start: int, end: int) -> None:
         """Copy input bytes, leaving out the regions an earlier run added."""
@@ -176,6 +180,16 @@ class _Writer:
         self.emit(text.replace("\n", self.eol.decode()).encode(encoding, "surrogateescape"))
 
     def run(self) -> None:
+        try:
+            self.write_all()
+            for region in self.reserved:
+                region.finish()
+        except BaseException:
+            for region in self.reserved:
+                region.abandon()
+            raise
+
+    def write_all(self) -> None:
         layout = self.plan.layout
         self.copy_items(0, layout.prologue_end)
         self.emit_region(HEAD, self.head_statements())
@@ -303,8 +317,7 @@ class _Writer:
                 self.emit(redirected_header(self.buf, item, target))
                 self.copy_span(item.data_start, item.end)
             else:
-                for piece in redirected(self.buf, item, target):
-                    self.emit(piece)
+                self.retarget(item, target)
             pos = b + 1
         loaded = [c for c in columns if c not in generated]
         names = ", ".join(quote_ident(c) for c in loaded)
@@ -314,6 +327,20 @@ class _Writer:
             first.encoding,
         )
         self.copy_items(pos, unit.last)
+
+    def retarget(self, item: Item, target: bytes) -> None:
+        """The INSERTS item's statements into target; a large run in a region a child
+        writes while this process goes on (when out is a plain file)."""
+        if self.positional is None or item.end - item.start < PARALLEL_MIN:
+            for piece in redirected(self.buf, item, target):
+                self.emit(piece)
+            return
+        size = redirected_length(self.buf, item, target)
+        self.out.flush()
+        at = self.out.tell()
+        self.out.seek(at + size)
+        self.reserved.append(Reserved(self.positional, at, size, lambda: redirected(self.buf, item, target)))
+        self.last_byte = self.buf[item.end - 1 : item.end]  # a statement's end, as the input's
 
     def capture_name(self) -> str:
         """The next temporary table's name, after those an earlier run left in the dump."""
