@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -218,6 +217,8 @@ def _terminal(stream: Any) -> bool:
 
 def _traceback(options: Options) -> None:
     if options.verbose:
+        import traceback  # here: needed only after a failure, and its import costs every run 2 ms
+
         traceback.print_exc()
 
 

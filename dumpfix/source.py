@@ -22,7 +22,6 @@ import re
 import shlex
 import shutil
 import stat
-import subprocess
 import sys
 import tempfile
 import zlib
@@ -222,6 +221,8 @@ def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitS
             f"is not on PATH: convert it with `{command}`",
             location=name,
         )
+    import subprocess  # here: only archives need it, and its import costs every run 3 ms
+
     spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
     result = subprocess.run(
         [pg_restore, "-f", "-", archive_path], stdout=spool, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL

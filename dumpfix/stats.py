@@ -142,11 +142,11 @@ def _statements(buf: bytes, item: Item) -> Iterator:
 
 
 # Bytes of a block read to estimate how many of its rows a cut would touch: COPY
-# rows are counted inside the regex engine, INSERT rows parsed at a few
-# microseconds each, so their sample is smaller (still many hundreds of rows,
-# plenty to rank cuts; the plan's only exact question, whether a column holds
-# any value at all, reads on past the sample when it finds none).
-SAMPLE = 1 << 20
+# rows are counted inside the regex engine (thousands of rows), INSERT rows
+# parsed at a few microseconds each, so their sample is smaller (still many
+# hundreds of rows). Estimates only rank cuts; the plan's one exact question,
+# whether a column holds any value at all, reads on past the sample when it finds none.
+SAMPLE = 1 << 18
 INSERT_SAMPLE = 1 << 16
 
 
