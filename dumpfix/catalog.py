@@ -70,6 +70,39 @@ class ForeignKey:
     match_full: bool = False
     #: PostgreSQL 18 NOT ENFORCED constraints are never checked.
     enforced: bool = True
+    #: Referential actions, as pg_constraint codes: a (NO ACTION), r, c, n, d.
+    on_update: str = "a"
+    on_delete: str = "a"
+    #: ON DELETE SET NULL / SET DEFAULT (columns), PostgreSQL 15+.
+    delete_set_columns: tuple[str, ...] = ()
+    #: False for NOT VALID: existing rows were never checked.
+    validated: bool = True
+    comment: str | None = None
+
+    def definition(self) -> str:
+        """The constraint as ADD CONSTRAINT takes it back, in pg_get_constraintdef's words."""
+        parts = [
+            f"FOREIGN KEY ({_idents(self.columns)}) REFERENCES {self.ref_table}({_idents(self.ref_columns)})"
+        ]
+        if self.match_full:
+            parts.append("MATCH FULL")
+        if self.on_update != "a":
+            parts.append(f"ON UPDATE {_ACTIONS[self.on_update]}")
+        if self.on_delete != "a":
+            columns = f" ({_idents(self.delete_set_columns)})" if self.delete_set_columns else ""
+            parts.append(f"ON DELETE {_ACTIONS[self.on_delete]}{columns}")
+        if self.deferrable:
+            parts.append("DEFERRABLE INITIALLY DEFERRED" if self.initially_deferred else "DEFERRABLE")
+        if not self.validated:
+            parts.append("NOT VALID")
+        return " ".join(parts)
+
+
+_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
+def _idents(names: tuple[str, ...]) -> str:
+    return ", ".join(quote_ident(n) for n in names)
 
 
 @dataclass

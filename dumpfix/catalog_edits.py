@@ -197,6 +197,7 @@ class CatalogEditor:
         for fk in self.catalog.foreign_keys:
             if fk.table == table.name:
                 fk.columns = swap(fk.columns)
+                fk.delete_set_columns = swap(fk.delete_set_columns)
             if fk.ref_table == table.name:
                 fk.ref_columns = swap(fk.ref_columns)
         for index in self.indexes.values():

@@ -311,8 +311,9 @@ _NOT_SETTINGS = frozenset(
 @click.option(
     "--bulk",
     is_flag=True,
-    help="PostgreSQL 18+, table owner: every FK NOT ENFORCED during the load, then validated once "
-    "each; the fastest restore of a big dump. Needs --target-version 18 or --dsn.",
+    help="Table owner: every FK off during the load, then validated once each; the fastest restore "
+    "of a big dump. On PostgreSQL 18+: NOT ENFORCED, then ENFORCED; before, or with no version "
+    "known: dropped, then added again with its comment.",
 )
 @click.option(
     "--no-staging",

@@ -78,6 +78,7 @@ class DdlApplier:
             ast.CreateSchemaStmt: self.create_schema,
             ast.VariableSetStmt: self.set_variable,
             ast.SelectStmt: self.select,
+            ast.CommentStmt: self.comment,
         }
 
     def apply(self, node: Node) -> None:
@@ -208,13 +209,14 @@ class DdlApplier:
             column.generated = True
 
     # -- constraints -------------------------------------------------------
-    def add_constraint(self, table: Table, con: Node) -> None:
+    def add_constraint(self, table: Table, con: Node) -> ForeignKey | None:
         if con.contype in (CT.CONSTR_PRIMARY, CT.CONSTR_UNIQUE):
             self.add_key(table, con, _names(con.keys))
         elif con.contype == CT.CONSTR_FOREIGN:
-            self.add_foreign_key(table, con, _names(con.fk_attrs))
+            return self.add_foreign_key(table, con, _names(con.fk_attrs))
         elif con.contype == CT.CONSTR_NOTNULL:
             self.edit.set_not_null(table, _names(con.keys), con.conname)
+        return None
 
     def add_key(self, table: Table, con: Node, columns: tuple[str, ...]) -> None:
         """PRIMARY KEY / UNIQUE, from a column list or an existing index (USING INDEX)."""
@@ -234,6 +236,9 @@ class DdlApplier:
             initially_deferred=bool(con.initdeferred),
             match_full=con.fk_matchtype == "f",
             enforced=bool(con.is_enforced),
+            on_update=con.fk_upd_action or "a",
+            on_delete=con.fk_del_action or "a",
+            delete_set_columns=_names(getattr(con, "fk_del_set_cols", None)),
         )
         return fk if self.edit.add_foreign_key(fk) else None
 
@@ -262,7 +267,13 @@ class DdlApplier:
             if not (cmd.missing_ok and cmd.def_.colname in table.columns):
                 self.add_column(table, cmd.def_)
         elif kind == AT.AT_AddConstraint:
-            self.add_constraint(table, cmd.def_)
+            fk = self.add_constraint(table, cmd.def_)
+            if fk is not None and cmd.def_.skip_validation:  # NOT VALID (CREATE TABLE checks none: ignored there)
+                fk.validated = False
+        elif kind == AT.AT_ValidateConstraint:
+            validated = self.edit.foreign_key(table.name, cmd.name)
+            if validated is not None:
+                validated.validated = True
         elif kind == AT.AT_DropConstraint:
             self.edit.drop_constraint(table, cmd.name)
         elif kind == AT.AT_AlterConstraint:
@@ -311,6 +322,16 @@ class DdlApplier:
             child.parent = table.name
         elif child.parent == table.name:
             self.edit.detach(child)
+
+    def comment(self, node: Node) -> None:
+        """COMMENT ON CONSTRAINT: an FK dropped and added again (--bulk) takes it back."""
+        if node.objtype != ObjectType.OBJECT_TABCONSTRAINT:
+            return
+        names = _names(node.object)
+        table = self.table(_range_var(names[:-1]))
+        fk = self.edit.foreign_key(table.name, names[-1]) if table is not None else None
+        if fk is not None:
+            fk.comment = node.comment or None  # IS NULL and IS '' both remove it
 
     # -- renames -----------------------------------------------------------
     def rename(self, node: Node) -> None:

@@ -10,6 +10,9 @@ def explain(analysis: Analysis) -> str:
     plan = analysis.plan
     lines = ["dumpfix plan:"]
     lines.append("  load order: " + ", ".join(str(u.table) for u in plan.order))
+    if plan.bulk_fks:
+        how = "dropped for the load, then added again" if plan.recreated else "NOT ENFORCED for the load, then ENFORCED"
+        lines.append(f"  bulk: {len(plan.bulk_fks)} FKs {how}, each validated in one query")
     for cycle in plan.cycles:
         lines.append("  cycle: " + " <-> ".join(str(n) for n in cycle.nodes))
         for cut in cycle.cuts:

@@ -183,11 +183,14 @@ def _read_foreign_keys(
     """
     not_cloned = "con.conparentid = 0" if major >= 11 else "true"
     enforced = "con.conenforced" if major >= 18 else "true"
+    set_columns = "con.confdelsetcols" if major >= 15 else "NULL::int2[]"
     for row in _rows(
         conn,
         f"""SELECT con.conname, con.conrelid, n.nspname, c.relname, con.conkey,
             con.confrelid, fn.nspname, fc.relname, con.confkey,
-            con.condeferrable, con.condeferred, con.confmatchtype::text, {enforced}
+            con.condeferrable, con.condeferred, con.confmatchtype::text, {enforced},
+            con.confupdtype::text, con.confdeltype::text, {set_columns}, con.convalidated,
+            pg_catalog.obj_description(con.oid, 'pg_constraint')
         FROM pg_catalog.pg_constraint con
         JOIN pg_catalog.pg_class c ON c.oid = con.conrelid
         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
@@ -197,7 +200,7 @@ def _read_foreign_keys(
         ORDER BY n.nspname, con.conname, c.relname""",
     ):
         name, relid, schema, table, conkey, ref_relid, ref_schema, ref_table, confkey = row[:9]
-        deferrable, deferred, match_type, is_enforced = row[9:]
+        deferrable, deferred, match_type, is_enforced, on_update, on_delete, set_columns, validated, comment = row[9:]
         ref_names = attnames.get(ref_relid)
         catalog.foreign_keys.append(
             ForeignKey(
@@ -212,6 +215,11 @@ def _read_foreign_keys(
                 initially_deferred=deferred,
                 match_full=match_type == "f",
                 enforced=is_enforced,
+                on_update=on_update,
+                on_delete=on_delete,
+                delete_set_columns=tuple(attnames[relid][n] for n in set_columns or ()),
+                validated=validated,
+                comment=comment,
             )
         )
 

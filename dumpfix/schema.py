@@ -207,6 +207,8 @@ _SKIPPED_OBJECTS = {
     ),
 }
 _FIRST_WORDS = re.compile(r"\(*\s*(\w+)(?:\s+or\s+replace)?(?:\s+(\w+))?", re.I)
+# The one comment kept: an FK's, which --bulk adds back when it re-creates the FK.
+_COMMENT_ON_CONSTRAINT = re.compile(r"\s*comment\s+on\s+constraint\s", re.I)
 _IDENT = r'(?:"(?:[^"]|"")*"|[^\s",;.]+)'
 # pg_dump writes one of these per object; only ALTER TABLE ... OWNER TO alone is skipped.
 _ALTER_OWNER = re.compile(
@@ -219,6 +221,8 @@ def _worth_parsing(text: str) -> bool:
     if words is None:
         return True  # let the parser say what is wrong
     first, second = words.group(1).lower(), (words.group(2) or "").lower()
+    if first == "comment":
+        return _COMMENT_ON_CONSTRAINT.match(text) is not None
     if first in _SKIPPED_FIRST_WORDS:
         return False
     if first in ("select", "with", "set"):

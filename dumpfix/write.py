@@ -234,7 +234,10 @@ class _Writer:
         lines = ["BEGIN;"]
         during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE INITIALLY DEFERRED"
         for fk in plan.altered:
-            lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};")
+            if plan.recreated:
+                lines.append(f"ALTER TABLE {fk.table} DROP CONSTRAINT {quote_ident(fk.name)};")
+            else:
+                lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};")
         lines.append("SET CONSTRAINTS ALL DEFERRED;")
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = replica;")
@@ -245,17 +248,19 @@ class _Writer:
         if not plan.transaction:
             return []
         lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
-        if plan.unenforced and plan.altered:
+        if (plan.unenforced or plan.recreated) and plan.altered:
             lines.append(VALIDATION_MEMORY)
         merged = {id(fk) for fk in plan.merge_validated}
-        for fk in plan.altered:
-            if id(fk) not in merged:
-                after = "ENFORCED" if plan.unenforced else _deferrability(fk)
-                lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};")
+        lines.extend(_restored(plan, fk) for fk in plan.altered if id(fk) not in merged)
         if merged:
             lines.append("SET LOCAL enable_hashjoin = off;")
-            for fk in plan.merge_validated:
-                lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} ENFORCED;")
+            lines.extend(_restored(plan, fk) for fk in plan.merge_validated)
+        if plan.recreated:
+            lines.extend(
+                f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {fk.table} IS {quote_literal(fk.comment)};"
+                for fk in plan.altered
+                if fk.comment is not None
+            )
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = DEFAULT;")
             lines.extend(orphan_check(fk) for fk in plan.checked)
@@ -485,7 +490,8 @@ def summarise(plan: Plan) -> str:
         parts.append(f"{' <-> '.join(sorted(str(n) for n in cycle.nodes))} [{how}]")
     cycles = "; ".join(sorted(parts)) if parts else "none"
     if plan.bulk_fks:
-        cycles += f"; all {len(plan.bulk_fks)} FKs NOT ENFORCED during the load, then ENFORCED"
+        how = "dropped during the load, then added again" if plan.recreated else "NOT ENFORCED during the load"
+        cycles += f"; all {len(plan.bulk_fks)} FKs {how}" + ("" if plan.recreated else ", then ENFORCED")
     line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
     # It goes into a -- comment: a line break in a quoted name would end the comment
     # and make the rest of the name SQL.
@@ -519,6 +525,14 @@ def orphan_check(fk: ForeignKey) -> str:
     while f"${tag}$" in body:
         tag += "_"
     return f"DO ${tag}${body}${tag}$;"
+
+
+def _restored(plan: Plan, fk: ForeignKey) -> str:
+    """The statement that gives an FK back after the load, validating what was loaded."""
+    if plan.recreated:
+        return f"ALTER TABLE {fk.table} ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition()};"
+    after = "ENFORCED" if plan.unenforced else _deferrability(fk)
+    return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};"
 
 
 def _deferrability(fk: ForeignKey) -> str:

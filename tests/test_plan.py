@@ -81,6 +81,17 @@ def test_forced_strategy_needs_the_role() -> None:
         analyse(DUMP, catalog=load_schema_sql(SCHEMA), settings=Settings(Role.OWNER, Method.SUPERUSER))
 
 
+def test_bulk_before_18_needs_every_referenced_key() -> None:
+    """An FK to a table the schema does not define, without a column list: dropped, it
+    could not be added back as it was (which key it points at is unknown)."""
+    catalog = load_schema_sql("CREATE TABLE a (x int REFERENCES elsewhere.b);")
+    dump = b"COPY public.a (x) FROM stdin;\n1\n\\.\n"
+    with pytest.raises(PlanError, match=r"--bulk before PostgreSQL 18 drops and re-creates each FK, and a_x_fkey"):
+        analyse(dump, catalog=catalog, settings=Settings(bulk=True, target_version=15))
+    plan = analyse(dump, catalog=catalog, settings=Settings(bulk=True, target_version=18)).plan
+    assert plan.unenforced and not plan.recreated
+
+
 def test_reordering_across_connect_is_refused() -> None:
     catalog = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
     dump = b"COPY public.a (x) FROM stdin;\n1\n\\.\n\\connect other\nCOPY public.b (x) FROM stdin;\n1\n\\.\n"

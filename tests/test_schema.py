@@ -953,6 +953,38 @@ def test_load_schema_sql_continues_a_catalog() -> None:
     )
 
 
+def test_fk_definitions_as_bulk_adds_them_back() -> None:
+    """Actions, MATCH FULL, deferrability, NOT VALID (only ALTER TABLE makes one; VALIDATE
+    ends it), ON DELETE SET NULL (columns) following a rename, and comments following
+    the constraint's renames (IS NULL removes one)."""
+    catalog = load(
+        """
+        CREATE TABLE p (id int PRIMARY KEY, k int, UNIQUE (id, k));
+        CREATE TABLE c (id int PRIMARY KEY, a int, b int, d int REFERENCES p ON DELETE RESTRICT,
+                        e int, FOREIGN KEY (e) REFERENCES p NOT VALID);
+        ALTER TABLE c ADD CONSTRAINT c_ab FOREIGN KEY (a, b) REFERENCES p (id, k) MATCH FULL
+            ON UPDATE CASCADE ON DELETE SET NULL (a) DEFERRABLE INITIALLY DEFERRED NOT VALID;
+        ALTER TABLE c ADD CONSTRAINT c_b FOREIGN KEY (b) REFERENCES p ON UPDATE SET DEFAULT NOT VALID;
+        COMMENT ON CONSTRAINT c_ab ON public.c IS 'it''s both';
+        COMMENT ON CONSTRAINT c_d_fkey ON c IS 'gone soon';
+        COMMENT ON CONSTRAINT c_d_fkey ON c IS NULL;
+        ALTER TABLE c RENAME COLUMN a TO "A 2";
+        ALTER TABLE c RENAME CONSTRAINT c_ab TO "c AB";
+        ALTER TABLE c VALIDATE CONSTRAINT c_b;
+        """
+    )
+    fks = {fk.name: fk for fk in catalog.foreign_keys}
+    assert fks["c AB"].definition() == (
+        'FOREIGN KEY ("A 2", b) REFERENCES public.p(id, k) MATCH FULL ON UPDATE CASCADE '
+        'ON DELETE SET NULL ("A 2") DEFERRABLE INITIALLY DEFERRED NOT VALID'
+    )
+    assert fks["c AB"].comment == "it's both"
+    assert fks["c_d_fkey"].definition() == "FOREIGN KEY (d) REFERENCES public.p(id) ON DELETE RESTRICT"
+    assert fks["c_d_fkey"].comment is None
+    assert fks["c_e_fkey"].definition() == "FOREIGN KEY (e) REFERENCES public.p(id)"
+    assert fks["c_b"].definition() == "FOREIGN KEY (b) REFERENCES public.p(id) ON UPDATE SET DEFAULT"
+
+
 # -- real pg_dump --schema-only output ----------------------------------------------
 RICH_COMMON = [
     "table Sales.Kunden",

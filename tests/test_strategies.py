@@ -322,14 +322,80 @@ def test_merge_join_validation_finds_a_dangling_reference(pg_server: Server, run
     assert pg_server.psql(target.dbname, "SELECT count(*) FROM events").strip() == "0"
 
 
+# Each FK as the server describes it: definition, comment, whether rows were checked.
+_FK_SHAPES = (
+    "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid), "
+    "obj_description(oid, 'pg_constraint'), convalidated FROM pg_constraint WHERE contype = 'f' ORDER BY 1, 2"
+)
+
+
+def _with_unchecked_row(server: Server) -> str:
+    """fk_variety, plus a row its NOT VALID FK never checked (added NOT VALID after the row)."""
+    return pgharness.create_database(
+        server,
+        pgharness.fixture_sql("fk_variety")
+        + "ALTER TABLE marks DROP CONSTRAINT marks_loose_fk;\n"
+        "INSERT INTO marks VALUES (201, NULL, NULL, 999);\n"
+        "ALTER TABLE marks ADD CONSTRAINT marks_loose_fk FOREIGN KEY (loose) REFERENCES parent (id) NOT VALID;\n",
+    )
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    ("major", "catalog_from", "version"),
+    [(15, "schema", ["--target-version", "15"]), (15, "dsn", []), (18, "schema", [])],
+    ids=["15-schema", "15-dsn", "18-no-version"],
+)
+def test_bulk_before_18_drops_and_adds_every_fk_back(
+    pg_pool, major: int, catalog_from: str, version: list[str], fmt: str, run_dumpfix, tmp_path: Path
+) -> None:
+    """--bulk where NOT ENFORCED is not known to exist: every FK dropped for the load
+    and added again, each exactly as it was (actions, MATCH FULL, deferrability, NOT
+    VALID with a row it never checked, on and to a partitioned table, its comment)."""
+    if major not in pg_pool.server_majors():
+        pytest.skip(f"no PostgreSQL {major} here")
+    server = pg_pool.get(major)
+    source = _with_unchecked_row(server)
+    schema = _prepare(DumpCase(server, server.bin_dir / "pg_dump", "newest", True), source, fmt, tmp_path)
+    target = pgharness.create_target(server, schema)
+    before = server.psql(target.dbname, _FK_SHAPES)
+    assert "NOT VALID" in before and "it's composite" in before and "SET NULL (parent_code)" in before
+    where = ["--dsn", server.dsn(target.dbname, target.owner)] if catalog_from == "dsn" else ["--schema", "schema.sql"]
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--bulk", *where, *version)
+    assert result.returncode == 0, result.stderr.decode()
+    output = (tmp_path / "out.sql").read_bytes()
+    assert output.count(b" DROP CONSTRAINT ") == 7 and output.count(b" ADD CONSTRAINT ") == 7
+    assert output.count(b"COMMENT ON CONSTRAINT ") == 2 and b"ENFORCED" not in output
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    assert server.psql(target.dbname, _FK_SHAPES) == before
+    pgharness.assert_same(server, source, target.dbname)
+    again = run_dumpfix("out.sql", "-o", "again.sql", "--bulk", *where, *version)
+    assert again.returncode == 0, again.stderr.decode()
+    assert (tmp_path / "again.sql").read_bytes() == output
+
+
+def test_bulk_before_18_validates_what_it_loaded(
+    pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
+    """A dangling reference fails ADD CONSTRAINT; the whole load rolls back, the FKs
+    it dropped included."""
+    schema = _prepare_dangling(pg_server, source_db, tmp_path)
+    _fix(run_dumpfix, "--bulk")
+    assert b" DROP CONSTRAINT " in (tmp_path / "out.sql").read_bytes()
+    target = pgharness.create_target(pg_server, schema)
+    before = pg_server.psql(target.dbname, _FK_SHAPES)
+    result = pgharness.restore(target, tmp_path / "out.sql")
+    assert result.returncode != 0
+    assert 'violates foreign key constraint "staff_store_id_fkey"' in result.stderr
+    assert pg_server.psql(target.dbname, _FK_SHAPES) == before
+    assert pg_server.psql(target.dbname, "SELECT count(*) FROM staff").strip() == "0"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
-    [
-        (["--bulk"], "--bulk needs PostgreSQL 18"),
-        (["--bulk", "--target-version", "15"], "--bulk needs PostgreSQL 18"),
-        (["--bulk", "--target-version", "18", "--role", "user"], "--bulk alters constraints"),
-    ],
-    ids=["no-version", "old-version", "plain-user"],
+    [(["--bulk", "--target-version", "18", "--role", "user"], "--bulk alters constraints")],
+    ids=["plain-user"],
 )
 def test_bulk_refusals(pg_server: Server, args: list[str], message: str, source_db: SourceDb, run_dumpfix, tmp_path: Path) -> None:
     case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
