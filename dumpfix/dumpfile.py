@@ -318,16 +318,15 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     pos = item.start
     for stop, count in item.chunks:
         lead, body = _chunk_text(buf, pos, stop)
+        pos = stop
         if count:
             rest = body[len(item.prefix) :]
             replaced = rest.replace(line_prefix, b"\n" + new_prefix)
             made = (len(replaced) - len(rest)) // grows if grows else rest.count(line_prefix)
             if made == count - 1:
                 yield lead + new_prefix + replaced
-                pos = stop
                 continue
         yield lead + new_prefix.join([b"", *_statements(body, item.prefix)])
-        pos = stop
 
 
 def redirected_length(buf: bytes, item: Item, table: bytes) -> int:

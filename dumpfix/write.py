@@ -231,14 +231,7 @@ class _Writer:
         plan = self.plan
         if not plan.transaction:
             return []
-        lines = ["BEGIN;"]
-        during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE INITIALLY DEFERRED"
-        for fk in plan.altered:
-            if plan.recreated:
-                lines.append(f"ALTER TABLE {fk.table} DROP CONSTRAINT {quote_ident(fk.name)};")
-            else:
-                lines.append(f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};")
-        lines.append("SET CONSTRAINTS ALL DEFERRED;")
+        lines = ["BEGIN;", *(_released(plan, fk) for fk in plan.altered), "SET CONSTRAINTS ALL DEFERRED;"]
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = replica;")
         return lines
@@ -490,8 +483,10 @@ def summarise(plan: Plan) -> str:
         parts.append(f"{' <-> '.join(sorted(str(n) for n in cycle.nodes))} [{how}]")
     cycles = "; ".join(sorted(parts)) if parts else "none"
     if plan.bulk_fks:
-        how = "dropped during the load, then added again" if plan.recreated else "NOT ENFORCED during the load"
-        cycles += f"; all {len(plan.bulk_fks)} FKs {how}" + ("" if plan.recreated else ", then ENFORCED")
+        how = "dropped during the load, then added again"
+        if not plan.recreated:
+            how = "NOT ENFORCED during the load, then ENFORCED"
+        cycles += f"; all {len(plan.bulk_fks)} FKs {how}"
     line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
     # It goes into a -- comment: a line break in a quoted name would end the comment
     # and make the rest of the name SQL.
@@ -525,6 +520,14 @@ def orphan_check(fk: ForeignKey) -> str:
     while f"${tag}$" in body:
         tag += "_"
     return f"DO ${tag}${body}${tag}$;"
+
+
+def _released(plan: Plan, fk: ForeignKey) -> str:
+    """The statement that takes an FK off (or makes it wait for COMMIT) for the load."""
+    if plan.recreated:
+        return f"ALTER TABLE {fk.table} DROP CONSTRAINT {quote_ident(fk.name)};"
+    during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE INITIALLY DEFERRED"
+    return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};"
 
 
 def _restored(plan: Plan, fk: ForeignKey) -> str:
