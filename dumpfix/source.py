@@ -110,6 +110,8 @@ def _load(path: str, name: str, stack: contextlib.ExitStack) -> tuple[bytes, str
 
 def _open_raw(path: str, stack: contextlib.ExitStack) -> BinaryIO:
     if path == "-":
+        if sys.stdin is None:  # started with stdin closed (`dumpfix - <&-`)
+            raise DumpError("cannot read input: stdin is closed", location="<stdin>")
         return sys.stdin.buffer
     try:
         return stack.enter_context(open(path, "rb"))

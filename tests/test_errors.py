@@ -335,24 +335,54 @@ def _temp_files(folder: Path) -> list[Path]:
     return [p for p in folder.iterdir() if p.name.startswith(".dumpfix-")]
 
 
+def _writing_into(pid: int, folder: Path) -> bool:
+    """Whether the process holds a non-empty file open for writing in folder: unnamed
+    (O_TMPFILE: ``folder/#123 (deleted)``) or under a hidden temporary name."""
+    fds = Path(f"/proc/{pid}/fd")
+    for fd in fds.iterdir() if fds.exists() else ():
+        try:
+            target = os.readlink(fd)
+            size = fd.stat().st_size  # follows the link: the open file's own size
+        except OSError:
+            continue
+        if target.startswith(f"{folder}/") and ("/#" in target or "/.dumpfix-" in target) and size > 0:
+            return True
+    return False
+
+
+def _dumpfix_process(args: list[str], *, reading: bool, without_tmpfile: bool = False) -> subprocess.Popen[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    command = [sys.executable, "-m", "dumpfix", *args]
+    if without_tmpfile:  # the portable fallback: a system without O_TMPFILE (macOS, Windows)
+        command = [sys.executable, "-c",
+                   "import os, sys; del os.O_TMPFILE; from dumpfix.cli import main; sys.exit(main(sys.argv[1:]))", *args]
+    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.PIPE if reading else subprocess.DEVNULL)
+
+
+def _wait_until_writing(proc: subprocess.Popen[bytes], folder: Path) -> None:
+    deadline = time.monotonic() + 60
+    while not _writing_into(proc.pid, folder):
+        assert proc.poll() is None, "dumpfix ended before it could be interrupted"
+        assert time.monotonic() < deadline
+        time.sleep(0.002)
+
+
+@pytest.mark.parametrize("without_tmpfile", [False, True], ids=["O_TMPFILE", "named-temporary"])
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 @pytest.mark.parametrize("when", ["writing", "reading"])
-def test_interrupt_leaves_no_partial_output(big: Path, tmp_path: Path, sig: signal.Signals, when: str) -> None:
+def test_interrupt_leaves_no_partial_output(
+    big: Path, tmp_path: Path, sig: signal.Signals, when: str, without_tmpfile: bool
+) -> None:
     out = tmp_path / "out.sql"
     out.write_bytes(KEEP)
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    args = [sys.executable, "-m", "dumpfix", str(big / "in.sql"), "--schema", str(big / "schema.sql"), "-o", str(out)]
+    args = [str(big / "in.sql"), "--schema", str(big / "schema.sql"), "-o", str(out)]
     if when == "reading":  # from stdin, which sends half the dump, then waits
-        args[3] = "-"
-    proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.PIPE if when == "reading" else subprocess.DEVNULL)
+        args[0] = "-"
+    proc = _dumpfix_process(args, reading=when == "reading", without_tmpfile=without_tmpfile)
     try:
-        deadline = time.monotonic() + 60
         if when == "writing":  # the temporary output exists and is growing
-            while not any(p.stat().st_size > 0 for p in _temp_files(tmp_path) if p.exists()):
-                assert proc.poll() is None, "dumpfix ended before it could be interrupted"
-                assert time.monotonic() < deadline
-                time.sleep(0.002)
+            _wait_until_writing(proc, tmp_path)
         else:
             data = (big / "in.sql").read_bytes()
             proc.stdin.write(data[: len(data) // 2])  # type: ignore[union-attr]
@@ -369,6 +399,83 @@ def test_interrupt_leaves_no_partial_output(big: Path, tmp_path: Path, sig: sign
     assert stderr.decode() == "dumpfix: interrupted\n"
     assert out.read_bytes() == KEEP
     assert _temp_files(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", ["-o", "--in-place"])
+def test_sigkill_while_writing_leaves_nothing(big: Path, tmp_path: Path, mode: str) -> None:
+    """SIGKILL runs no cleanup: the output is unnamed (O_TMPFILE) until it is complete."""
+    target = tmp_path / "in.sql"
+    target.write_bytes((big / "in.sql").read_bytes())
+    before = target.read_bytes()
+    args = [str(target), "--schema", str(big / "schema.sql")]
+    args += ["-o", str(tmp_path / "out.sql")] if mode == "-o" else ["--in-place"]
+    proc = _dumpfix_process(args, reading=False)
+    try:
+        _wait_until_writing(proc, tmp_path)
+        proc.kill()
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.sql"]
+    assert target.read_bytes() == before
+
+
+def test_output_written_without_tmpfile_is_complete(files: Path) -> None:
+    """Where O_TMPFILE is missing, a hidden temporary name is written and renamed."""
+    proc = _dumpfix_process([str(files / "in.sql"), "--schema", str(files / "schema.sql"), "-o",
+                             str(files / "out.sql")], reading=False, without_tmpfile=True)
+    stdout, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 0, stderr.decode()
+    expected = run(files, "in.sql", "--schema", "schema.sql")
+    assert (files / "out.sql").read_bytes() == expected.stdout
+    assert oct((files / "out.sql").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+    assert _temp_files(files) == []
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# -- closed and failing standard streams ----------------------------------------
+
+
+def _shell(files: Path, command: str) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), PY=sys.executable)
+    return subprocess.run(["bash", "-c", command], cwd=files, env=env, capture_output=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [
+        ('"$PY" -m dumpfix in.sql --schema schema.sql >&-',
+         "dumpfix: error: cannot write output: stdout is closed; give -o FILE or a pipe\n"),
+        ('"$PY" -m dumpfix - --schema schema.sql <&-', "dumpfix: error: <stdin>: cannot read input: stdin is closed\n"),
+        ('"$PY" -m dumpfix in.sql --schema schema.sql > /dev/full',
+         "dumpfix: error: cannot write output to stdout: No space left on device\n"),
+    ],
+    ids=["stdout-closed", "stdin-closed", "stdout-full"],
+)
+def test_closed_or_full_standard_streams(files: Path, command: str, message: str) -> None:
+    result = _shell(files, f"{command} 2>err.txt; echo $? > code.txt")
+    assert (files / "code.txt").read_text() == "2\n"
+    assert (files / "err.txt").read_text() == message
+    assert sorted(p.name for p in files.iterdir()) == ["code.txt", "err.txt", "in.sql", "schema.sql"]
+    del result
+
+
+def test_reader_that_stops_early_is_an_error(big: Path) -> None:
+    """psql stopping on an error closes the pipe: dumpfix says so once and exits 2."""
+    result = _shell(big, '"$PY" -m dumpfix in.sql --schema schema.sql | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}" >&2')
+    lines = result.stderr.decode().splitlines()
+    assert lines == [
+        "dumpfix: error: cannot write output to stdout: the reader closed the pipe before the end "
+        "(did psql stop on an error?)",
+        "2",
+    ]
 
 
 # -- tables and keys the schema and the dump disagree on -----------------------
