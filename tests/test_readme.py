@@ -3,8 +3,11 @@ only commands dumpfix accepts."""
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import click
@@ -49,9 +52,37 @@ def test_readme_test_command_is_what_ci_runs() -> None:
 def test_readme_install_command_is_what_ci_runs() -> None:
     install = next(line for line in _ci_lines() if line.startswith(".venv/bin/pip install") and "-e" in line)
     assert " -q" in install  # CI is quiet; the README shows the same command without -q
-    first = "    python3 -m venv .venv && " + install.replace(" -q", "") + " && .venv/bin/dumpfix "
-    assert any(line.startswith(first) for line in README.splitlines())
+    assert "    " + install.replace(" -q", "") in README.splitlines()
     assert "python3 -m venv .venv" in _ci_lines()
+
+
+QUICK_START = (
+    "    python3 -m venv .venv && .venv/bin/pip install . && .venv/bin/dumpfix examples/backup.sql "
+    "--schema examples/schema.sql -o fixed.sql --explain"
+)
+
+
+def test_quick_start_installs_the_runtime_only_and_fixes_the_example() -> None:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    section = re.sub(r"(?s)```text\n.*?```", "", section)  # what the command prints
+    blocks = [line for line in section.splitlines() if line.startswith("    ")]
+    assert blocks[0] == QUICK_START  # the first command: no test extras
+    assert "[test]" in blocks[1] and blocks[2] == "    .venv/bin/python -m pytest"
+
+
+def test_quick_start_shows_what_the_command_prints(tmp_path: Path) -> None:
+    """The command of the first block, run from a clone's root, prints the plan shown under it."""
+    args = shlex.split(QUICK_START.split(".venv/bin/dumpfix ", 1)[1])
+    args = [str(ROOT / a) if a.startswith("examples/") else a for a in args]
+    args[args.index("fixed.sql")] = str(tmp_path / "fixed.sql")
+    result = subprocess.run(
+        [sys.executable, "-m", "dumpfix", *args], capture_output=True, text=True, cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    shown = README.split("## Quick start", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
+    assert result.stderr.replace(str(ROOT) + "/", "") == shown
+    assert (tmp_path / "fixed.sql").stat().st_size > 0
 
 
 def test_readme_has_the_powershell_pipe_and_each_platform() -> None:
