@@ -231,9 +231,9 @@ EXAMPLES = """
 Examples:
   dumpfix backup.sql -o fixed.sql --schema schema.sql
   pg_dump --data-only "$SRC" | dumpfix - --schema migrations/ | psql -v ON_ERROR_STOP=1 "$DST"
-  pg_dump --data-only "$SRC" | dumpfix - --dsn "$DST" | psql "$DST"
+  pg_dump --data-only "$SRC" | dumpfix - --dsn "$DST" | psql -v ON_ERROR_STOP=1 "$DST"
   dumpfix --check backups/*.sql.gz --schema schema.sql
-  dumpfix --in-place backup.sql --graph plan.mmd
+  dumpfix --in-place backup.sql --schema schema.sql --graph plan.mmd
   dumpfix --print-deferrable-migration --schema schema.sql > defer_fks.sql
 
 \b

@@ -54,7 +54,10 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
         import psycopg
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
-        raise DumpfixError("--dsn needs psycopg: pip install 'dumpfix[dsn]'") from None
+        raise DumpfixError(
+            "--dsn needs psycopg: pip install 'dumpfix[dsn]' (from a checkout of dumpfix: pip install '.[dsn]')"
+        ) from None
+    dsn = _as_conninfo(dsn)
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as error:
@@ -67,6 +70,13 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
     except psycopg.Error as error:
         message = " ".join(str(error).split())
         raise DumpfixError(f"--dsn: cannot connect: {message}") from None
+
+
+def _as_conninfo(dsn: str) -> str:
+    """A bare database name, as psql takes it (``--dsn shop``), as libpq's ``dbname=shop``."""
+    if "=" in dsn or "://" in dsn or not dsn.strip():
+        return dsn
+    return "dbname=" + ("'" + dsn.replace("\\", "\\\\").replace("'", "\\'") + "'")
 
 
 def _server_major(conn: psycopg.Connection[Any]) -> int:

@@ -10,6 +10,7 @@ restored into it as the role the DSN names.
 from __future__ import annotations
 
 import io
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 import pgharness
+from conftest import REPO_ROOT
 from pgharness import DumpCase, Server, Target
 
 from dumpfix.catalog import Catalog
@@ -307,3 +309,28 @@ def test_dsn_of_an_older_server_drops_settings_it_rejects(
     restored = pgharness.restore(target, tmp_path / "out.sql")
     assert restored.returncode == 0, restored.stderr
     pgharness.assert_same(server, source, target.dbname)
+
+
+def test_dsn_may_be_a_bare_database_name_as_psql_takes_it(
+    pg_server: Server, source_db: SourceDb, tmp_path: Path
+) -> None:
+    """`--dsn shop`, with the host, port and user in PG* variables: what psql accepts."""
+    source = source_db(pg_server, "shop")
+    schema = pgharness.schema_dump(pg_server, source)
+    target = pgharness.create_target(pg_server, schema)
+    (tmp_path / "in.sql").write_bytes(pgharness.data_dump(pg_server, source, "copy"))
+    env = dict(pg_server.env(target.owner), PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(
+        [sys.executable, "-m", "dumpfix", "in.sql", "-o", "out.sql", "--dsn", target.dbname],
+        cwd=tmp_path, env=env, capture_output=True, check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(pg_server, source, target.dbname)
+
+
+def test_missing_psycopg_gives_the_install_command_for_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "psycopg", None)
+    with pytest.raises(DumpfixError, match=r"from a checkout of dumpfix: pip install '\.\[dsn\]'"):
+        load_catalog("postgresql:///x")
