@@ -98,7 +98,7 @@ def run(options: Options) -> int:
     if options.print_deferrable:
         return print_migration(options)
     say = _echo(options)
-    report = Report(options.mode, options.quiet, say)
+    report = Report(options.mode, options.quiet, say, options.output)
     shared = _Shared(options)
     for path in options.inputs:
         try:
@@ -123,24 +123,29 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
     if options.dsn and cleanup.target_version is None and (path == "-" or os.path.exists(path)):
         # The server --dsn names is the one restored into: drop what it rejects.
         cleanup = replace(cleanup, target_version=shared.get()[1].target_version)
-    with open_source(path, cleanup) as source:
+    with _progress(options, path) as bar, open_source(path, cleanup, bar) as source:
+        if bar is not None:
+            bar.close()  # the reading line, if any: notices come next
         for notice in source.notices:
             say(f"{prefix}{notice}")
         if options.mode is Mode.IN_PLACE and source.archive:
             raise DumpfixError(f"a pg_dump {source.archive}-format archive: --in-place would turn it into plain SQL")
-        with _progress(options, source) as bar:
-            analysis = _analyse(options, shared, source, bar)
-            for table in analysis.plan.unknown:
-                say(f"{prefix}warning: {table} is not in the schema: its data stays where it is")
-            if options.explain:
-                click.echo(f"{prefix}{explain(analysis)}" if named else explain(analysis), err=True)
-            if options.graph:
-                _write_graph(analysis, options.graph)
-            found = changes(analysis, source)
-            if options.mode is Mode.WRITE:
-                _write(analysis, options.output, bar)
-            elif options.mode is Mode.IN_PLACE and found:
-                _write(analysis, path, bar)
+        if bar is not None:
+            bar.start(len(source.buf))
+        analysis = _analyse(options, shared, source, bar)
+        if bar is not None:
+            bar.close()
+        for table in analysis.plan.unknown:
+            say(f"{prefix}warning: {table} is not in the schema: its data stays where it is")
+        if options.explain:
+            click.echo(f"{prefix}{explain(analysis)}" if named else explain(analysis), err=True)
+        if options.graph:
+            _write_graph(analysis, options.graph)
+        found = changes(analysis, source)
+        if options.mode is Mode.WRITE:
+            _write(analysis, options.output, bar)
+        elif options.mode is Mode.IN_PLACE and found:
+            _write(analysis, path, bar)
     return found
 
 
@@ -159,8 +164,9 @@ def _write(analysis: Analysis, path: str | None, bar: Progress | None) -> None:
         if bar is None:
             write(analysis, out)
         else:
-            bar.writing()
+            bar.start(len(analysis.buf))
             write(analysis, CountingWriter(out, bar))  # type: ignore[arg-type]
+            bar.close()
 
 
 def _write_graph(analysis: Analysis, path: str) -> None:
@@ -170,12 +176,12 @@ def _write_graph(analysis: Analysis, path: str) -> None:
 
 
 @contextmanager
-def _progress(options: Options, source: Source) -> Iterator[Progress | None]:
+def _progress(options: Options, path: str) -> Iterator[Progress | None]:
     if not options.progress:
         yield None
         return
-    passes = 1 if options.mode is Mode.CHECK else 2
-    bar = Progress(_name(source.name), len(source.buf), sys.stderr, passes=passes)
+    passes = ("planning",) if options.mode is Mode.CHECK else ("planning", "writing")
+    bar = Progress(_name(path), sys.stderr, passes=passes)
     try:
         yield bar
     finally:

@@ -5,9 +5,9 @@ scripts and pre-commit stay quiet) and only once a run has lasted
 ``DELAY`` seconds: a small dump finishes without a flash of output.
 stdout is never touched: it carries the SQL.
 
-A run has two passes over the input (reading it to plan, then writing), so
-the bar counts both: ``reading`` fills the first half, ``writing`` the second
-(``--check`` only reads: one pass). The rate is of both passes together.
+A run reads a stream it cannot map (stdin, a compressed file) into a spool
+first, then passes over the input twice: to plan, then to write (``--check``
+only plans). Each phase is shown on its own, with the percentage of that phase.
 """
 
 from __future__ import annotations
@@ -24,40 +24,49 @@ INTERVAL = 0.2
 
 
 class Progress:
-    """Called with a byte count as the work advances; draws at most every INTERVAL seconds."""
+    """Called with a byte count as the work advances; draws at most every INTERVAL seconds.
+
+    The work is a series of phases: ``reading`` a stream into the spool (stdin, a
+    compressed file: its size is not known, so only bytes and rate are shown),
+    then one pass per remaining entry of ``passes`` over the whole input
+    (``planning``, then ``writing`` unless checking). The percentage is the
+    current phase's, so that it matches the bytes shown beside it; time left is
+    this phase's rest and every later pass at the rate this phase runs at.
+    """
 
     def __init__(
         self,
         name: str,
-        total: int,
         stream: TextIO,
-        passes: int = 2,
+        passes: tuple[str, ...] = ("planning", "writing"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name = os.path.basename(name) or name
-        self.total = max(total, 1)
-        self.passes = passes
         self.stream = stream
         self.clock = clock
-        self.started = clock()
-        self.next_draw = self.started + DELAY
+        self.passes = list(passes)
+        self.next_draw = clock() + DELAY
         self.phase = "reading"
-        self.base = 0  # bytes of the earlier phases
+        self.total: int | None = None
+        self.phase_started = clock()
         self.done = 0
         self.drawn = False
 
+    def start(self, total: int) -> None:
+        """The next pass over the whole input (of total bytes) begins."""
+        self.phase = self.passes.pop(0) if self.passes else self.phase
+        self.total = max(total, 1)
+        self.phase_started = self.clock()
+        self.done = 0
+        self(0)
+
     def __call__(self, position: int) -> None:
-        """The current phase has got to position bytes of the input."""
-        self.done = self.base + min(position, self.total)
+        """The current phase has got to position bytes."""
+        self.done = position if self.total is None else min(position, self.total)
         now = self.clock()
         if now >= self.next_draw:
             self.next_draw = now + INTERVAL
             self.draw(now)
-
-    def writing(self) -> None:
-        """The planning pass is over; output bytes count from here."""
-        self.base, self.phase = self.total, "writing"
-        self(0)
 
     def draw(self, now: float) -> None:
         # Longer than the terminal, the line would wrap and \r redraw only its tail.
@@ -67,14 +76,14 @@ class Progress:
         self.drawn = True
 
     def line(self, now: float) -> str:
-        whole = self.passes * self.total
-        elapsed = max(now - self.started, 1e-9)
-        rate = self.done / elapsed
-        left = (whole - self.done) / rate if rate > 0 else None
-        size = self.done - self.base
+        rate = self.done / max(now - self.phase_started, 1e-9)
+        head = f"dumpfix: {self.phase} {self.name}: {human(self.done)}"
+        if self.total is None:
+            return f"{head}, {human(int(rate))}/s"
+        rest = self.total - self.done + len(self.passes) * self.total
+        left = rest / rate if rate > 0 else None
         return (
-            f"dumpfix: {self.phase} {self.name}: {human(size)} of {human(self.total)}"
-            f" ({100 * self.done // whole}%), {human(int(rate))}/s,"
+            f"{head} of {human(self.total)} ({100 * self.done // self.total}%), {human(int(rate))}/s,"
             f" {clock_time(left)} left"
         )
 
@@ -83,6 +92,7 @@ class Progress:
         if self.drawn:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
+            self.drawn = False
 
 
 class CountingWriter:

@@ -26,16 +26,21 @@ class Mode(enum.Enum):
 
 
 class Report:
-    def __init__(self, mode: Mode, quiet: bool, echo: Callable[[str], None]) -> None:
+    def __init__(self, mode: Mode, quiet: bool, echo: Callable[[str], None], output: str | None = None) -> None:
         self.mode = mode
         self.quiet = quiet
         self.echo = echo
+        #: WRITE's -o file: a run that writes one says what it wrote there (stdout: nothing).
+        self.output = output if output != "-" else None
         self.changed = 0
         self.unchanged = 0
         self.failed = 0
 
     def done(self, name: str, changes: list[str]) -> None:
         """A file was read and planned: changes is empty when it restores as it is."""
+        if self.mode is Mode.WRITE and self.output is not None and not self.quiet:
+            what = ", ".join(changes) if changes else "unchanged, it restores as it is"
+            self.echo(f"{'fixed' if changes else 'copied'} {name} -> {self.output}: {what}")
         if not changes:
             self.unchanged += 1
             return
@@ -61,7 +66,7 @@ class Report:
 def changes(analysis: Analysis, source: Source) -> list[str]:
     """Why the output differs from the input, in counts: empty when it does not.
 
-    e.g. ``2 cycles, 3 FK columns deferred, 4 tables moved``.
+    e.g. ``2 cycles, 3 FK columns loaded as NULL, 4 tables moved``.
     """
     plan = analysis.plan
     parts: list[str] = []
@@ -70,7 +75,7 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
             parts.append(_count(len(plan.cycles), "cycle"))
         deferred = sum(len(r.nulled) for r in plan.rewrites.values())
         if deferred:
-            parts.append(_count(deferred, "FK column") + " deferred")
+            parts.append(_count(deferred, "FK column") + " loaded as NULL")
         moved = moved_tables(plan.layout.units, plan.order)
         if moved:
             parts.append(_count(moved, "table") + " moved")

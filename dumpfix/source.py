@@ -25,9 +25,9 @@ import stat
 import sys
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from dumpfix.cleanup import Cleanup, Findings, find, needles
 from dumpfix.dumpfile import COPY_TERMINATOR, python_encoding
@@ -60,15 +60,19 @@ class Source:
 
 
 @contextlib.contextmanager
-def open_source(path: str, cleanup: Cleanup | None = None) -> Iterator[Source]:
+def open_source(
+    path: str, cleanup: Cleanup | None = None, spooled: Callable[[int], None] | None = None
+) -> Iterator[Source]:
     """Yield the input as one buffer; temporary files are removed on exit.
 
+    spooled, when given, hears the bytes read so far while a stream that cannot
+    be mapped (stdin, compressed input) is copied to the spool.
     A DumpError raised by whoever reads the buffer (the splitter says ``line N``
     of the buffer) leaves here naming the input and its own line.
     """
     name = "<stdin>" if path == "-" else path
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
-        buf, compression, utf16, archive = _load(path, name, stack)
+        buf, compression, utf16, archive = _load(path, name, stack, spooled)
         options = cleanup or Cleanup()
         attach(buf, [*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
         findings = find(buf, options, name)
@@ -82,7 +86,9 @@ def open_source(path: str, cleanup: Cleanup | None = None) -> Iterator[Source]:
             raise
 
 
-def _load(path: str, name: str, stack: contextlib.ExitStack) -> tuple[bytes, str | None, str | None, str | None]:
+def _load(
+    path: str, name: str, stack: contextlib.ExitStack, spooled: Callable[[int], None] | None = None
+) -> tuple[bytes, str | None, str | None, str | None]:
     """The input as a mapped buffer, with how it was stored."""
     if path != "-" and os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "toc.dat")):
@@ -104,7 +110,7 @@ def _load(path: str, name: str, stack: contextlib.ExitStack) -> tuple[bytes, str
         return _map(_convert(archive_path, name, archive, stack), stack), compression, None, archive
     utf16 = _utf16_codec(head)
     if path == "-" or compression is not None or utf16 is not None or not _is_regular(raw):
-        stream = _read_check(lambda: _spool(stream, utf16, name, stack), compression, name)
+        stream = _read_check(lambda: _spool(_counted(stream, spooled), utf16, name, stack), compression, name)
     return _map(stream, stack), compression, utf16, None
 
 
@@ -259,6 +265,35 @@ def _is_regular(raw: BinaryIO) -> bool:
         return stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):
         return False
+
+
+class _Counted(io.RawIOBase):
+    """A stream that tells how many bytes were read from it so far."""
+
+    def __init__(self, stream: BinaryIO, report: Callable[[int], None]) -> None:
+        self.stream = stream
+        self.report = report
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        # read1: what has arrived, so that a slow pipe is reported as it comes.
+        read = getattr(self.stream, "read1", self.stream.read)
+        data = read(len(buffer))
+        n = len(data)
+        buffer[:n] = data
+        self.count += n
+        self.report(self.count)
+        return n
+
+
+def _counted(stream: BinaryIO, report: Callable[[int], None] | None) -> BinaryIO:
+    """stream, or a buffered reader over it that reports bytes read when someone listens."""
+    if report is None:
+        return stream
+    return io.BufferedReader(_Counted(stream, report), SPOOL_CHUNK)  # type: ignore[return-value]
 
 
 def _spool(stream: BinaryIO, utf16: str | None, name: str, stack: contextlib.ExitStack) -> BinaryIO:

@@ -23,7 +23,7 @@ from dumpfix.progress import CountingWriter, Progress, clock_time, human
 from dumpfix.report import moved_tables
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-WHY = "2 cycles, 3 FK columns deferred"
+WHY = "2 cycles, 3 FK columns loaded as NULL"
 
 
 @pytest.fixture(autouse=True)
@@ -54,6 +54,16 @@ def test_plain_mode_writes_only_sql_to_stdout() -> None:
     assert result.exit_code == 0
     assert result.stdout_bytes == (GOLDEN / "shop_copy.expected.sql").read_bytes()
     assert result.stderr.startswith("dumpfix plan:\n")
+
+
+def test_output_file_run_ends_with_a_summary_line() -> None:
+    result = dumpfix("broken.sql", "--schema", "schema.sql", "-o", "out.sql")
+    assert result.exit_code == 0
+    assert lines(result.stderr) == [f"dumpfix: fixed broken.sql -> out.sql: {WHY}"]
+    unchanged = dumpfix("fixed.sql", "--schema", "schema.sql", "-o", "again.sql")
+    assert lines(unchanged.stderr) == ["dumpfix: copied fixed.sql -> again.sql: unchanged, it restores as it is"]
+    assert dumpfix("broken.sql", "--schema", "schema.sql", "-o", "out.sql", "-q").stderr == ""
+    assert dumpfix("broken.sql", "--schema", "schema.sql").stderr == ""  # stdout: the SQL says it all
 
 
 def test_plain_mode_reads_stdin() -> None:
@@ -435,23 +445,38 @@ class FakeClock:
 
 def test_progress_waits_then_shows_bytes_rate_and_time_left() -> None:
     clock, stream = FakeClock(), io.StringIO()
-    bar = Progress("/x/backup.sql", 10_000_000, stream, clock=clock)
+    bar = Progress("/x/backup.sql", stream, clock=clock)
+    bar.start(10_000_000)
     clock.now += 0.5
     bar(1_000_000)
     assert stream.getvalue() == ""  # short runs show nothing
     clock.now += 1.5
     bar(4_000_000)
+    # 6 MB of this pass and 10 MB of writing left at 2 MB/s: 8 s.
     assert stream.getvalue() == (
-        "\rdumpfix: reading backup.sql: 4.0 MB of 10.0 MB (20%), 2.0 MB/s, 0:08 left\x1b[K"
+        "\rdumpfix: planning backup.sql: 4.0 MB of 10.0 MB (40%), 2.0 MB/s, 0:08 left\x1b[K"
     )
-    bar.writing()
-    clock.now += 3.0
+    clock.now += 1.0
+    bar(8_000_000)  # faster now: the time left follows
+    assert stream.getvalue().rsplit("\r", 1)[1] == (
+        "dumpfix: planning backup.sql: 8.0 MB of 10.0 MB (80%), 2.7 MB/s, 0:05 left\x1b[K"
+    )
+    bar.start(10_000_000)
+    clock.now += 1.0
     bar(6_000_000)
     assert stream.getvalue().rsplit("\r", 1)[1] == (
-        "dumpfix: writing backup.sql: 6.0 MB of 10.0 MB (80%), 3.2 MB/s, 0:01 left\x1b[K"
+        "dumpfix: writing backup.sql: 6.0 MB of 10.0 MB (60%), 6.0 MB/s, 0:01 left\x1b[K"
     )
     bar.close()
     assert stream.getvalue().endswith("\r\x1b[K")
+
+
+def test_progress_of_a_stream_shows_bytes_and_rate_only() -> None:
+    clock, stream = FakeClock(), io.StringIO()
+    bar = Progress("-", stream, clock=clock)
+    clock.now += 2.0
+    bar(3_000_000)
+    assert stream.getvalue() == "\rdumpfix: reading -: 3.0 MB, 1.5 MB/s\x1b[K"
 
 
 def test_progress_counting_writer_counts_every_byte() -> None:
@@ -491,7 +516,7 @@ def test_progress_on_a_terminal_goes_to_stderr_only(monkeypatch: pytest.MonkeyPa
     result = dumpfix("broken.sql", "--schema", "schema.sql")
     assert result.exit_code == 0
     assert result.stdout_bytes == Path("fixed.sql").read_bytes()
-    assert "\rdumpfix: reading broken.sql: " in result.stderr
+    assert "\rdumpfix: planning broken.sql: " in result.stderr
     assert "\rdumpfix: writing broken.sql: 3.3 kB of 3.3 kB (100%)" in result.stderr
     assert result.stderr.endswith("\r\x1b[K")
     quiet = dumpfix("broken.sql", "--schema", "schema.sql", "-q")
