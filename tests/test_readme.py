@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -73,15 +74,14 @@ def test_quick_start_installs_the_runtime_only_and_fixes_the_example() -> None:
 def test_quick_start_shows_what_the_command_prints(tmp_path: Path) -> None:
     """The command of the first block, run from a clone's root, prints the plan shown under it."""
     args = shlex.split(QUICK_START.split(".venv/bin/dumpfix ", 1)[1])
-    args = [str(ROOT / a) if a.startswith("examples/") else a for a in args]
-    args[args.index("fixed.sql")] = str(tmp_path / "fixed.sql")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")  # a clone's root, as far as the command sees
     result = subprocess.run(
-        [sys.executable, "-m", "dumpfix", *args], capture_output=True, text=True, cwd=ROOT,
+        [sys.executable, "-m", "dumpfix", *args], capture_output=True, text=True, cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
     )
     assert result.returncode == 0, result.stderr
     shown = README.split("## Quick start", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
-    assert result.stderr.replace(str(ROOT) + "/", "") == shown
+    assert result.stderr == shown
     assert (tmp_path / "fixed.sql").stat().st_size > 0
 
 
