@@ -2,9 +2,10 @@
 
 An arrow goes from the referencing table to the referenced one (the table
 that must load first). Tables and arrows inside an FK cycle are red; the
-arrows dumpfix cuts are dashed and say how (``nulls``: loaded as NULL and
-set afterwards, ``defer``, ``owner``, ``superuser``). That is what a user
-needs to see why pg_dump's order could not restore.
+arrows dumpfix cuts are dashed and say how they load and how many rows that
+touches (``nulls``: loaded as NULL and set afterwards, ``defer``, ``owner``,
+``superuser``); a legend inside the picture says all this. That is what a
+user needs to see why pg_dump's order could not restore.
 
 Table names are the user's and may hold any character, so nodes get
 generated ids (``n0``, ``n1``, ...) and names appear only in labels,
@@ -19,7 +20,8 @@ from pathlib import Path
 from dumpfix.catalog import QName
 from dumpfix.errors import DumpfixError
 from dumpfix.fix import Analysis
-from dumpfix.plan import Cut
+from dumpfix.plan import Cut, Method
+from dumpfix.stats import estimated_rows
 
 #: Output syntax by file name ending.
 FORMATS = {".dot": "dot", ".gv": "dot", ".mmd": "mermaid", ".md": "markdown"}
@@ -40,6 +42,8 @@ class Picture:
     cyclic: set[QName]
     unknown: set[QName]  # tables the schema does not describe
     arrows: list[Arrow]
+    #: The ways the cut FKs load, in the legend's order.
+    methods: tuple[Method, ...] = ()
 
 
 def picture(analysis: Analysis) -> Picture:
@@ -60,12 +64,44 @@ def picture(analysis: Analysis) -> Picture:
         cut = cuts.get(id(fk))
         label = ", ".join(fk.columns)
         if cut is not None:
-            label += f": {cut.method.value}"
-            if cut.edge.cost:
-                label += f", {cut.edge.cost} row{'s' if cut.edge.cost != 1 else ''}"
+            label += ": " + _how(cut, estimated_rows(analysis.buf, plan.layout.blocks_of(source)), plan.unenforced)
         arrows.append(Arrow(source, target, label, id(fk) in inside, cut))
     cyclic = {n for cycle in plan.cycles for n in cycle.nodes}
-    return Picture(nodes, cyclic, set(plan.unknown) & present, arrows)
+    methods = tuple(m for m in Method if any(a.cut is not None and a.cut.method is m for a in arrows))
+    return Picture(nodes, cyclic, set(plan.unknown) & present, arrows, methods)
+
+
+def _how(cut: Cut, rows: int, unenforced: bool) -> str:
+    """How a cut FK loads and how many rows that touches, in the words of the legend."""
+    if cut.method is Method.NULLS:
+        return f"nulls, {_rows(cut.edge.cost)} updated after"
+    return f"{cut.method.value}, about {_rows(rows)} checked at the end"
+
+
+def _rows(n: int) -> str:
+    return f"{n:,} row{'' if n == 1 else 's'}"
+
+
+#: What each way of loading a cut FK means, as the legend says it.
+MEANINGS = {
+    Method.NULLS: "nulls: loaded as NULL, then set by one UPDATE of the rows that had a value",
+    Method.DEFER: "defer: a DEFERRABLE FK, checked at COMMIT",
+    Method.OWNER: "owner: the FK altered for the load (DEFERRABLE, or NOT ENFORCED on 18), then checked",
+    Method.SUPERUSER: "superuser: FK checks off for the load, then one query finds orphans",
+}
+
+
+def legend(pic: Picture, cut_line: str = "dashed") -> list[str]:
+    """The lines of the legend drawn inside the picture (cut_line: how cut arrows look)."""
+    lines = [
+        "an arrow points from a table to the table that loads first",
+        "red: tables and FKs in a cycle, which no table order can load",
+        f"{cut_line}: the FK dumpfix cuts; its label says how it loads and how many rows",
+    ]
+    if pic.unknown:
+        lines.append("dashed box: a table the schema does not describe")
+    lines.extend(MEANINGS[m] for m in pic.methods)
+    return lines
 
 
 def graph_format(path: str) -> str:
@@ -108,6 +144,10 @@ def to_dot(pic: Picture) -> str:
         if a.cut is not None:
             attrs.append("style=dashed")
         lines.append(f"  {ids[a.source]} -> {ids[a.target]} [{', '.join(attrs)}];")
+    lines.append('  subgraph cluster_legend { label="legend"; fontname="Helvetica"; style=dashed;')
+    text = "".join(dot_string(line)[1:-1] + "\\l" for line in legend(pic))
+    lines.append(f'    legend [shape=note, fontsize=10, label="{text}"];')
+    lines.append("  }")
     lines.append("}")
     return "\n".join(lines) + "\n"
 
@@ -135,6 +175,11 @@ def to_mermaid(pic: Picture) -> str:
             lines.append(f"  class {','.join(chosen)} {cls}")
     if red:
         lines.append(f"  linkStyle {','.join(map(str, red))} stroke:#d00,color:#d00")
+    lines.append('  subgraph legend["legend"]')
+    lines.append("    direction TB")
+    for i, line in enumerate(legend(pic, "dotted")):
+        lines.append(f'    l{i}["{mermaid_text(line)}"]')
+    lines.append("  end")
     return "\n".join(lines) + "\n"
 
 

@@ -37,7 +37,9 @@ def estimated_rows(buf: bytes, blocks: list[Item]) -> int:
             continue
         sample = min(size, ROW_SAMPLE)
         lines = read(buf, start, sample).count(b"\n")
-        rows += lines * size // sample
+        if sample == size and item.kind is Kind.COPY:
+            lines -= 1  # the whole block was read: its \\. line is no row
+        rows += max(lines, 0) * size // sample
     return rows
 
 

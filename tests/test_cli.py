@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -296,17 +297,29 @@ def test_graph_dot_marks_cycles_and_cuts() -> None:
     dot = Path("plan.dot").read_text()
     assert dot.splitlines()[2] == "digraph dumpfix {"
     ids = {label: nid for nid, label in _dot_nodes(dot)}
-    assert f'  {ids["public.users"]} -> {ids["public.carts"]} [label="cart_id: nulls, 5 rows", color=red, style=dashed];' in dot
+    assert f'  {ids["public.users"]} -> {ids["public.carts"]} [label="cart_id: nulls, 5 rows updated after", color=red, style=dashed];' in dot
     assert f'  {ids["public.colors"]} -> {ids["public.imgs"]} [label="img_id"];' in dot
     assert f'  {ids["public.colors"]} [label="public.colors"];' in dot
     assert f'  {ids["public.users"]} [label="public.users", color=red];' in dot
-    assert dot.count("style=dashed") == 3
+    assert dot.count("style=dashed") == 4  # the three cut FKs and the legend's frame
+    legend = dot.split("subgraph cluster_legend", 1)[1]
+    assert "red: tables and FKs in a cycle" in legend and "dashed: the FK dumpfix cuts" in legend
+    assert "nulls: loaded as NULL, then set by one UPDATE" in legend
+    assert "owner:" not in legend  # only the ways this plan uses
+
+
+def test_graph_cut_fk_altered_for_the_load_counts_its_rows() -> None:
+    result = dumpfix("broken.sql", "--schema", "schema.sql", "--strategy", "owner", "--graph", "plan.dot", "-o", "out.sql")
+    assert result.exit_code == 0
+    dot = Path("plan.dot").read_text()
+    assert re.search(r'label="\w+: owner, about [\d,]+ rows? checked at the end"', dot), dot
+    assert "owner: the FK altered for the load" in dot
 
 
 def _dot_nodes(dot: str) -> list[tuple[str, str]]:
     out = []
     for line in dot.splitlines():
-        if line.startswith("  n") and "->" not in line:
+        if line.startswith("  n") and "->" not in line and "legend" not in line:
             nid, rest = line.strip().split(" ", 1)
             out.append((nid, rest.split('"')[1]))
     return out
@@ -322,8 +335,9 @@ def test_graph_mermaid(name: str) -> None:
         text = text[len("```mermaid\n") : -len("```\n")]
     assert "flowchart LR" in text.splitlines()
     assert text.count("-.->") == 3
-    assert '-.->|"cart_id: nulls, 5 rows"|' in text
+    assert '-.->|"cart_id: nulls, 5 rows updated after"|' in text
     assert "linkStyle" in text and "class " in text
+    assert 'subgraph legend["legend"]' in text and "dotted: the FK dumpfix cuts" in text
 
 
 def test_graph_unknown_extension_is_an_error() -> None:
