@@ -176,12 +176,25 @@ class Plan:
 
     @property
     def transaction(self) -> bool:
+        """Whether the output loads in one transaction that dumpfix opens and commits.
+
+        Every rewritten dump does, whatever the strategy: a load that fails half way
+        (a duplicate key in the last COPY, a dangling reference found by the UPDATE)
+        must leave nothing behind, not rows with their FK columns NULL. Without
+        ON_ERROR_STOP, psql then fails every later statement ("current transaction is
+        aborted") and the final COMMIT only rolls back. An earlier run's output (its
+        head, or its staging and UPDATEs) keeps its transaction when run again.
+        """
         methods = self.methods()
         return (
             self.settings.wrap
             or bool(methods & {Method.DEFER, Method.OWNER, Method.SUPERUSER})
             or bool(self.disabled_triggers)
             or bool(self.bulk_fks)
+            or self.rewritten
+            or self.layout.earlier_head
+            or self.layout.earlier_updates
+            or any(u.staged for u in self.layout.units)
         )
 
     @property
