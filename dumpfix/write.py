@@ -287,7 +287,14 @@ class _Writer:
     def separate(self, index: int) -> None:
         """Keep statements apart: a unit may move behind one that ends without a newline."""
         if index < len(self.items) and self.last_byte not in (b"\n", b""):
-            if self.buf[self.items[index].start] not in b" \t\r\n":
+            at = self.items[index].start
+            moved = True
+            while moved:  # the first byte copied: an earlier run's region is left out
+                moved = False
+                for skip_start, skip_end in self.skips:
+                    if skip_start <= at < skip_end:
+                        at, moved = skip_end, True
+            if at < len(self.buf) and self.buf[at] not in b" \t\r\n":
                 self.emit(self.eol)
 
     def _path_at(self, unit: Unit) -> tuple[str, ...]:
