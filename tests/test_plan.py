@@ -179,3 +179,25 @@ def test_every_rewritten_dump_is_one_transaction() -> None:
     assert moved.plan.transaction and moved.plan.changed
     kept = analyse(b"COPY public.b (x) FROM stdin;\n1\n\\.\nCOPY public.a (x) FROM stdin;\n1\n\\.\n", catalog=ordered)
     assert not kept.plan.transaction and not kept.plan.changed
+
+
+def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> None:
+    """dumpfix's COMMIT follows the setval calls (a failed load must not set sequences),
+    and comes before pg_dump's own BEGIN ... COMMIT around large objects (which would
+    end dumpfix's transaction early) and before \\unrestrict; a rerun gives the same bytes."""
+    catalog = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
+    epilogue = (
+        b"\nSELECT pg_catalog.setval('public.s', 5, true);\n\n"
+        b"BEGIN;\n\nSELECT pg_catalog.lo_open('16385', 131072);\nSELECT pg_catalog.lo_close(0);\n\nCOMMIT;\n\n"
+        b"--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n"
+    )
+    dump = b"\\restrict abc\nCOPY public.a (x) FROM stdin;\n1\n\\.\nCOPY public.b (x) FROM stdin;\n1\n\\.\n" + epilogue
+    out = io.BytesIO()
+    write(analyse(dump, catalog=catalog), out)
+    text = out.getvalue()
+    tail = b"-- dumpfix: after the data\nSET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT;\n-- dumpfix: end\n"
+    assert text.endswith(b"SELECT pg_catalog.setval('public.s', 5, true);\n" + tail + epilogue.split(b"true);\n", 1)[1])
+    assert text.index(b"\nBEGIN;\n") < text.index(b"COPY public.b")
+    again = io.BytesIO()
+    write(analyse(text, catalog=catalog), again)
+    assert again.getvalue() == text
