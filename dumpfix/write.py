@@ -51,7 +51,8 @@ VALIDATION_MEMORY = (
     " < 268435456 THEN PERFORM pg_catalog.set_config('maintenance_work_mem', '256MB', true); END IF; END$dumpfix$;"
 )
 TAIL = "-- dumpfix: after the data"
-#: Statements that begin or end a transaction: the epilogue's own end dumpfix's.
+#: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
+#: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
 _TRANSACTION_CONTROL = re.compile(
     rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE
 )
