@@ -109,10 +109,14 @@ def _idents(names: tuple[str, ...]) -> str:
 class Trigger:
     name: str
     table: QName
-    #: Trigger fires on UPDATE (the only event dumpfix's own statements cause
-    #: besides INSERT, which the dump causes anyway).
+    #: Trigger fires on UPDATE: dumpfix's own UPDATEs (the nulls strategy) would
+    #: fire it where the dump alone fires none.
     on_update: bool
     enabled: bool = True
+    #: Trigger fires on INSERT (BEFORE or AFTER, row or statement level): the dump
+    #: fires it anyway, but a column the nulls strategy loads as NULL would be NULL
+    #: in NEW (or in the table, for a statement trigger) where the source had a value.
+    on_insert: bool = False
 
 
 @dataclass
@@ -136,7 +140,12 @@ class Table:
         return None
 
     def update_triggers(self) -> list[Trigger]:
+        """Enabled user triggers that dumpfix's UPDATEs would fire."""
         return [t for t in self.triggers if t.on_update and t.enabled]
+
+    def insert_triggers(self) -> list[Trigger]:
+        """Enabled user triggers that loading the rows fires (they must not see NULLs)."""
+        return [t for t in self.triggers if t.on_insert and t.enabled]
 
 
 @dataclass

@@ -22,6 +22,7 @@ from pglast.enums import ObjectType, VariableSetKind
 from .catalog import Catalog, Column, ForeignKey, QName, Table, Trigger
 from .catalog_edits import CatalogEditor, IndexInfo, choose_name
 
+_TRIGGER_TYPE_INSERT = 1 << 2
 _TRIGGER_TYPE_UPDATE = 1 << 4
 # search_path entries that never receive CREATEd tables here.
 _NOT_CREATION_SCHEMAS = frozenset({"$user", "pg_catalog", "pg_temp"})
@@ -377,7 +378,9 @@ class DdlApplier:
         if table is None or _names(node.funcname)[-1].startswith("RI_FKey_"):
             return
         on_update = bool(node.events & _TRIGGER_TYPE_UPDATE)
-        self.edit.add_trigger(table, Trigger(node.trigname, table.name, on_update), bool(node.row))
+        on_insert = bool(node.events & _TRIGGER_TYPE_INSERT)
+        trigger = Trigger(node.trigname, table.name, on_update, on_insert=on_insert)
+        self.edit.add_trigger(table, trigger, bool(node.row))
 
     def drop(self, node: Node) -> None:
         kind = node.removeType

@@ -38,10 +38,16 @@ def explain(analysis: Analysis) -> str:
                 lines.append(f"    owner: ALTER CONSTRAINT {during} for the load, then back ({fk})")
             else:
                 lines.append(f"    superuser: loaded with session_replication_role = replica, then checked ({fk})")
+            if cut.method is not Method.NULLS and edge.insert_triggered and edge.deferral is not None:
+                # Why a nullable column was not simply loaded as NULL.
+                lines.append(f"      not loaded as NULL: INSERT triggers on {edge.fk.table} would see NULL")
     for name in plan.unknown:
         lines.append(f"  warning: {name} is not in the schema; left where it is")
     if plan.transaction:
-        lines.append("  the load runs in one transaction (BEGIN ... COMMIT)")
+        lines.append(
+            "  the load runs in one transaction (BEGIN ... COMMIT, after the sequences are set):"
+            " a failed statement leaves nothing"
+        )
     lines.append("  restoring needs: " + "; ".join(plan.privileges()))
     if not plan.changed:
         lines.append("  the dump restores as it is: output identical to input")

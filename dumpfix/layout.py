@@ -54,6 +54,9 @@ class Layout:
     earlier_updates: bool = False
     #: The highest N of the pg_temp.dumpfix_N tables an earlier run created (0: none).
     captures: int = 0
+    #: Before its data the dump holds the head an earlier run of dumpfix wrote (its
+    #: BEGIN): it is dumpfix's output, whose transaction a rerun writes again.
+    earlier_head: bool = False
     _stageable: dict[QName, bool] = field(default_factory=dict, repr=False)
 
     def blocks_of(self, node: QName) -> list[Item]:
@@ -146,11 +149,18 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         for item in items[groups[-1][-1] + 1 :]
     )
     numbers = [int(m.group(1)) for g in groups if (m := _CAPTURE_NAME.fullmatch(_relation(items[g[0]])))]
-    return Layout(items, starts[0], units, end, reconnect, earlier, max(numbers, default=0))
+    head = any(
+        item.kind is Kind.SPACE and _HEAD_LINE.search(buf, item.start, item.end) is not None
+        for item in items[: groups[0][0]]
+    )
+    return Layout(items, starts[0], units, end, reconnect, earlier, max(numbers, default=0), head)
 
 
 #: The comment dumpfix writes before the UPDATEs that set the columns loaded as NULL.
 UPDATES_MARK = b"-- dumpfix: set the FK columns that were loaded as NULL"
+#: The comment that opens the statements dumpfix writes before the data (its BEGIN).
+HEAD_MARK = b"-- dumpfix: before the data"
+_HEAD_LINE = re.compile(rb"(?m)^" + re.escape(HEAD_MARK))
 _CONNECT = re.compile(rb"\\c(?:onnect)?\b")
 
 

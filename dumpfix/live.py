@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Inspection", "inspect", "load_catalog", "role_capabilities", "server_version"]
 
+_TRIGGER_TYPE_INSERT = 1 << 2
 _TRIGGER_TYPE_UPDATE = 1 << 4
 # Relations dumpfix can load data into: ordinary and partitioned tables, not
 # temporary ones, outside the system schemas. {where} narrows it further.
@@ -253,7 +254,13 @@ def _read_triggers(conn: psycopg.Connection[Any], major: int, by_oid: dict[int, 
         table = by_oid[relid]
         # 'R' (ENABLE REPLICA) triggers fire only under session_replication_role = replica.
         table.triggers.append(
-            Trigger(name, table.name, bool(tgtype & _TRIGGER_TYPE_UPDATE), enabled not in ("D", "R"))
+            Trigger(
+                name,
+                table.name,
+                bool(tgtype & _TRIGGER_TYPE_UPDATE),
+                enabled not in ("D", "R"),
+                on_insert=bool(tgtype & _TRIGGER_TYPE_INSERT),
+            )
         )
 
 

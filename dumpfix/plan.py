@@ -66,6 +66,9 @@ class Edge:
     deferral: Deferral | None  # how to load it as NULL, None when it cannot be
     cost: int  # rows that would need an UPDATE (self-references: rows pointing ahead)
     triggered: bool = False  # the referencing table has user UPDATE triggers
+    #: The referencing table has user INSERT triggers, and loading the edge as NULL
+    #: would show them NULL where the source has a value: not cut by nulls.
+    insert_triggered: bool = False
 
 
 class Method(str, enum.Enum):
@@ -176,12 +179,25 @@ class Plan:
 
     @property
     def transaction(self) -> bool:
+        """Whether the output loads in one transaction that dumpfix opens and commits.
+
+        Every rewritten dump does, whatever the strategy: a load that fails half way
+        (a duplicate key in the last COPY, a dangling reference found by the UPDATE)
+        must leave nothing behind, not rows with their FK columns NULL. Without
+        ON_ERROR_STOP, psql then fails every later statement ("current transaction is
+        aborted") and the final COMMIT only rolls back. An earlier run's output (its
+        head, or its staging and UPDATEs) keeps its transaction when run again.
+        """
         methods = self.methods()
         return (
             self.settings.wrap
             or bool(methods & {Method.DEFER, Method.OWNER, Method.SUPERUSER})
             or bool(self.disabled_triggers)
             or bool(self.bulk_fks)
+            or self.rewritten
+            or self.layout.earlier_head
+            or self.layout.earlier_updates
+            or any(u.staged for u in self.layout.units)
         )
 
     @property
@@ -255,7 +271,11 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
         member = set(component)
         inside = [i for i, e in enumerate(edges) if e.source in member and e.target in member]
         for i in inside:  # only edges inside a cycle can be cut: only theirs are costed
-            edges[i] = replace(edges[i], cost=_cost(edges[i], layout, stats, settings.staging))
+            edge = edges[i]
+            edges[i] = replace(edge, cost=_cost(edge, layout, stats, settings.staging))
+            if edge.source == edge.target and settings.staging and layout.stageable(buf, edge.source):
+                # Staged, a self-reference loads as it is (Rewrite.nulled): no NULL to see.
+                edges[i] = replace(edges[i], insert_triggered=False)
         cross = [i for i in inside if edges[i].source != edges[i].target]
         # A self-reference fails only where rows point at rows a later statement loads.
         loops = [i for i in inside if edges[i].source == edges[i].target and edges[i].cost]
@@ -317,7 +337,10 @@ def _levels(settings: Settings) -> list[Allowed]:
         return Method.DEFER if e.fk.deferrable else method
 
     def nulls(e: Edge, triggers_ok: bool) -> Method | None:
-        return Method.NULLS if e.deferral is not None and (triggers_ok or not e.triggered) else None
+        # UPDATE triggers can be switched off around dumpfix's UPDATEs (by the owner);
+        # INSERT triggers fire while the rows load, and must see their values.
+        usable = e.deferral is not None and not e.insert_triggered and (triggers_ok or not e.triggered)
+        return Method.NULLS if usable else None
 
     owner_ok = _RANK[role] >= _RANK[Role.OWNER]
     if forced is None:
@@ -357,7 +380,8 @@ def _choose(nodes: list[QName], cross: list[Edge], loops: list[Edge], settings: 
 def _edge(fk: ForeignKey, source: QName, target: QName, catalog: Catalog) -> Edge:
     table = catalog.tables.get(fk.table)
     triggered = bool(table and table.update_triggers())
-    return Edge(fk, source, target, _deferral(fk, catalog, source == target), 0, triggered)
+    insert_triggered = bool(table and table.insert_triggers())
+    return Edge(fk, source, target, _deferral(fk, catalog, source == target), 0, triggered, insert_triggered)
 
 
 def _cost(edge: Edge, layout: Layout, stats: Stats, staging: bool) -> int:
@@ -421,6 +445,8 @@ def _why(edge: Edge, settings: Settings) -> str:
         return "DEFERRABLE"
     if edge.deferral is None:
         return "no nullable FK column or no key to UPDATE by"
+    if edge.insert_triggered:
+        return "INSERT triggers would see NULL where the dump has a value"
     if edge.triggered:
         return "UPDATE triggers would change the restored rows"
     return "nullable"

@@ -11,13 +11,14 @@ right after the block (COPY for COPY dumps, multi-row INSERT for INSERT dumps).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
-from dumpfix.layout import UPDATES_MARK, Unit
+from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
 from dumpfix.mapping import copy_out
 from dumpfix.plan import Cut, Method, Plan, Rewrite
 from dumpfix.reserved import PARALLEL_MIN, Reserved, positional
@@ -41,7 +42,7 @@ class Capture:
     staged: bool = False
 
 
-HEAD = "-- dumpfix: before the data"
+HEAD = HEAD_MARK.decode()
 #: ENFORCED validates each FK with one anti-join whose work_mem is maintenance_work_mem
 #: (ri_triggers.c, RI_Initial_Check); the 64MB default spills the hash of a
 #: million-row parent to disk. Raised for this transaction only, never lowered.
@@ -50,6 +51,11 @@ VALIDATION_MEMORY = (
     " < 268435456 THEN PERFORM pg_catalog.set_config('maintenance_work_mem', '256MB', true); END IF; END$dumpfix$;"
 )
 TAIL = "-- dumpfix: after the data"
+#: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
+#: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
+_TRANSACTION_CONTROL = re.compile(
+    rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE
+)
 END = "-- dumpfix: end"
 
 
@@ -149,7 +155,6 @@ class _Writer:
         self.last_byte = b"\n"
         head, tail = own_regions(buf, plan)
         self.skips = [r for r in (head, tail) if r is not None]
-        self.old_tail = tail
         #: out's descriptor where regions can be left to a child (reserved.py).
         self.positional = positional(buf, out)
         self.reserved: list[Reserved] = []
@@ -207,15 +212,35 @@ class _Writer:
         if current != end_path:
             path = ", ".join(quote_ident(s) for s in end_path)
             self.sql(f"\nSET search_path = {path}, pg_catalog;\n")
-        if self.old_tail is not None and layout.epilogue_start < len(self.items):
-            # Where an earlier run's tail was: after its UPDATEs, which are data now.
-            self.copy_span(self.items[layout.epilogue_start].start, self.old_tail[0])
-            self.emit_region(TAIL, self.tail_statements())
-            self.copy_span(self.old_tail[1], len(self.buf))
-            return
+        # The transaction ends after the epilogue's statements (pg_dump's setval
+        # calls): a load that fails leaves the sequences as they were too.
+        commit = self.commit_point()
+        if commit > layout.epilogue_start:
+            self.separate(layout.epilogue_start)
+            self.copy_items(layout.epilogue_start, commit)
         self.emit_region(TAIL, self.tail_statements())
-        self.separate(layout.epilogue_start)
-        self.copy_items(layout.epilogue_start, len(self.items))
+        self.separate(commit)
+        self.copy_items(commit, len(self.items))
+
+    def commit_point(self) -> int:
+        """The item before which the tail (and its COMMIT) goes: after the last statement
+        of the epilogue that comes before its first psql meta-command (\\unrestrict,
+        \\connect) or transaction control of its own (pg_dump's BEGIN ... COMMIT around
+        large objects would end dumpfix's transaction early). An earlier run's tail
+        is skipped: it is replaced, wherever it stood."""
+        layout = self.plan.layout
+        commit = layout.epilogue_start
+        for index in range(layout.epilogue_start, len(self.items)):
+            item = self.items[index]
+            if any(start <= item.start and item.end <= end for start, end in self.skips):
+                continue
+            if item.kind is Kind.META:
+                break
+            if item.kind is not Kind.SPACE:
+                if _TRANSACTION_CONTROL.match(self.buf, item.start, item.end):
+                    break
+                commit = index + 1
+        return commit
 
     def emit_region(self, mark: str, statements: list[str]) -> None:
         if mark == TAIL and not statements:
@@ -263,7 +288,14 @@ class _Writer:
     def separate(self, index: int) -> None:
         """Keep statements apart: a unit may move behind one that ends without a newline."""
         if index < len(self.items) and self.last_byte not in (b"\n", b""):
-            if self.buf[self.items[index].start] not in b" \t\r\n":
+            at = self.items[index].start
+            moved = True
+            while moved:  # the first byte copied: an earlier run's region is left out
+                moved = False
+                for skip_start, skip_end in self.skips:
+                    if skip_start <= at < skip_end:
+                        at, moved = skip_end, True
+            if at < len(self.buf) and self.buf[at] not in b" \t\r\n":
                 self.emit(self.eol)
 
     def _path_at(self, unit: Unit) -> tuple[str, ...]:

@@ -499,14 +499,21 @@ def schema_dump(server: Server, dbname: str, pg_dump_bin: Path | None = None) ->
 
 
 def restore(
-    target: Target, dump_path: Path, user: str | None = None, single_transaction: bool = False
+    target: Target,
+    dump_path: Path,
+    user: str | None = None,
+    single_transaction: bool = False,
+    on_error_stop: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Load dump_path into target with the server's psql, as target.owner by default.
 
+    on_error_stop=False is plain `psql -f`: psql goes on past a failed statement.
     Returns the result without raising, so tests can assert on failures too.
     """
     server = target.server
-    args = [str(server.bin_dir / "psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "--dbname", target.dbname]
+    args = [str(server.bin_dir / "psql"), "-X", "-q", "--dbname", target.dbname]
+    if on_error_stop:
+        args[3:3] = ["-v", "ON_ERROR_STOP=1"]
     if single_transaction:
         args.append("--single-transaction")
     args += ["-f", str(dump_path)]

@@ -24,7 +24,7 @@ from dumpfix.progress import CountingWriter, Progress, clock_time, human
 from dumpfix.report import moved_tables
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-WHY = "2 cycles, 3 FK columns loaded as NULL"
+WHY = "2 cycles, 3 FK columns loaded as NULL, one transaction"
 
 
 @pytest.fixture(autouse=True)
@@ -177,7 +177,7 @@ def test_check_reports_moved_tables() -> None:
     )
     result = dumpfix("--check", "order.sql", "--schema", "schema2.sql")
     assert result.exit_code == 1
-    assert result.stderr == "dumpfix: would rewrite order.sql: 1 table moved\n"
+    assert result.stderr == "dumpfix: would rewrite order.sql: 1 table moved, one transaction\n"
 
 
 # --- --in-place ------------------------------------------------------------------

@@ -493,7 +493,7 @@ def test_table_unknown_to_the_schema_is_kept_in_place_with_a_warning(pg_server: 
     assert result.returncode == 0, result.stderr.decode()
     assert result.stderr.decode() == (
         "dumpfix: warning: public.audit is not in the schema: its data stays where it is\n"
-        "dumpfix: fixed in.sql -> out.sql: 1 cycle, 1 FK column loaded as NULL\n"
+        "dumpfix: fixed in.sql -> out.sql: 1 cycle, 1 FK column loaded as NULL, one transaction\n"
     )
     out = (tmp_path / "out.sql").read_bytes()
     assert out.index(b"INSERT INTO public.a (") < out.index(b"COPY public.audit") < out.index(b"INSERT INTO public.b")

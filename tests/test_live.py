@@ -94,7 +94,9 @@ def shape(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
              fk.initially_deferred, fk.match_full, fk.enforced)
             for fk in catalog.foreign_keys
         },
-        "triggers": {(t.name, tr.name, tr.table, tr.on_update, tr.enabled) for t in tables for tr in t.triggers},
+        "triggers": {
+            (t.name, tr.name, tr.table, tr.on_update, tr.on_insert, tr.enabled) for t in tables for tr in t.triggers
+        },
     }
 
 

@@ -113,3 +113,91 @@ def test_unknown_table_is_kept_and_reported() -> None:
     analysis = analyse(dump, catalog=catalog)
     assert [str(u.table) for u in analysis.plan.order] == ["public.mystery", "public.b", "public.a"]
     assert [str(t) for t in analysis.plan.unknown] == ["public.mystery"]
+
+
+TRIGGER_SCHEMA = """
+CREATE TABLE users (id int PRIMARY KEY, cart_id int, first_cart_id int);
+CREATE TABLE carts (id int PRIMARY KEY, user_id int {carts_null} REFERENCES users);
+ALTER TABLE users ADD FOREIGN KEY (cart_id) REFERENCES carts {deferrable};
+CREATE TRIGGER users_copy_cart {when} ON users FOR EACH {level} EXECUTE FUNCTION copy_cart();
+"""
+TRIGGER_DUMP = (
+    b"COPY public.users (id, cart_id, first_cart_id) FROM stdin;\n1\t1\t1\n\\.\n"
+    b"COPY public.carts (id, user_id) FROM stdin;\n1\t1\n\\.\n"
+)
+
+
+def _trigger_plan(settings: Settings, when: str = "BEFORE INSERT", carts_null: str = "NOT NULL",
+                  deferrable: str = "", level: str = "ROW") -> dict[str, Method]:
+    schema = TRIGGER_SCHEMA.format(when=when, carts_null=carts_null, deferrable=deferrable, level=level)
+    plan = analyse(TRIGGER_DUMP, catalog=load_schema_sql(schema), settings=settings).plan
+    return {str(c.edge.fk.table): c.method for cycle in plan.cycles for c in cycle.cuts}
+
+
+@pytest.mark.parametrize("when", ["BEFORE INSERT", "AFTER INSERT", "AFTER INSERT OR UPDATE OF cart_id"])
+@pytest.mark.parametrize("level", ["ROW", "STATEMENT"])
+def test_insert_trigger_keeps_its_table_from_nulls(when: str, level: str) -> None:
+    """An INSERT trigger would see NULL in a column loaded as NULL (a BEFORE trigger copying
+    NEW.cart_id would store NULL): the owner alters the FK for the load instead."""
+    assert _trigger_plan(Settings(), when, level=level) == {"public.users": Method.OWNER}
+
+
+def test_insert_trigger_table_spared_when_another_edge_can_be_cut() -> None:
+    """Another way: the cycle's other edge loads as NULL, on a table without triggers."""
+    assert _trigger_plan(Settings(Role.USER), carts_null="") == {"public.carts": Method.NULLS}
+    assert _trigger_plan(Settings(), carts_null="") == {"public.carts": Method.NULLS}
+
+
+def test_insert_trigger_table_with_a_deferrable_fk_is_deferred() -> None:
+    assert _trigger_plan(Settings(Role.USER), deferrable="DEFERRABLE") == {"public.users": Method.DEFER}
+
+
+def test_update_trigger_alone_still_lets_the_owner_force_nulls() -> None:
+    """UPDATE triggers are switched off around dumpfix's UPDATE; INSERT triggers cannot be."""
+    forced = Settings(Role.OWNER, Method.NULLS)
+    assert _trigger_plan(forced, when="BEFORE UPDATE") == {"public.users": Method.NULLS}
+    with pytest.raises(PlanError, match=r"public\.users\(cart_id\) -> public\.carts: INSERT triggers would see NULL"):
+        _trigger_plan(forced)
+
+
+def test_insert_trigger_refusal_for_a_plain_user_says_why() -> None:
+    with pytest.raises(PlanError) as refused:
+        _trigger_plan(Settings(Role.USER))
+    message = str(refused.value)
+    assert "with --role user" in message
+    assert "public.users(cart_id) -> public.carts: INSERT triggers would see NULL where the dump has a value" in message
+    assert "public.carts(user_id) -> public.users: no nullable FK column" in message
+
+
+def test_every_rewritten_dump_is_one_transaction() -> None:
+    """nulls and reorder alone open a transaction too; a dump left as it is gets none."""
+    catalog = load_schema_sql(TRIGGER_SCHEMA.format(when="BEFORE UPDATE", carts_null="", deferrable="", level="ROW"))
+    nulls = analyse(TRIGGER_DUMP, catalog=catalog, settings=Settings(Role.USER)).plan
+    assert nulls.methods() == {Method.NULLS} and nulls.transaction and nulls.changed
+    ordered = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
+    moved = analyse(b"COPY public.a (x) FROM stdin;\n1\n\\.\nCOPY public.b (x) FROM stdin;\n1\n\\.\n", catalog=ordered)
+    assert moved.plan.transaction and moved.plan.changed
+    kept = analyse(b"COPY public.b (x) FROM stdin;\n1\n\\.\nCOPY public.a (x) FROM stdin;\n1\n\\.\n", catalog=ordered)
+    assert not kept.plan.transaction and not kept.plan.changed
+
+
+def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> None:
+    """dumpfix's COMMIT follows the setval calls (a failed load must not set sequences),
+    and comes before pg_dump's own BEGIN ... COMMIT around large objects (which would
+    end dumpfix's transaction early) and before \\unrestrict; a rerun gives the same bytes."""
+    catalog = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
+    epilogue = (
+        b"\nSELECT pg_catalog.setval('public.s', 5, true);\n\n"
+        b"BEGIN;\n\nSELECT pg_catalog.lo_open('16385', 131072);\nSELECT pg_catalog.lo_close(0);\n\nCOMMIT;\n\n"
+        b"--\n-- PostgreSQL database dump complete\n--\n\n\\unrestrict abc\n\n"
+    )
+    dump = b"\\restrict abc\nCOPY public.a (x) FROM stdin;\n1\n\\.\nCOPY public.b (x) FROM stdin;\n1\n\\.\n" + epilogue
+    out = io.BytesIO()
+    write(analyse(dump, catalog=catalog), out)
+    text = out.getvalue()
+    tail = b"-- dumpfix: after the data\nSET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT;\n-- dumpfix: end\n"
+    assert text.endswith(b"SELECT pg_catalog.setval('public.s', 5, true);\n" + tail + epilogue.split(b"true);\n", 1)[1])
+    assert text.index(b"\nBEGIN;\n") < text.index(b"COPY public.b")
+    again = io.BytesIO()
+    write(analyse(text, catalog=catalog), again)
+    assert again.getvalue() == text

@@ -47,7 +47,11 @@ def facts(catalog: Catalog) -> set[str]:
         out.update(f"unique {name}: {','.join(key)}" for key in table.unique_keys)
         for trigger in table.triggers:
             assert trigger.table == q
-            flags = (" update" if trigger.on_update else "") + ("" if trigger.enabled else " disabled")
+            flags = (
+                (" insert" if trigger.on_insert else "")
+                + (" update" if trigger.on_update else "")
+                + ("" if trigger.enabled else " disabled")
+            )
             out.add(f"trigger {name}.{trigger.name}:{flags}")
     for fk in catalog.foreign_keys:
         flags = (
@@ -720,9 +724,9 @@ CASES = [
         """,
         [
             "trigger public.t.t_upd: update",
-            "trigger public.t.t_of: update",
+            "trigger public.t.t_of: insert update",
             "trigger public.t.t_stmt: update",
-            "trigger public.t.t_ins:",
+            "trigger public.t.t_ins: insert",
             "trigger public.t.user_ct: update",
         ],
         id="create-and-drop-triggers",
@@ -1018,8 +1022,8 @@ RICH_COMMON = [
     "pk public.tickets: id",
     "unique Sales.Kunden: email",
     "unique public.departments: name",
-    "trigger Sales.Kunden.kunden_sync: update disabled",
-    "trigger public.employees.employees_audit:",
+    "trigger Sales.Kunden.kunden_sync: insert update disabled",
+    "trigger public.employees.employees_audit: insert",
     "trigger public.employees.employees_touch: update",
     "fk Sales.Kunden.kunden_favourite_fk: favourite_employee -> public.employees: id",
     "fk Sales.Order Items.order_items_order_fk: order_id,region -> Sales.orders: id,region",
