@@ -243,6 +243,34 @@ def test_pg_dump_words_in_data_are_data(pg_server: Server, tmp_path: Path) -> No
         assert (tmp_path / "out.sql").read_bytes() == dump
 
 
+@pytest.mark.parametrize("fmt", ["copy", "inserts", "rows-per-insert"])
+def test_pg_dump_words_on_4096_byte_boundaries_are_data(pg_server: Server, tmp_path: Path, fmt: str) -> None:
+    """Text that anyone may store cannot stop a dump from being fixed: values holding
+    "pg_dump: " (and "error: ") over and over put one on every 4096-byte boundary's
+    residue, in COPY data, in strings, in E'' strings and in a quoted name; the dump is
+    fixed (a cycle to rewrite) and restores identically."""
+    sql = (
+        'CREATE TABLE "pg_dump: t" (id int PRIMARY KEY, "pg_dump: c" text, other int);\n'
+        "CREATE TABLE u (id int PRIMARY KEY, t_id int REFERENCES \"pg_dump: t\", s text);\n"
+        'ALTER TABLE "pg_dump: t" ADD FOREIGN KEY (other) REFERENCES u;\n'
+        "INSERT INTO u SELECT i, NULL, repeat('pg_dump: error: x', 300 + i) FROM generate_series(1, 30) AS i;\n"
+        "INSERT INTO \"pg_dump: t\" SELECT i, repeat('pg_dump: ', 500 + i) || E'\\\\ \\t' || repeat(E'pg_dump: \\'', 40),"
+        " i FROM generate_series(1, 30) AS i;\n"
+        "UPDATE u SET t_id = id;\n"
+    )
+    source = pgharness.create_database(pg_server, sql)
+    schema = pgharness.schema_dump(pg_server, source)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    dump = pgharness.data_dump(pg_server, source, fmt)
+    boundaries = {at % 4096 for at in (m.start() for m in re.finditer(rb"pg_dump: ", dump))}
+    assert len(boundaries) == 4096
+    (tmp_path / "in.sql").write_bytes(dump)
+    result = ok(dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", cwd=tmp_path))
+    assert result.stderr == b""
+    assert (tmp_path / "out.sql").read_bytes() != dump
+    restores(pg_server, source, schema, tmp_path / "out.sql")
+
+
 def test_verbose_messages_inside_the_data_are_refused(shop: Shop, work: Path) -> None:
     """pg_dump -v 2>&1: stderr lines land where stdout's buffer was flushed, mid-row."""
     args = [str(shop.server.bin_dir / "pg_dump"), "-v", "--data-only", "--dbname", shop.source]
