@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pglast import parse_sql
 from pglast.parser import ParseError
 
+from dumpfix.catalog import quote_literal
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import in_quoted, skip_space, statement_end
@@ -153,6 +154,33 @@ def _breaks_row(buf: bytes, at: int, findings: Findings) -> bool:
     second = _end_of_line(buf, first)
     lines = [bytes(buf[start:first]), bytes(buf[first:second])]
     return any(line.count(b"\t") != tabs for line in lines if line.rstrip(b"\r\n") != b"\\.")
+
+
+_SET_ONE_VALUE = re.compile(
+    rb"SET\s+(?:SESSION\s+)?([A-Za-z_]+)\s*(?:=|TO)\s*('(?:[^'\\]|'')*'|[A-Za-z0-9_.+-]+)\s*;", re.IGNORECASE
+)
+
+
+def portable_setting(statement: bytes, encoding: str) -> bytes | None:
+    """``SET name = value;`` of a setting older servers lack, as a statement every
+    server runs: set where it knows the setting, skipped where it does not.
+
+    ``set_config(name, value, false)`` is what ``SET`` does (for the session);
+    pg_settings has no row for a setting the server lacks, so the SELECT then
+    calls nothing. For a rewritten dump whose target version is unknown, so
+    that pg_dump 17+'s ``SET transaction_timeout = 0;`` does not stop the load
+    on PostgreSQL 16 or older. None for any other statement.
+    """
+    m = _SET_ONE_VALUE.fullmatch(statement.strip())
+    if m is None or m.group(1).decode().lower() not in SETTING_SINCE:
+        return None
+    raw = m.group(2).decode(encoding, "surrogateescape")
+    value = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
+    name = quote_literal(m.group(1).decode().lower())
+    return (
+        f"SELECT pg_catalog.set_config(name, {quote_literal(value)}, false) "
+        f"FROM pg_catalog.pg_settings WHERE name = {name};"
+    ).encode(encoding, "surrogateescape")
 
 
 def needles(options: Cleanup) -> list[bytes]:

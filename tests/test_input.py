@@ -37,6 +37,10 @@ DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
     ".xz": lzma.decompress,
     ".zst": lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
 }
+#: What a rewritten dump sets for pg_dump 17+'s SET transaction_timeout = 0 with no version known.
+PORTABLE_TIMEOUT = (
+    b"SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name = 'transaction_timeout';"
+)
 MAGIC = {".gz": b"\x1f\x8b", ".bz2": b"BZh", ".xz": b"\xfd7zXZ\x00", ".zst": b"\x28\xb5\x2f\xfd"}
 
 
@@ -306,17 +310,46 @@ def test_newer_pg_dump_into_older_server_with_target_version(
     (tmp_path / "in.sql").write_bytes(dump)
     (tmp_path / "schema.sql").write_bytes(schema)
     assert b"SET transaction_timeout = 0;\n" in dump
-    ok(dumpfix("in.sql", "-o", "plain.sql", "--schema", "schema.sql", cwd=tmp_path))
-    failed = pgharness.restore(pgharness.create_target(case.server, schema), tmp_path / "plain.sql")
+    failed = pgharness.restore(pgharness.create_target(case.server, schema), tmp_path / "in.sql")
     assert 'unrecognized configuration parameter "transaction_timeout"' in failed.stderr
+    ok(dumpfix("in.sql", "-o", "plain.sql", "--schema", "schema.sql", cwd=tmp_path))
     result = ok(dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--target-version", "15", cwd=tmp_path))
     assert result.stderr.decode() == (
         "dumpfix: notice: removed SET transaction_timeout: PostgreSQL 15 does not know it (from PostgreSQL 17 on)\n"
     )
     out = (tmp_path / "out.sql").read_bytes()
     assert b"transaction_timeout" not in out
-    assert out == (tmp_path / "plain.sql").read_bytes().replace(b"SET transaction_timeout = 0;\n", b"")
+    assert out == (tmp_path / "plain.sql").read_bytes().replace(PORTABLE_TIMEOUT + b"\n", b"")
     restores(case.server, source, schema, tmp_path / "out.sql")
+
+
+@pytest.mark.pg_pair(15, 18)
+@pytest.mark.parametrize("fmt", ["copy", "inserts"])
+def test_newer_pg_dump_into_older_server_without_a_version(
+    pg_pool: ServerPool, source_db: SourceDb, tmp_path: Path, fmt: str
+) -> None:
+    """With no version known, a rewritten dump sets transaction_timeout where the server
+    knows it and skips it elsewhere: pg_dump 18's dump loads into PostgreSQL 15 and 18
+    as the owner; a second run changes nothing."""
+    case = _case(pg_pool, 15, 18)
+    source = source_db(case.server, "shop")
+    dump = pgharness.data_dump(case.server, source, fmt, case.pg_dump_bin)
+    schema = pgharness.schema_dump(case.server, source)
+    (tmp_path / "in.sql").write_bytes(dump)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    assert b"SET transaction_timeout = 0;\n" in dump
+    result = ok(dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", cwd=tmp_path))
+    assert result.stderr == b""
+    out = (tmp_path / "out.sql").read_bytes()
+    assert b"SET transaction_timeout" not in out
+    assert PORTABLE_TIMEOUT + b"\n" in out
+    restores(case.server, source, schema, tmp_path / "out.sql")
+    newest = pg_pool.newest()
+    if newest.version >= 17:
+        on_newest = source_db(newest, "shop")
+        restores(newest, on_newest, pgharness.schema_dump(newest, on_newest), tmp_path / "out.sql")
+    ok(dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", cwd=tmp_path))
+    assert (tmp_path / "again.sql").read_bytes() == out
 
 
 def test_target_version_keeps_what_the_target_knows(shop: Shop, work: Path) -> None:
@@ -324,7 +357,8 @@ def test_target_version_keeps_what_the_target_knows(shop: Shop, work: Path) -> N
     (work / "in.sql").write_bytes(dump)
     for version in ("17", "18"):
         result = ok(dumpfix("in.sql", "--schema", "schema.sql", "--target-version", version, cwd=work))
-        assert result.stdout == shop.fixed and result.stderr == b""
+        assert result.stdout == shop.fixed.replace(PORTABLE_TIMEOUT, b"SET transaction_timeout = 0;")
+        assert result.stderr == b""
 
 
 def test_transaction_timeout_in_data_is_data(pg_server: Server, tmp_path: Path) -> None:
