@@ -43,8 +43,19 @@ def quote_ident(name: str) -> str:
 
 
 def quote_literal(value: str) -> str:
-    """A standard-conforming string literal (dumps set standard_conforming_strings)."""
-    return "'" + value.replace("'", "''") + "'"
+    """A string literal that means value whatever standard_conforming_strings is.
+
+    A dump may set it off (pg_dump of a server set so writes
+    ``SET standard_conforming_strings = off;``): a backslash in a plain '...'
+    literal is then an escape, so ``\\''`` closes the literal where its
+    writer meant a quote, and the rest of the value runs as SQL. An E'' literal reads backslashes as
+    escapes under either setting, so a value holding one is written as E''
+    with each backslash doubled; one without is the same plain literal under both.
+    """
+    body = value.replace("'", "''")
+    if "\\" in value:
+        return "E'" + body.replace("\\", "\\\\") + "'"
+    return "'" + body + "'"
 
 
 @dataclass

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pglast import parse_sql
 from pglast.parser import ParseError
 
+from dumpfix.catalog import quote_literal
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
-from dumpfix.lexer import skip_space, statement_end
+from dumpfix.lexer import in_quoted, skip_space, statement_end
 from dumpfix.mapping import find_rare, indexed
 from dumpfix.needles import everywhere
 
@@ -80,6 +81,11 @@ class Findings:
 
     removals: list[Removal] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    #: Where a program's name stands inside COPY data, a string, a quoted identifier
+    #: or a comment: the dump's data, never a message, wherever it falls.
+    in_data: set[int] = field(default_factory=set)
+    #: Of those in COPY data with a column list: how many TABs each of its rows holds.
+    copy_tabs: dict[int, int] = field(default_factory=dict)
 
     def input_line(self, line: int) -> int:
         """The input's line number of a line of the cleaned buffer."""
@@ -104,7 +110,7 @@ def find(buf: bytes, options: Cleanup, name: str) -> Findings:
         findings.removals.append(Removal(0, 3, 1, 0, True))
         findings.notices.append("notice: removed the UTF-8 byte order mark at the start (psql does not need it)")
     if candidates:
-        _walk(buf, options, name, candidates[-1], findings)
+        _walk(buf, options, name, candidates, findings)
         _refuse_interleaved(buf, candidates, findings, name)
     return findings
 
@@ -114,20 +120,67 @@ def _refuse_interleaved(buf: bytes, candidates: list[int], findings: Findings, n
 
     stdout is block-buffered, so with ``pg_dump -v`` a message lands where a
     block of the dump ended: at a multiple of 4096 bytes of the dump's own
-    output, often mid-line or mid-row. Removing it there would guess; the
-    same words elsewhere are data and stay.
+    output, often mid-line or mid-row. Removing it there would guess. Only
+    text outside COPY data, strings, quoted identifiers and comments is
+    refused: anyone who may store text could otherwise put ``pg_dump: ``
+    on a 4096-byte boundary and stop every backup of the database from being
+    fixed. A message cut into data is not told from data.
     """
     removed = sorted(findings.removals, key=lambda r: r.start)
     for at in candidates:
         if at == 0 or buf[at - 1] in b"\r\n" or not _TOOL_LINE.match(buf, at):
             continue
         before = sum(min(r.end, at) - r.start for r in removed if r.start < at)
-        if (at - before) % 4096 == 0:
+        if (at - before) % 4096 == 0 and (at not in findings.in_data or _breaks_row(buf, at, findings)):
             raise DumpError(
                 "a pg_dump message is cut into the dump's text here (pg_dump -v ... 2>&1?): "
                 "dump again without mixing stderr into the file",
                 f"{name}:{line_number(buf, at)}",
             )
+
+
+def _breaks_row(buf: bytes, at: int, findings: Findings) -> bool:
+    """Whether a message at ``at`` in COPY data split its row in two: the line it ends
+    and the next one do not hold the row's TABs (a field's TAB is always escaped).
+
+    A value that holds the words keeps its row whole; a message cut into a
+    one-column table's row is not told from data.
+    """
+    tabs = findings.copy_tabs.get(at)
+    if tabs is None:
+        return False
+    start = max(buf.rfind(b"\n", 0, at), buf.rfind(b"\r", 0, at)) + 1
+    first = _end_of_line(buf, at)
+    second = _end_of_line(buf, first)
+    lines = [bytes(buf[start:first]), bytes(buf[first:second])]
+    return any(line.count(b"\t") != tabs for line in lines if line.rstrip(b"\r\n") != b"\\.")
+
+
+_SET_ONE_VALUE = re.compile(
+    rb"SET\s+(?:SESSION\s+)?([A-Za-z_]+)\s*(?:=|TO)\s*('(?:[^'\\]|'')*'|[A-Za-z0-9_.+-]+)\s*;", re.IGNORECASE
+)
+
+
+def portable_setting(statement: bytes, encoding: str) -> bytes | None:
+    """``SET name = value;`` of a setting older servers lack, as a statement every
+    server runs: set where it knows the setting, skipped where it does not.
+
+    ``set_config(name, value, false)`` is what ``SET`` does (for the session);
+    pg_settings has no row for a setting the server lacks, so the SELECT then
+    calls nothing. For a rewritten dump whose target version is unknown, so
+    that pg_dump 17+'s ``SET transaction_timeout = 0;`` does not stop the load
+    on PostgreSQL 16 or older. None for any other statement.
+    """
+    m = _SET_ONE_VALUE.fullmatch(statement.strip())
+    if m is None or m.group(1).decode().lower() not in SETTING_SINCE:
+        return None
+    raw = m.group(2).decode(encoding, "surrogateescape")
+    value = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
+    name = quote_literal(m.group(1).decode().lower())
+    return (
+        f"SELECT pg_catalog.set_config(name, {quote_literal(value)}, false) "
+        f"FROM pg_catalog.pg_settings WHERE name = {name};"
+    ).encode(encoding, "surrogateescape")
 
 
 def needles(options: Cleanup) -> list[bytes]:
@@ -172,9 +225,12 @@ def _tool_candidates(buf: bytes) -> Iterator[int]:
         yield from everywhere(buf, name, rest)
 
 
-def _walk(buf: bytes, options: Cleanup, name: str, last: int, findings: Findings) -> None:
-    """Go from statement to statement up to last, removing what stands between statements."""
+def _walk(buf: bytes, options: Cleanup, name: str, candidates: list[int], findings: Findings) -> None:
+    """Go from statement to statement up to the last candidate, removing what stands
+    between statements and noting the candidates that stand in data."""
     n = len(buf)
+    last = candidates[-1]
+    pending = 0  # the first candidate not yet passed
     pos = 0
     tool_lines = 0
     settings: list[str] = []
@@ -204,7 +260,15 @@ def _walk(buf: bytes, options: Cleanup, name: str, last: int, findings: Findings
             elif _INSERT_HEAD.match(buf, pos):
                 end = statement_end(buf, pos, n)
             elif _COPY_HEAD.match(buf, pos):
-                end = _copy_end(buf, pos, n)
+                end, columns = _copy_end(buf, pos, n)
+                head_end = statement_end(buf, pos, n)
+                while pending < len(candidates) and candidates[pending] < end:
+                    at = candidates[pending]
+                    if at >= head_end or in_quoted(buf, pos, head_end, at):
+                        findings.in_data.add(at)
+                        if at >= head_end and columns:
+                            findings.copy_tabs[at] = columns - 1
+                    pending += 1
             else:
                 end = statement_end(buf, pos, n)
                 m = _SET.match(buf, pos, end)
@@ -215,6 +279,11 @@ def _walk(buf: bytes, options: Cleanup, name: str, last: int, findings: Findings
             if e.location is None:
                 e.location = f"{name}:{line_number(buf, pos)}"
             raise
+        while pending < len(candidates) and candidates[pending] < end:
+            at = candidates[pending]
+            if at < pos or in_quoted(buf, pos, end, at):  # a comment before the statement, or a literal
+                findings.in_data.add(at)
+            pending += 1
         pos = end
     if tool_lines:
         findings.notices.append(
@@ -250,16 +319,18 @@ def _remove(buf: bytes, findings: Findings, start: int, end: int) -> None:
     findings.removals.append(Removal(start, end, line_number(buf, start), newlines, at_line_start))
 
 
-def _copy_end(buf: bytes, pos: int, n: int) -> int:
-    """The end of a COPY statement, and of its inline data when it reads from stdin."""
+def _copy_end(buf: bytes, pos: int, n: int) -> tuple[int, int | None]:
+    """The end of a COPY statement, and of its inline data when it reads from stdin;
+    with the number of columns its column list names (None: no list, or no data)."""
     head_end = statement_end(buf, pos, n)
     try:
         copy = parse_sql(bytes(buf[pos:head_end]).decode("utf-8", "surrogateescape"))[0].stmt
     except ParseError as e:
         raise DumpError(f"cannot parse COPY statement: {e}") from None
     if not getattr(copy, "is_from", False) or copy.filename is not None or copy.is_program:
-        return head_end
+        return head_end, None
     eol = _LINE_END.match(buf, head_end)
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
-    return copy_data_end(buf, eol.end(), n)
+    columns = len(copy.attlist) if copy.attlist and not copy.options else None  # text, TAB-separated
+    return copy_data_end(buf, eol.end(), n), columns

@@ -18,6 +18,9 @@ from dumpfix.schema import load_schema, load_schema_sql
 from dumpfix.write import reproduces, write_plan
 
 _DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
+_CREATE_TABLE = re.compile(
+    rb"CREATE\s+(?:(?:GLOBAL\s+|LOCAL\s+)?(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s", re.IGNORECASE
+)
 
 
 @dataclass
@@ -56,15 +59,24 @@ def analyse(
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
-    """The catalog a dump that carries DDL builds before its first data block.
+    """The catalog a dump that carries DDL builds for its data.
 
-    Constraints a full dump adds after its data do not constrain loading it.
+    Everything before the first data block counts. After it, only CREATE TABLE
+    does: hand-made and tool-made dumps interleave each table's definition with
+    its data, and a table defined later is no less defined. Constraints a full
+    dump adds after its data (ALTER TABLE ... ADD CONSTRAINT) do not constrain
+    loading it, so they are left out.
     """
     ddl: list[bytes] = []
+    data_seen = False
     for item in items:
         if item.kind in (Kind.COPY, Kind.INSERTS):
-            break
-        if item.kind is Kind.STATEMENT and _DDL.match(buf, item.start, item.end):
+            data_seen = True
+            continue
+        if item.kind is not Kind.STATEMENT:
+            continue
+        wanted = _CREATE_TABLE if data_seen else _DDL
+        if wanted.match(buf, item.start, item.end):
             ddl.append(bytes(buf[item.start : item.end]))
     if not ddl:
         raise DumpfixError(

@@ -111,6 +111,32 @@ def _statement_end_slow(buf: bytes, pos: int, end: int) -> int:
     raise DumpError("statement never ends (unterminated string, comment or truncated file)")
 
 
+_QUOTED_OR_COMMENT = re.compile(rb"""['"$]|[Ee]'|--|/\*""")
+
+
+def in_quoted(buf: bytes, pos: int, end: int, at: int) -> bool:
+    """Whether ``at`` stands inside a string, quoted identifier, dollar quote or comment
+    of the statement from pos to end (its text there is data, never the statement's).
+
+    Token by token: only asked of a few offsets of a dump (pg_dump's messages cut
+    into it), so the cost of a Python step per token does not matter.
+    """
+    token = re.compile(_TOKEN)
+    i = pos
+    while i < end and i <= at:
+        if buf[i : i + 2] == b"/*":
+            stop = _nested_comment_end(buf, i, end)
+        else:
+            m = token.match(buf, i, end)
+            if m is None or m.end() == i:
+                return True  # an unterminated string or comment: runs to the end
+            stop = m.end()
+        if i <= at < stop:
+            return _QUOTED_OR_COMMENT.match(buf, i) is not None
+        i = stop
+    return False
+
+
 def _nested_comment_end(buf: bytes, pos: int, end: int) -> int:
     depth = 0
     i = pos

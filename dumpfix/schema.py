@@ -60,6 +60,12 @@ _TOKEN = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _BLOCK_EDGE = re.compile(r"/\*|\*/")
+# A plain '' string while standard_conforming_strings is off: backslashes escape, as in E''.
+_ESCAPED_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'?", re.DOTALL)
+_SET_SCS = re.compile(
+    r"\s*SET\s+(?:SESSION\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*$", re.IGNORECASE
+)
+_SCS_OFF = frozenset({"off", "false", "no", "0", "of", "f", "n"})
 _COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 _END_OF_COPY_DATA = re.compile(r"^\\\.\r?$", re.MULTILINE)
 
@@ -72,6 +78,10 @@ class _Splitter:
         self.pos = 0
         self.line = 1
         self.line_pos = 0  # offset up to which self.line has counted newlines
+        #: standard_conforming_strings as the script last set it (on unless set off).
+        self.escapes = False
+        #: Where plain strings of the current statement start while it is off.
+        self.escaped_strings: list[int] = []
 
     def line_at(self, offset: int) -> int:
         self.line += self.text.count("\n", self.line_pos, offset)
@@ -108,7 +118,10 @@ class _Splitter:
                 continue
             if start is None:
                 start = match.start()
-            if kind == "dollar":
+            if kind == "string" and self.escapes and not _prefixed(text, match.start()):
+                self.escaped_strings.append(match.start())
+                self.pos = _ESCAPED_STRING.match(text, match.start()).end()  # type: ignore[union-attr]
+            elif kind == "dollar":
                 close = text.find(match.group(), self.pos)
                 self.pos = len(text) if close < 0 else close + len(match.group())
             elif kind == "open":
@@ -125,7 +138,22 @@ class _Splitter:
             yield self.statement(start, len(text))
 
     def statement(self, start: int, end: int) -> Statement:
-        return Statement(self.text[start:end], self.line_at(start))
+        """The statement's text as pglast must read it.
+
+        pglast parses as a server with standard_conforming_strings on. While the
+        script has it off (pg_dump of a server set so writes ``SET
+        standard_conforming_strings = off;``), a plain '...' string reads its
+        backslashes as escapes: it is given to pglast as the E'...' string it
+        then is, so that an FK comment --bulk writes back is the one the server holds.
+        """
+        text = original = self.text[start:end]
+        for at in reversed(self.escaped_strings):
+            text = text[: at - start] + "E" + text[at - start :]
+        self.escaped_strings = []
+        scs = _SET_SCS.match(original)
+        if scs is not None:
+            self.escapes = scs.group(1).lower() in _SCS_OFF
+        return Statement(text, self.line_at(start))
 
     def skip_block_comment(self) -> None:
         """Block comments nest in PostgreSQL."""
@@ -143,6 +171,11 @@ class _Splitter:
         data_start = _line_end(self.text, self.pos)
         end = _END_OF_COPY_DATA.search(self.text, data_start)
         self.pos = len(self.text) if end is None else end.end()
+
+
+def _prefixed(text: str, at: int) -> bool:
+    """Whether the string at ``at`` is a B'', X'', N'' or U&'' one (never E'' here)."""
+    return at > 0 and (text[at - 1] == "&" or text[at - 1].isalnum() or text[at - 1] == "_")
 
 
 def _line_end(text: str, pos: int) -> int:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
+from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
 from dumpfix.mapping import copy_out
@@ -196,7 +197,7 @@ class _Writer:
 
     def write_all(self) -> None:
         layout = self.plan.layout
-        self.copy_items(0, layout.prologue_end)
+        self.copy_prologue(layout.prologue_end)
         self.emit_region(HEAD, self.head_statements())
         current = self._path_at(layout.units[0])
         for unit in self.plan.order:
@@ -241,6 +242,22 @@ class _Writer:
                     break
                 commit = index + 1
         return commit
+
+    def copy_prologue(self, end: int) -> None:
+        """The items before the data; with no target version known, a setting older
+        servers lack is set where the server knows it (cleanup.portable_setting):
+        the rewritten dump then loads into any supported version as it is."""
+        start = 0
+        if self.plan.settings.target_version is None:
+            for i, item in enumerate(self.items[:end]):
+                if item.kind is not Kind.STATEMENT:
+                    continue
+                portable = portable_setting(bytes(self.buf[item.start : item.end]), item.encoding)
+                if portable is not None:
+                    self.copy_items(start, i)
+                    self.emit(portable)
+                    start = i + 1
+        self.copy_items(start, end)
 
     def emit_region(self, mark: str, statements: list[str]) -> None:
         if mark == TAIL and not statements:

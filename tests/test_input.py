@@ -37,6 +37,10 @@ DECOMPRESS: dict[str, Callable[[bytes], bytes]] = {
     ".xz": lzma.decompress,
     ".zst": lambda data: zstandard.ZstdDecompressor().decompressobj().decompress(data),
 }
+#: What a rewritten dump sets for pg_dump 17+'s SET transaction_timeout = 0 with no version known.
+PORTABLE_TIMEOUT = (
+    b"SELECT pg_catalog.set_config(name, '0', false) FROM pg_catalog.pg_settings WHERE name = 'transaction_timeout';"
+)
 MAGIC = {".gz": b"\x1f\x8b", ".bz2": b"BZh", ".xz": b"\xfd7zXZ\x00", ".zst": b"\x28\xb5\x2f\xfd"}
 
 
@@ -249,6 +253,34 @@ def test_pg_dump_words_in_data_are_data(pg_server: Server, tmp_path: Path) -> No
         assert (tmp_path / "out.sql").read_bytes() == dump
 
 
+@pytest.mark.parametrize("fmt", ["copy", "inserts", "rows-per-insert"])
+def test_pg_dump_words_on_4096_byte_boundaries_are_data(pg_server: Server, tmp_path: Path, fmt: str) -> None:
+    """Text that anyone may store cannot stop a dump from being fixed: values holding
+    "pg_dump: " (and "error: ") over and over put one on every 4096-byte boundary's
+    residue, in COPY data, in strings, in E'' strings and in a quoted name; the dump is
+    fixed (a cycle to rewrite) and restores identically."""
+    sql = (
+        'CREATE TABLE "pg_dump: t" (id int PRIMARY KEY, "pg_dump: c" text, other int);\n'
+        "CREATE TABLE u (id int PRIMARY KEY, t_id int REFERENCES \"pg_dump: t\", s text);\n"
+        'ALTER TABLE "pg_dump: t" ADD FOREIGN KEY (other) REFERENCES u;\n'
+        "INSERT INTO u SELECT i, NULL, repeat('pg_dump: error: x', 300 + i) FROM generate_series(1, 30) AS i;\n"
+        "INSERT INTO \"pg_dump: t\" SELECT i, repeat('pg_dump: ', 500 + i) || E'\\\\ \\t' || repeat(E'pg_dump: \\'', 40),"
+        " i FROM generate_series(1, 30) AS i;\n"
+        "UPDATE u SET t_id = id;\n"
+    )
+    source = pgharness.create_database(pg_server, sql)
+    schema = pgharness.schema_dump(pg_server, source)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    dump = pgharness.data_dump(pg_server, source, fmt)
+    boundaries = {at % 4096 for at in (m.start() for m in re.finditer(rb"pg_dump: ", dump))}
+    assert len(boundaries) == 4096
+    (tmp_path / "in.sql").write_bytes(dump)
+    result = ok(dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", cwd=tmp_path))
+    assert result.stderr == b""
+    assert (tmp_path / "out.sql").read_bytes() != dump
+    restores(pg_server, source, schema, tmp_path / "out.sql")
+
+
 def test_verbose_messages_inside_the_data_are_refused(shop: Shop, work: Path) -> None:
     """pg_dump -v 2>&1: stderr lines land where stdout's buffer was flushed, mid-row."""
     args = [str(shop.server.bin_dir / "pg_dump"), "-v", "--data-only", "--dbname", shop.source]
@@ -284,17 +316,46 @@ def test_newer_pg_dump_into_older_server_with_target_version(
     (tmp_path / "in.sql").write_bytes(dump)
     (tmp_path / "schema.sql").write_bytes(schema)
     assert b"SET transaction_timeout = 0;\n" in dump
-    ok(dumpfix("in.sql", "-o", "plain.sql", "--schema", "schema.sql", cwd=tmp_path))
-    failed = pgharness.restore(pgharness.create_target(case.server, schema), tmp_path / "plain.sql")
+    failed = pgharness.restore(pgharness.create_target(case.server, schema), tmp_path / "in.sql")
     assert 'unrecognized configuration parameter "transaction_timeout"' in failed.stderr
+    ok(dumpfix("in.sql", "-o", "plain.sql", "--schema", "schema.sql", cwd=tmp_path))
     result = ok(dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--target-version", "15", cwd=tmp_path))
     assert notices(result) == (
         "dumpfix: notice: removed SET transaction_timeout: PostgreSQL 15 does not know it (from PostgreSQL 17 on)\n"
     )
     out = (tmp_path / "out.sql").read_bytes()
     assert b"transaction_timeout" not in out
-    assert out == (tmp_path / "plain.sql").read_bytes().replace(b"SET transaction_timeout = 0;\n", b"")
+    assert out == (tmp_path / "plain.sql").read_bytes().replace(PORTABLE_TIMEOUT + b"\n", b"")
     restores(case.server, source, schema, tmp_path / "out.sql")
+
+
+@pytest.mark.pg_pair(15, 18)
+@pytest.mark.parametrize("fmt", ["copy", "inserts"])
+def test_newer_pg_dump_into_older_server_without_a_version(
+    pg_pool: ServerPool, source_db: SourceDb, tmp_path: Path, fmt: str
+) -> None:
+    """With no version known, a rewritten dump sets transaction_timeout where the server
+    knows it and skips it elsewhere: pg_dump 18's dump loads into PostgreSQL 15 and 18
+    as the owner; a second run changes nothing."""
+    case = _case(pg_pool, 15, 18)
+    source = source_db(case.server, "shop")
+    dump = pgharness.data_dump(case.server, source, fmt, case.pg_dump_bin)
+    schema = pgharness.schema_dump(case.server, source)
+    (tmp_path / "in.sql").write_bytes(dump)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    assert b"SET transaction_timeout = 0;\n" in dump
+    result = ok(dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", cwd=tmp_path))
+    assert result.stderr == b""
+    out = (tmp_path / "out.sql").read_bytes()
+    assert b"SET transaction_timeout" not in out
+    assert PORTABLE_TIMEOUT + b"\n" in out
+    restores(case.server, source, schema, tmp_path / "out.sql")
+    newest = pg_pool.newest()
+    if newest.version >= 17:
+        on_newest = source_db(newest, "shop")
+        restores(newest, on_newest, pgharness.schema_dump(newest, on_newest), tmp_path / "out.sql")
+    ok(dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", cwd=tmp_path))
+    assert (tmp_path / "again.sql").read_bytes() == out
 
 
 def test_target_version_keeps_what_the_target_knows(shop: Shop, work: Path) -> None:
@@ -302,7 +363,8 @@ def test_target_version_keeps_what_the_target_knows(shop: Shop, work: Path) -> N
     (work / "in.sql").write_bytes(dump)
     for version in ("17", "18"):
         result = ok(dumpfix("in.sql", "--schema", "schema.sql", "--target-version", version, cwd=work))
-        assert result.stdout == shop.fixed and result.stderr == b""
+        assert result.stdout == shop.fixed.replace(PORTABLE_TIMEOUT, b"SET transaction_timeout = 0;")
+        assert result.stderr == b""
 
 
 def test_transaction_timeout_in_data_is_data(pg_server: Server, tmp_path: Path) -> None:

@@ -201,3 +201,19 @@ def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> No
     again = io.BytesIO()
     write(analyse(text, catalog=catalog), again)
     assert again.getvalue() == text
+
+
+def test_dump_ddl_counts_wherever_it_stands() -> None:
+    """A dump whose CREATE TABLE comes after another table's data still defines that
+    table; an FK a full dump adds after its data is not in force while it loads."""
+    dump = (
+        b"CREATE TABLE public.a (x int PRIMARY KEY);\n"
+        b"COPY public.a (x) FROM stdin;\n1\n\\.\n"
+        b"CREATE TABLE public.orders (x int PRIMARY KEY, a int REFERENCES public.a);\n"
+        b"COPY public.orders (x, a) FROM stdin;\n1\t1\n\\.\n"
+        b"ALTER TABLE public.a ADD CONSTRAINT a_x FOREIGN KEY (x) REFERENCES public.orders;\n"
+    )
+    analysis = analyse(dump)
+    assert analysis.plan.unknown == []
+    assert sorted(fk.name for fk in analysis.catalog.foreign_keys) == ["orders_a_fkey"]
+    assert not analysis.plan.changed

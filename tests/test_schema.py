@@ -989,6 +989,32 @@ def test_fk_definitions_as_bulk_adds_them_back() -> None:
     assert fks["c_b"].definition() == "FOREIGN KEY (b) REFERENCES public.p(id) ON UPDATE SET DEFAULT"
 
 
+def test_comments_follow_standard_conforming_strings() -> None:
+    """While a script has standard_conforming_strings off, a plain string's backslashes
+    are escapes (a backslash-quote is a quote that does not end it); E'' strings and
+    strings after the setting is back on read as always; B'' and X'' hold no escapes."""
+    catalog = load(
+        r"""
+        CREATE TABLE p (id int PRIMARY KEY);
+        CREATE TABLE c (a int REFERENCES p, b int REFERENCES p, d int REFERENCES p, e int REFERENCES p);
+        SET standard_conforming_strings = off;
+        COMMENT ON CONSTRAINT c_a_fkey ON c IS 'C:\\dir x\\''; CREATE TABLE pwned(); --';
+        COMMENT ON CONSTRAINT c_b_fkey ON c IS 'a\'b; c\n';
+        SELECT X'0a', B'01', E'\\';
+        COMMENT ON CONSTRAINT c_d_fkey ON c IS E'\\x';
+        SET standard_conforming_strings TO 'on';
+        COMMENT ON CONSTRAINT c_e_fkey ON c IS 'a\';
+        """
+    )
+    fks = {fk.name: fk.comment for fk in catalog.foreign_keys}
+    assert fks == {
+        "c_a_fkey": "C:\\dir x\\'; CREATE TABLE pwned(); --",
+        "c_b_fkey": "a'b; c\n",
+        "c_d_fkey": "\\x",
+        "c_e_fkey": "a\\",
+    }
+
+
 # -- real pg_dump --schema-only output ----------------------------------------------
 RICH_COMMON = [
     "table Sales.Kunden",

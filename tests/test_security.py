@@ -117,3 +117,55 @@ def test_restrict_pairs_stay_around_all_data(
     out = (tmp_path / "out.sql").read_bytes()
     assert out != dump
     assert_restrict_pairs_enclose_everything(dump, out)
+
+
+HOSTILE_COMMENTS = [
+    "C:\\dir x\\'; CREATE TABLE public.pwned(); --",
+    "\\'; CREATE TABLE public.pwned(); --",
+    "ends in a backslash \\",
+    "it's \\\\ two and \\n not a newline; $$ \\! touch @CANARY@",
+]
+
+
+@pytest.mark.parametrize("catalog_from", ["schema-scs-on", "schema-scs-off", "dsn"])
+def test_literals_mean_the_same_without_standard_conforming_strings(
+    pg_pool, run_dumpfix, tmp_path: Path, catalog_from: str
+) -> None:
+    """A dump that sets standard_conforming_strings = off (pg_dump of a server set so):
+    the FK comments --bulk re-emits after adding each FK back (before PostgreSQL 18)
+    come back exactly, and none of them turns into SQL. The comments come from a schema
+    file dumped with the setting on or off (its plain literals then hold escapes), or
+    from the database."""
+    server = pg_pool.get(15) if 15 in pg_pool.server_majors() else pg_pool.newest()
+    canary = str(pgharness.CANARY_PATH)
+    sql = "CREATE TABLE a (id int PRIMARY KEY, b_id int);\nCREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);\n"
+    sql += "ALTER TABLE a ADD CONSTRAINT a_b FOREIGN KEY (b_id) REFERENCES b;\n"
+    sql += "INSERT INTO a VALUES (1, NULL); INSERT INTO b VALUES (1, 1); UPDATE a SET b_id = 1;\n"
+    for i, text in enumerate(HOSTILE_COMMENTS):
+        sql += f"ALTER TABLE b ADD CONSTRAINT fk{i} FOREIGN KEY (a_id) REFERENCES a;\n"
+        literal = "E'" + text.replace("@CANARY@", canary).replace("\\", "\\\\").replace("'", "''") + "'"
+        sql += f"COMMENT ON CONSTRAINT fk{i} ON b IS {literal};\n"
+    source = pgharness.create_database(server, sql)
+    env = server.env() | {"PGOPTIONS": "-c standard_conforming_strings=off"}
+    dump = pgharness.run_checked([str(server.bin_dir / "pg_dump"), "--data-only", "--dbname", source], env=env)
+    assert b"SET standard_conforming_strings = off;" in dump
+    (tmp_path / "in.sql").write_bytes(dump)
+    schema_env = env if catalog_from == "schema-scs-off" else server.env()
+    schema = pgharness.run_checked(
+        [str(server.bin_dir / "pg_dump"), "--schema-only", "--no-owner", "--no-privileges", "--dbname", source],
+        env=schema_env,
+    )
+    assert (b"SET standard_conforming_strings = off;" in schema) == (catalog_from == "schema-scs-off")
+    (tmp_path / "schema.sql").write_bytes(schema)
+    target = pgharness.create_target(server, schema)
+    where = ["--dsn", server.dsn(target.dbname, target.owner)] if catalog_from == "dsn" else ["--schema", "schema.sql"]
+    result = run_dumpfix("in.sql", "-o", "out.sql", *where, "--bulk", "--target-version", "15")
+    assert result.returncode == 0, result.stderr.decode()
+    out = (tmp_path / "out.sql").read_bytes()
+    assert out.count(b"COMMENT ON CONSTRAINT") == len(HOSTILE_COMMENTS)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(server, source, target.dbname)
+    comments = "SELECT conname, md5(obj_description(oid, 'pg_constraint')) FROM pg_constraint ORDER BY 1"
+    assert server.psql(target.dbname, comments) == server.psql(source, comments)
+    assert server.psql(target.dbname, "SELECT to_regclass('public.pwned') IS NULL") == "t\n"
