@@ -43,6 +43,10 @@ class Relation:
     name: str
 
 
+#: The settings in force at a point of the dump: (name, statement) pairs sorted by name.
+Settings = tuple[tuple[str, str], ...]
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     kind: Kind
@@ -64,6 +68,9 @@ class Item:
     search_path: tuple[str, ...] = ("public",)
     #: Python codec of the dump's client_encoding at this item.
     encoding: str = "utf-8"
+    #: Every setting the dump set before this item, as (name, the statement that sets
+    #: it again), sorted: a block moved elsewhere gets these back (see Settings).
+    settings: Settings = ()
 
 
 _INSERT_PREFIX = re.compile(
@@ -127,12 +134,23 @@ class Splitter:
     """The split from a position on, with the dump's state there (search_path, encoding)."""
 
     def __init__(
-        self, buf: bytes, pos: int = 0, search_path: tuple[str, ...] = ("public",), encoding: str = "utf-8"
+        self,
+        buf: bytes,
+        pos: int = 0,
+        search_path: tuple[str, ...] = ("public",),
+        encoding: str = "utf-8",
+        settings: Settings = (),
     ) -> None:
         self.buf = buf
         self.pos = pos
         self.search_path = search_path
         self.encoding = encoding
+        self.settings = settings
+
+    @property
+    def state(self) -> tuple[tuple[str, ...], str, Settings]:
+        """What an item here inherits from the statements before it."""
+        return self.search_path, self.encoding, self.settings
 
     def items(self, stop: int | None = None) -> Iterator[Item]:
         """Items from pos on, until pos reaches stop (or the end).
@@ -146,19 +164,19 @@ class Splitter:
             pos = self.pos
             space_end = skip_space(buf, pos)
             if space_end > pos:
-                yield Item(Kind.SPACE, pos, space_end)
+                yield Item(Kind.SPACE, pos, space_end, settings=self.settings)
                 self.pos = space_end
                 continue
             try:
                 if buf[pos] == 0x5C:  # backslash: a psql meta-command runs to the end of its line
                     nl = buf.find(b"\n", pos)
-                    item = Item(Kind.META, pos, n if nl < 0 else nl + 1)
+                    item = Item(Kind.META, pos, n if nl < 0 else nl + 1, settings=self.settings)
                 elif _INSERT_HEAD.match(buf, pos):
-                    item = _insert_run(buf, pos, n, limit, self.search_path, self.encoding)
+                    item = _insert_run(buf, pos, n, limit, self.search_path, self.encoding, self.settings)
                 elif _COPY_HEAD.match(buf, pos):
-                    item = _copy_block(buf, pos, n, self.search_path, self.encoding)
+                    item = _copy_block(buf, pos, n, self.search_path, self.encoding, self.settings)
                 else:
-                    item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
+                    item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=self.settings)
                     self._follow(bytes(buf[pos : item.end]))
             except DumpError as e:
                 if e.location is None:
@@ -170,19 +188,91 @@ class Splitter:
             self.pos = item.end
 
     def _follow(self, statement: bytes) -> None:
-        """Take in the state a statement sets: search_path, client_encoding."""
+        """Take in the state a statement sets: search_path, client_encoding, every setting."""
+        if not _SETTING.match(statement):
+            return
+        self.settings = followed(statement, self.settings, self.encoding)
+        if _RESET_PATH.match(statement):
+            self.search_path = ("public",)
         self.search_path = _new_search_path(statement, self.encoding) or self.search_path
         m = _CLIENT_ENCODING.match(statement)
         if m:
             self.encoding = python_encoding(m.group(1).decode("ascii", "replace"))
 
 
+#: Statements that may change a setting (a cheap test before pglast parses them).
+_SETTING = re.compile(rb"(?:SET|RESET)\s|SELECT\s+(?:pg_catalog\.)?set_config\s*\(", re.IGNORECASE)
+_RESET_PATH = re.compile(rb"RESET\s+(?:ALL|search_path)\b", re.IGNORECASE)
+#: Not settings a block's meaning depends on in a way dumpfix may restore: who runs it
+#: travels with the block (pg_dump's --disable-triggers statements) and needs privileges.
+_UNTRACKED = frozenset({"session_authorization", "role"})
+# VariableSetStmt.kind: SET x = v, SET x TO DEFAULT, SET x FROM CURRENT, RESET x, RESET ALL.
+_VALUE, _DEFAULT, _CURRENT, _RESET, _RESET_ALL = 0, 1, 2, 4, 5
+
+
+def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
+    """The settings in force after statement runs where settings were.
+
+    A session-level SET (or SET ... FROM CURRENT) is kept as its own text, a
+    set_config(name, value, false) as one such call; RESET and SET ... TO DEFAULT
+    drop the name (the connection's default holds again). SET LOCAL and
+    set_config(..., true) end with the transaction: not tracked.
+    """
+    if not _SETTING.match(statement):
+        return settings
+    try:
+        stmts = parse_sql(statement.decode(encoding, "surrogateescape"))
+    except ParseError:
+        return settings
+    state = dict(settings)
+    for raw in stmts:
+        stmt = raw.stmt
+        kind = type(stmt).__name__
+        if kind == "VariableSetStmt" and not stmt.is_local:
+            name = (stmt.name or "").lower()
+            if stmt.kind == _RESET_ALL:
+                state.clear()
+            elif name in _UNTRACKED or stmt.kind not in (_VALUE, _DEFAULT, _CURRENT, _RESET):
+                continue
+            elif stmt.kind in (_DEFAULT, _RESET):
+                state.pop(name, None)
+            else:
+                state[name] = statement.decode(encoding, "surrogateescape").strip()
+        elif kind == "SelectStmt":
+            for name, value in _set_configs(stmt):
+                state[name] = f"SELECT pg_catalog.set_config({_literal(name)}, {_literal(value)}, false);"
+    return tuple(sorted(state.items()))
+
+
+def _set_configs(stmt: object) -> list[tuple[str, str]]:
+    """The (name, value) of each session-level set_config(...) with constant arguments."""
+    found = []
+    for target in getattr(stmt, "targetList", None) or ():
+        call = target.val
+        if type(call).__name__ != "FuncCall" or call.funcname[-1].sval != "set_config" or len(call.args or ()) != 3:
+            continue
+        name, value, local = call.args
+        strings = [getattr(getattr(a, "val", None), "sval", None) for a in (name, value)]
+        flag = getattr(getattr(local, "val", None), "boolval", None)
+        if None in strings or flag is not False:  # is_local true, or not a constant: not tracked
+            continue
+        found.append((strings[0].lower(), strings[1]))
+    return found
+
+
+def _literal(value: str) -> str:
+    """A literal that means the same whatever standard_conforming_strings is."""
+    if "\\" in value:
+        return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    return "'" + value.replace("'", "''") + "'"
+
+
 def _insert_run(
-    buf: bytes, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str
+    buf: bytes, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str, settings: Settings
 ) -> Item:
     head = _INSERT_PREFIX.match(buf, pos)
     if head is None:  # not a shape pg_dump writes: keep it as a plain statement
-        return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
+        return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=settings)
     prefix = bytes(head.group())
     # Statements without the keyword DEFAULT first: a run that holds it cannot be
     # staged (a temporary table has no defaults), and the pattern that tells is as
@@ -230,6 +320,7 @@ def _insert_run(
         mentions_default=default,
         search_path=search_path,
         encoding=encoding,
+        settings=settings,
     )
 
 
@@ -365,7 +456,9 @@ def _statements(body: bytes, prefix: bytes) -> list[bytes]:
     return rests
 
 
-def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str) -> Item:
+def _copy_block(
+    buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str, settings: Settings
+) -> Item:
     head_end = statement_end(buf, pos, n)
     statement = bytes(buf[pos:head_end])
     try:
@@ -373,7 +466,7 @@ def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
     except ParseError as e:
         raise DumpError(f"cannot parse COPY statement: {e}") from None
     if not copy.is_from or copy.filename is not None or copy.is_program:
-        return Item(Kind.STATEMENT, pos, head_end)
+        return Item(Kind.STATEMENT, pos, head_end, settings=settings)
     eol = _LINE_END.match(buf, head_end)
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
@@ -390,6 +483,7 @@ def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         data_start=data_start,
         search_path=search_path,
         encoding=encoding,
+        settings=settings,
     )
 
 
