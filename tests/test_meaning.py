@@ -200,16 +200,20 @@ def test_users_table_named_like_dumpfix_temporary_tables(
     assert not re.search(rb"(?<!pg_temp\.)\bdumpfix_2\b", out)
 
 
-def _mixed_newlines(dump: bytes) -> bytes:
-    """CRLF up to the first data block, LF after: two files cat'ed, one from Windows."""
+def _mixed_newlines(dump: bytes, crlf_first: bool) -> bytes:
+    """CRLF up to the first data block and LF after, or the other way round: two
+    files cat'ed, one from Windows (COPY data holds no raw line break to change)."""
     at = dump.index(b"COPY ")
-    return dump[:at].replace(b"\n", b"\r\n") + dump[at:]
+    if crlf_first:
+        return dump[:at].replace(b"\n", b"\r\n") + dump[at:]
+    return dump[:at] + dump[at:].replace(b"\n", b"\r\n")
 
 
+@pytest.mark.parametrize("crlf_first", [True, False], ids=["crlf-then-lf", "lf-then-crlf"])
 @pytest.mark.parametrize("major", [pgharness.SYSTEM_MAJOR, 18])
 @pytest.mark.parametrize("args", [[], ["--no-staging"]], ids=["staged", "no-staging"])
 def test_copy_data_keeps_its_blocks_newline_style(
-    pg_pool: ServerPool, tmp_path: Path, run_dumpfix, args: list[str], major: int
+    pg_pool: ServerPool, tmp_path: Path, run_dumpfix, args: list[str], major: int, crlf_first: bool
 ) -> None:
     """Rows and \\. lines dumpfix writes follow the block's LF, not the file's first
     CRLF (psql before 18 sends the \\. line to the server, which compares its line end)."""
@@ -217,7 +221,7 @@ def test_copy_data_keeps_its_blocks_newline_style(
         pytest.skip(f"no PostgreSQL {major} here")
     pg_server = pg_pool.get(major)
     source = _source_on(pg_server)
-    dump = _mixed_newlines(_dump(pg_server, source, "-t", "carts", "-t", "public.users"))
+    dump = _mixed_newlines(_dump(pg_server, source, "-t", "carts", "-t", "public.users"), crlf_first)
     dump += _dump(pg_server, source, *OTHERS)
-    assert dump.startswith(b"--\r\n")
+    assert dump.startswith(b"--\r\n") == crlf_first
     _restores(pg_server, source, tmp_path, run_dumpfix, _RESTRICT.sub(b"", dump), *args)
