@@ -20,6 +20,7 @@ from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
 from dumpfix.mapping import consumed, find_rare, read
+from dumpfix.settings import Settings, followed, may_set
 from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
@@ -41,10 +42,6 @@ class Relation:
 
     schema: str | None
     name: str
-
-
-#: The settings in force at a point of the dump: (name, statement) pairs sorted by name.
-Settings = tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +90,7 @@ _CLIENT_ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", 
 _COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
 _INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
 _LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
+_RESET_PATH = re.compile(rb"RESET\s+(?:ALL|search_path)\b", re.IGNORECASE)
 
 # PostgreSQL encoding names (as pg_dump writes them) to Python codecs.
 _ENCODINGS = {
@@ -189,7 +187,7 @@ class Splitter:
 
     def _follow(self, statement: bytes) -> None:
         """Take in the state a statement sets: search_path, client_encoding, every setting."""
-        if not _SETTING.match(statement):
+        if not may_set(statement):
             return
         self.settings = followed(statement, self.settings, self.encoding)
         if _RESET_PATH.match(statement):
@@ -198,73 +196,6 @@ class Splitter:
         m = _CLIENT_ENCODING.match(statement)
         if m:
             self.encoding = python_encoding(m.group(1).decode("ascii", "replace"))
-
-
-#: Statements that may change a setting (a cheap test before pglast parses them).
-_SETTING = re.compile(rb"(?:SET|RESET)\s|SELECT\s+(?:pg_catalog\.)?set_config\s*\(", re.IGNORECASE)
-_RESET_PATH = re.compile(rb"RESET\s+(?:ALL|search_path)\b", re.IGNORECASE)
-#: Not settings a block's meaning depends on in a way dumpfix may restore: who runs it
-#: travels with the block (pg_dump's --disable-triggers statements) and needs privileges.
-_UNTRACKED = frozenset({"session_authorization", "role"})
-# VariableSetStmt.kind: SET x = v, SET x TO DEFAULT, SET x FROM CURRENT, RESET x, RESET ALL.
-_VALUE, _DEFAULT, _CURRENT, _RESET, _RESET_ALL = 0, 1, 2, 4, 5
-
-
-def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
-    """The settings in force after statement runs where settings were.
-
-    A session-level SET (or SET ... FROM CURRENT) is kept as its own text, a
-    set_config(name, value, false) as one such call; RESET and SET ... TO DEFAULT
-    drop the name (the connection's default holds again). SET LOCAL and
-    set_config(..., true) end with the transaction: not tracked.
-    """
-    if not _SETTING.match(statement):
-        return settings
-    try:
-        stmts = parse_sql(statement.decode(encoding, "surrogateescape"))
-    except ParseError:
-        return settings
-    state = dict(settings)
-    for raw in stmts:
-        stmt = raw.stmt
-        kind = type(stmt).__name__
-        if kind == "VariableSetStmt" and not stmt.is_local:
-            name = (stmt.name or "").lower()
-            if stmt.kind == _RESET_ALL:
-                state.clear()
-            elif name in _UNTRACKED or stmt.kind not in (_VALUE, _DEFAULT, _CURRENT, _RESET):
-                continue
-            elif stmt.kind in (_DEFAULT, _RESET):
-                state.pop(name, None)
-            else:
-                state[name] = statement.decode(encoding, "surrogateescape").strip()
-        elif kind == "SelectStmt":
-            for name, value in _set_configs(stmt):
-                state[name] = f"SELECT pg_catalog.set_config({_literal(name)}, {_literal(value)}, false);"
-    return tuple(sorted(state.items()))
-
-
-def _set_configs(stmt: object) -> list[tuple[str, str]]:
-    """The (name, value) of each session-level set_config(...) with constant arguments."""
-    found = []
-    for target in getattr(stmt, "targetList", None) or ():
-        call = target.val
-        if type(call).__name__ != "FuncCall" or call.funcname[-1].sval != "set_config" or len(call.args or ()) != 3:
-            continue
-        name, value, local = call.args
-        strings = [getattr(getattr(a, "val", None), "sval", None) for a in (name, value)]
-        flag = getattr(getattr(local, "val", None), "boolval", None)
-        if None in strings or flag is not False:  # is_local true, or not a constant: not tracked
-            continue
-        found.append((strings[0].lower(), strings[1]))
-    return found
-
-
-def _literal(value: str) -> str:
-    """A literal that means the same whatever standard_conforming_strings is."""
-    if "\\" in value:
-        return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _insert_run(

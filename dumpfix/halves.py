@@ -5,9 +5,10 @@ engine, so on a large dump a forked child (forked.py) splits from a seam near
 the middle while this process splits up to it. The seam is a guess: the start
 of a line ``INSERT INTO`` after the middle, which a string value can also hold.
 This process checks the guess on its way: its items must end exactly at the
-seam, with the dump's state there (search_path, encoding, settings) what the child
-assumed. Then the two lists join, and a run of one table's INSERTs that the
-seam cut in two is one item again. Otherwise the child's items are dropped and
+seam, with the dump's state there (search_path, encoding) what the child
+assumed; the settings in force at the seam, which the child cannot know, are
+then given to its items. Then the two lists join, and a run of one table's
+INSERTs that the seam cut in two is one item again. Otherwise the child's items are dropped and
 this process splits on, from the last run the seam may have cut short. Either
 way the items are those ``split`` gives; only how a run's statements are
 counted in chunks may differ.
@@ -18,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
-from dumpfix.dumpfile import Item, Kind, Settings, Splitter, followed
+from dumpfix.dumpfile import Item, Kind, Splitter
+from dumpfix.settings import Settings, followed
 from dumpfix.forked import Forked, can_fork
 from dumpfix.mapping import read
 

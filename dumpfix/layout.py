@@ -127,8 +127,9 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     starts = []
     floor = 0
     for n, group in enumerate(groups):
-        if n and bounds[n - 1] is not None:
-            floor = bounds[n - 1][1] + 1
+        bound = bounds[n - 1] if n else None
+        if bound is not None:  # what follows the section's end is not the unit's to take
+            floor = bound[1] + 1
         start = group[0]
         while start > floor and (
             _is_leading(buf, items[start - 1]) or (n in staged and _is_capture_table(buf, items[start - 1]))

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
-from dumpfix.dumpfile import Item, Kind, Settings, followed, redirected, redirected_header, redirected_length
+from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
 from dumpfix.layout import UPDATES_MARK, Unit
 from dumpfix.mapping import copy_out
 from dumpfix.plan import Cut, Method, Plan, Rewrite
 from dumpfix.reserved import PARALLEL_MIN, Reserved, positional
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
+from dumpfix.settings import Settings, changes, followed
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
 # Rows per INSERT into a temporary table.
@@ -149,7 +150,11 @@ class _Writer:
         #: dumpfix_N names a table of the catalog or the dump has: an unqualified
         #: reference to it would find dumpfix's temporary table first (pg_temp).
         self.taken = {t.name for t in catalog.tables} | {
-            self.items[b].relation.name for u in plan.layout.units if not u.staged for b in u.blocks
+            relation.name
+            for u in plan.layout.units
+            if not u.staged
+            for b in u.blocks
+            if (relation := self.items[b].relation) is not None
         }
         self.next_capture = plan.layout.captures + 1
         #: The settings (and codec) in force at the point of the output written so far.
@@ -215,11 +220,7 @@ class _Writer:
         wanted, encoding = self.state_at(index)
         if wanted == self.settings:
             return
-        have, want = dict(self.settings), dict(wanted)
-        first = {"client_encoding": 0, "standard_conforming_strings": 1}
-        names = sorted(have.keys() | want.keys(), key=lambda n: (first.get(n, 2), n))
-        lines = [want.get(n) or f"RESET {_setting_name(n)};" for n in names if have.get(n) != want.get(n)]
-        self.sql("\n" + "\n".join(lines) + "\n", encoding)
+        self.sql("\n" + "\n".join(changes(self.settings, wanted)) + "\n", encoding)
         self.settings, self.encoding = wanted, encoding
 
     def run(self) -> None:
@@ -597,11 +598,6 @@ def _block_newline(buf: bytes, item: Item) -> bytes:
     header's, when it has no rows)."""
     at = copy_data_end(buf, item)
     return b"\r\n" if buf[at - 2 : at] == b"\r\n" else b"\n"
-
-
-def _setting_name(name: str) -> str:
-    """A setting's name as RESET takes it (custom ones are dotted)."""
-    return ".".join(quote_ident(part) for part in name.split("."))
 
 
 def _newline(buf: bytes) -> bytes:

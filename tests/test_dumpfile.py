@@ -292,3 +292,22 @@ def test_the_fast_pattern_splits_as_the_general_one(monkeypatch: pytest.MonkeyPa
         monkeypatch.undo()
         dumpfile._run_pattern.cache_clear()
         dumpfile._fast_run_pattern.cache_clear()
+
+
+def test_changes_set_what_differs_encoding_first_and_reset_what_was_not_set() -> None:
+    from dumpfix.settings import changes
+
+    have = (("search_path", "SET search_path = a;"), ("xmloption", "SET xmloption = content;"))
+    want = (
+        ("client_encoding", "SET client_encoding = 'LATIN1';"),
+        ("search_path", "SET search_path = b;"),
+        ("standard_conforming_strings", "SET standard_conforming_strings = off;"),
+        ("xmloption", "SET xmloption = content;"),
+    )
+    assert changes(have, want) == [
+        "SET client_encoding = 'LATIN1';", "SET standard_conforming_strings = off;", "SET search_path = b;"
+    ]
+    assert changes(want, have) == [
+        "RESET client_encoding;", "RESET standard_conforming_strings;", "SET search_path = a;"
+    ]
+    assert changes(have, have) == []
