@@ -347,7 +347,9 @@ class _Writer:
         self.captures.append(Capture(name, unit.table, rewrite.key, deferred, staged=True))
         everything = ", ".join(quote_ident(c) for c in columns)
         self.copy_items(unit.first, unit.blocks[0])
-        self.sql(f"CREATE TEMP TABLE pg_temp.{name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding)
+        self.sql(
+            f"CREATE TEMP TABLE pg_temp.{name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding
+        )
         target = f"pg_temp.{name}".encode(first.encoding, "surrogateescape")
         pos = unit.blocks[0]
         for b in unit.blocks:

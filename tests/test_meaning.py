@@ -192,7 +192,8 @@ def test_users_table_named_like_dumpfix_temporary_tables(
     """An old-style dump (unqualified names) with a table of its own called dumpfix_1:
     dumpfix's temporary tables take other names and are always named pg_temp.x."""
     dump = _unqualified(_dump(pg_server, source, "-t", "carts", "-t", "public.users", "-t", "dumpfix_1"))
-    dump = dump.replace(b"SELECT pg_catalog.set_config('search_path', '', false);", b"SET search_path = public, pg_catalog;")
+    old_path = b"SET search_path = public, pg_catalog;"
+    dump = dump.replace(b"SELECT pg_catalog.set_config('search_path', '', false);", old_path)
     dump += _dump(pg_server, source, "-t", "evil.users")
     assert b"COPY dumpfix_1 " in dump
     out = _restores(pg_server, source, tmp_path, run_dumpfix, _RESTRICT.sub(b"", dump), *args)
