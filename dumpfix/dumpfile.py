@@ -20,6 +20,7 @@ from pglast.parser import ParseError
 
 from dumpfix.errors import DumpError
 from dumpfix.mapping import consumed, find_rare, read
+from dumpfix.settings import Settings, followed, may_set
 from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
 
 # How many INSERT statements one pattern match takes: bounds the regex
@@ -64,6 +65,9 @@ class Item:
     search_path: tuple[str, ...] = ("public",)
     #: Python codec of the dump's client_encoding at this item.
     encoding: str = "utf-8"
+    #: Every setting the dump set before this item, as (name, the statement that sets
+    #: it again), sorted: a block moved elsewhere gets these back (see Settings).
+    settings: Settings = ()
 
 
 _INSERT_PREFIX = re.compile(
@@ -86,6 +90,7 @@ _CLIENT_ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", 
 _COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
 _INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
 _LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
+_RESET_PATH = re.compile(rb"RESET\s+(?:ALL|search_path)\b", re.IGNORECASE)
 
 # PostgreSQL encoding names (as pg_dump writes them) to Python codecs.
 _ENCODINGS = {
@@ -127,12 +132,23 @@ class Splitter:
     """The split from a position on, with the dump's state there (search_path, encoding)."""
 
     def __init__(
-        self, buf: bytes, pos: int = 0, search_path: tuple[str, ...] = ("public",), encoding: str = "utf-8"
+        self,
+        buf: bytes,
+        pos: int = 0,
+        search_path: tuple[str, ...] = ("public",),
+        encoding: str = "utf-8",
+        settings: Settings = (),
     ) -> None:
         self.buf = buf
         self.pos = pos
         self.search_path = search_path
         self.encoding = encoding
+        self.settings = settings
+
+    @property
+    def state(self) -> tuple[tuple[str, ...], str, Settings]:
+        """What an item here inherits from the statements before it."""
+        return self.search_path, self.encoding, self.settings
 
     def items(self, stop: int | None = None) -> Iterator[Item]:
         """Items from pos on, until pos reaches stop (or the end).
@@ -146,19 +162,19 @@ class Splitter:
             pos = self.pos
             space_end = skip_space(buf, pos)
             if space_end > pos:
-                yield Item(Kind.SPACE, pos, space_end)
+                yield Item(Kind.SPACE, pos, space_end, settings=self.settings)
                 self.pos = space_end
                 continue
             try:
                 if buf[pos] == 0x5C:  # backslash: a psql meta-command runs to the end of its line
                     nl = buf.find(b"\n", pos)
-                    item = Item(Kind.META, pos, n if nl < 0 else nl + 1)
+                    item = Item(Kind.META, pos, n if nl < 0 else nl + 1, settings=self.settings)
                 elif _INSERT_HEAD.match(buf, pos):
-                    item = _insert_run(buf, pos, n, limit, self.search_path, self.encoding)
+                    item = _insert_run(buf, pos, n, limit, self.search_path, self.encoding, self.settings)
                 elif _COPY_HEAD.match(buf, pos):
-                    item = _copy_block(buf, pos, n, self.search_path, self.encoding)
+                    item = _copy_block(buf, pos, n, self.search_path, self.encoding, self.settings)
                 else:
-                    item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
+                    item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=self.settings)
                     self._follow(bytes(buf[pos : item.end]))
             except DumpError as e:
                 if e.location is None:
@@ -170,7 +186,12 @@ class Splitter:
             self.pos = item.end
 
     def _follow(self, statement: bytes) -> None:
-        """Take in the state a statement sets: search_path, client_encoding."""
+        """Take in the state a statement sets: search_path, client_encoding, every setting."""
+        if not may_set(statement):
+            return
+        self.settings = followed(statement, self.settings, self.encoding)
+        if _RESET_PATH.match(statement):
+            self.search_path = ("public",)
         self.search_path = _new_search_path(statement, self.encoding) or self.search_path
         m = _CLIENT_ENCODING.match(statement)
         if m:
@@ -178,11 +199,11 @@ class Splitter:
 
 
 def _insert_run(
-    buf: bytes, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str
+    buf: bytes, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str, settings: Settings
 ) -> Item:
     head = _INSERT_PREFIX.match(buf, pos)
     if head is None:  # not a shape pg_dump writes: keep it as a plain statement
-        return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n))
+        return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=settings)
     prefix = bytes(head.group())
     # Statements without the keyword DEFAULT first: a run that holds it cannot be
     # staged (a temporary table has no defaults), and the pattern that tells is as
@@ -230,6 +251,7 @@ def _insert_run(
         mentions_default=default,
         search_path=search_path,
         encoding=encoding,
+        settings=settings,
     )
 
 
@@ -365,7 +387,9 @@ def _statements(body: bytes, prefix: bytes) -> list[bytes]:
     return rests
 
 
-def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str) -> Item:
+def _copy_block(
+    buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str, settings: Settings
+) -> Item:
     head_end = statement_end(buf, pos, n)
     statement = bytes(buf[pos:head_end])
     try:
@@ -373,7 +397,7 @@ def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
     except ParseError as e:
         raise DumpError(f"cannot parse COPY statement: {e}") from None
     if not copy.is_from or copy.filename is not None or copy.is_program:
-        return Item(Kind.STATEMENT, pos, head_end)
+        return Item(Kind.STATEMENT, pos, head_end, settings=settings)
     eol = _LINE_END.match(buf, head_end)
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
@@ -390,6 +414,7 @@ def _copy_block(buf: bytes, pos: int, n: int, search_path: tuple[str, ...], enco
         data_start=data_start,
         search_path=search_path,
         encoding=encoding,
+        settings=settings,
     )
 
 

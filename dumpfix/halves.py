@@ -6,8 +6,9 @@ the middle while this process splits up to it. The seam is a guess: the start
 of a line ``INSERT INTO`` after the middle, which a string value can also hold.
 This process checks the guess on its way: its items must end exactly at the
 seam, with the dump's state there (search_path, encoding) what the child
-assumed. Then the two lists join, and a run of one table's INSERTs that the
-seam cut in two is one item again. Otherwise the child's items are dropped and
+assumed; the settings in force at the seam, which the child cannot know, are
+then given to its items. Then the two lists join, and a run of one table's
+INSERTs that the seam cut in two is one item again. Otherwise the child's items are dropped and
 this process splits on, from the last run the seam may have cut short. Either
 way the items are those ``split`` gives; only how a run's statements are
 counted in chunks may differ.
@@ -19,6 +20,7 @@ import dataclasses
 from collections.abc import Callable
 
 from dumpfix.dumpfile import Item, Kind, Splitter
+from dumpfix.settings import Settings, followed
 from dumpfix.forked import Forked, can_fork
 from dumpfix.mapping import read
 
@@ -43,11 +45,11 @@ def split_items(buf: bytes, progress: Callable[[int], None] | None = None) -> li
         for item in splitter.items(stop=seam):
             items.append(item)
             report(item.end)
-        if splitter.pos == seam and (splitter.search_path, splitter.encoding) == (start.search_path, start.encoding):
+        if splitter.pos == seam and splitter.state[:2] == start.state[:2]:
             second = child.result()
             if second is not None:
                 report(len(buf))
-                return _joined(buf, items, second)
+                return _joined(buf, items, _restamped(buf, second, splitter.settings))
         else:
             child.abandon()
     except BaseException:
@@ -105,8 +107,19 @@ def _resumed(buf: bytes, items: list[Item], seam: int, splitter: Splitter) -> Sp
         item = items[i]
         if item.kind is Kind.INSERTS and item.end <= seam:
             del items[i:]
-            return Splitter(buf, item.start, item.search_path, item.encoding)
+            return Splitter(buf, item.start, item.search_path, item.encoding, item.settings)
     return splitter
+
+
+def _restamped(buf: bytes, second: list[Item], settings: Settings) -> list[Item]:
+    """The child's items with the settings in force at the seam, which the child, starting
+    there, could not know (it began with none): replayed through its own statements."""
+    out = []
+    for item in second:
+        out.append(item if item.settings == settings else dataclasses.replace(item, settings=settings))
+        if item.kind is Kind.STATEMENT:
+            settings = followed(bytes(buf[item.start : item.end]), settings, item.encoding)
+    return out
 
 
 def _joined(buf: bytes, first: list[Item], second: list[Item]) -> list[Item]:
@@ -121,7 +134,7 @@ def _joined(buf: bytes, first: list[Item], second: list[Item]) -> list[Item]:
             and bytes(buf[gap.start : gap.end]) in _NEWLINES
             and more.kind is Kind.INSERTS
             and more.prefix == run.prefix
-            and (more.search_path, more.encoding) == (run.search_path, run.encoding)
+            and (more.search_path, more.encoding, more.settings) == (run.search_path, run.encoding, run.settings)
             and _matched(run)
             and _matched(more)
         ):

@@ -40,6 +40,9 @@ class Unit:
     #: An earlier run staged this data: it loads pg_temp.dumpfix_N, then table (the
     #: unit holds the CREATE TEMP TABLE before and the INSERT ... SELECT after).
     staged: bool = False
+    #: Which \\restrict section the unit is in (0 without any between units): units
+    #: never leave it, so no data moves out of the pair that protects it.
+    segment: int = 0
 
 
 @dataclass
@@ -57,6 +60,9 @@ class Layout:
     #: Before its data the dump holds the head an earlier run of dumpfix wrote (its
     #: BEGIN): it is dumpfix's output, whose transaction a rerun writes again.
     earlier_head: bool = False
+    #: Item ranges that stay between two segments: from the \\unrestrict (or
+    #: \\restrict) after a segment's last unit up to the next segment's first unit.
+    barriers: list[tuple[int, int]] = field(default_factory=list)
     _stageable: dict[QName, bool] = field(default_factory=dict, repr=False)
 
     def blocks_of(self, node: QName) -> list[Item]:
@@ -119,9 +125,14 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         return Layout(items, len(items), [], len(items))
     reconnect = _reconnect(buf, items, groups[0][0], groups[-1][-1])
     staged = {n: table for n, group in enumerate(groups) if (table := _staged_table(buf, items, group))}
+    # Between two groups, the \\restrict / \\unrestrict lines of concatenated dumps.
+    bounds = [_restrict_between(buf, items, groups[n - 1][-1] + 1, groups[n][0]) for n in range(1, len(groups))]
     starts = []
     floor = 0
     for n, group in enumerate(groups):
+        bound = bounds[n - 1] if n else None
+        if bound is not None:  # what follows the section's end is not the unit's to take
+            floor = bound[1] + 1
         start = group[0]
         while start > floor and (
             _is_leading(buf, items[start - 1]) or (n in staged and _is_capture_table(buf, items[start - 1]))
@@ -140,10 +151,18 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         else:
             break
     units = []
+    barriers = []
+    segment = 0
     for n, group in enumerate(groups):
         last = starts[n + 1] if n + 1 < len(groups) else end
+        bound = bounds[n] if n + 1 < len(groups) else None
+        if bound is not None:
+            last = bound[0]
         table = staged.get(n) or resolve(items[group[0]], catalog)
-        units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table), n in staged))
+        units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table), n in staged, segment))
+        if bound is not None:
+            barriers.append((bound[0], starts[n + 1]))
+            segment += 1
     earlier = any(
         item.kind is Kind.SPACE and UPDATES_MARK in bytes(buf[item.start : item.end])
         for item in items[groups[-1][-1] + 1 :]
@@ -153,7 +172,10 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         item.kind is Kind.SPACE and _HEAD_LINE.search(buf, item.start, item.end) is not None
         for item in items[: groups[0][0]]
     )
-    return Layout(items, starts[0], units, end, reconnect, earlier, max(numbers, default=0), head)
+    return Layout(
+        items, starts[0], units, end, reconnect, earlier, max(numbers, default=0),
+        earlier_head=head, barriers=barriers,
+    )
 
 
 #: The comment dumpfix writes before the UPDATEs that set the columns loaded as NULL.
@@ -171,6 +193,15 @@ def _reconnect(buf: bytes, items: list[Item], first: int, last: int) -> int | No
     return None
 
 
+_RESTRICT = re.compile(rb"\\(?:un)?restrict\b")
+
+
+def _restrict_between(buf: bytes, items: list[Item], first: int, last: int) -> tuple[int, int] | None:
+    """The first and the last \\restrict / \\unrestrict line among items [first, last)."""
+    found = [i for i in range(first, last) if items[i].kind is Kind.META and _RESTRICT.match(buf, items[i].start)]
+    return (found[0], found[-1]) if found else None
+
+
 def refuse_reconnect(buf: bytes, layout: Layout) -> None:
     """Moving a table's data across a \\connect would load it into another database."""
     if layout.reconnect is not None:
@@ -182,7 +213,7 @@ def refuse_reconnect(buf: bytes, layout: Layout) -> None:
 
 
 _CAPTURE_NAME = re.compile(r"pg_temp\.dumpfix_(\d+)")
-_CAPTURE_CREATE = re.compile(rb"CREATE TEMP TABLE dumpfix_\d+ AS SELECT ")
+_CAPTURE_CREATE = re.compile(rb"CREATE TEMP TABLE (?:pg_temp\.)?dumpfix_\d+ AS SELECT ")
 _STAGED_INSERT = re.compile(rb"INSERT INTO .* SELECT .* FROM pg_temp\.(dumpfix_\d+);", re.DOTALL)
 
 
@@ -192,7 +223,8 @@ def _relation(item: Item) -> str:
 
 
 def _is_capture_table(buf: bytes, item: Item) -> bool:
-    """dumpfix's CREATE TEMP TABLE dumpfix_N AS SELECT ... WITH NO DATA."""
+    """dumpfix's CREATE TEMP TABLE pg_temp.dumpfix_N AS SELECT ... WITH NO DATA (unqualified
+    before: earlier outputs still count)."""
     return item.kind is Kind.STATEMENT and _CAPTURE_CREATE.match(buf, item.start, item.end) is not None
 
 

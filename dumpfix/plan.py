@@ -298,13 +298,33 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
     if node_order is None:  # stable_order skips self-loops; every cycle was cut
         raise AssertionError("cut left a cycle")
     rank = {n: i for i, n in enumerate(node_order)}
-    order = sorted(layout.units, key=lambda u: (rank[u.node], u.index))
+    _refuse_across_restrict(layout, kept)
+    order = sorted(layout.units, key=lambda u: (u.segment, rank[u.node], u.index))
     # pg_temp tables are an earlier run's captures, not tables of the schema.
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
     plan = Plan(layout, order, rewrites, cycles, unknown, settings, forward=stats.forward)
     if plan.superuser:
         plan.checked = [e.fk for e in edges]
     return plan
+
+
+def _refuse_across_restrict(layout: Layout, kept: list[tuple[QName, QName]]) -> None:
+    """Units stay in their \\restrict section (concatenated dumps each have their own
+    pair): refuse when a kept FK needs a table that only a later section loads."""
+    if not layout.barriers:
+        return
+    first: dict[QName, int] = {}
+    last: dict[QName, int] = {}
+    for u in layout.units:
+        first[u.node] = min(first.get(u.node, u.segment), u.segment)
+        last[u.node] = max(last.get(u.node, u.segment), u.segment)
+    for source, target in kept:
+        if source != target and last[target] > first[source]:
+            raise PlanError(
+                f"{source} needs rows of {target}, which a later \\restrict section of the dump loads "
+                "(concatenated dumps?): dumpfix does not move data out of its \\restrict pair; "
+                "dump those tables together in one pg_dump"
+            )
 
 
 def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:

@@ -25,6 +25,7 @@ from dumpfix.plan import Cut, Method, Plan, Rewrite
 from dumpfix.reserved import PARALLEL_MIN, Reserved, positional
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
+from dumpfix.settings import Settings, changes, followed
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
 # Rows per INSERT into a temporary table.
@@ -153,9 +154,23 @@ class _Writer:
         self.items = plan.layout.items
         self.eol = _newline(buf)
         self.captures: list[Capture] = []
+        #: dumpfix_N names a table of the catalog or the dump has: an unqualified
+        #: reference to it would find dumpfix's temporary table first (pg_temp).
+        self.taken = {t.name for t in catalog.tables} | {
+            relation.name
+            for u in plan.layout.units
+            if not u.staged
+            for b in u.blocks
+            if (relation := self.items[b].relation) is not None
+        }
+        self.next_capture = plan.layout.captures + 1
+        #: The settings (and codec) in force at the point of the output written so far.
+        self.settings: Settings = ()
+        self.encoding = "utf-8"
         self.last_byte = b"\n"
         head, tail = own_regions(buf, plan)
         self.skips = [r for r in (head, tail) if r is not None]
+        self.old_head = head
         #: out's descriptor where regions can be left to a child (reserved.py).
         self.positional = positional(buf, out)
         self.reserved: list[Reserved] = []
@@ -180,10 +195,40 @@ class _Writer:
         if first < last:
             self.copy_span(self.items[first].start, self.items[last - 1].end)
 
-    def sql(self, text: str, encoding: str = "utf-8") -> None:
+    def sql(self, text: str, encoding: str | None = None, eol: bytes | None = None) -> None:
+        """Text dumpfix writes, in the client_encoding in force where it goes (unless
+        given) and with the file's newline (or the block's, eol)."""
+        eol = eol or self.eol
         if self.last_byte not in (b"\n", b""):
-            self.emit(self.eol)
-        self.emit(text.replace("\n", self.eol.decode()).encode(encoding, "surrogateescape"))
+            self.emit(eol)
+        self.emit(text.replace("\n", eol.decode()).encode(encoding or self.encoding, "surrogateescape"))
+
+    def state_at(self, index: int) -> tuple[Settings, str]:
+        """The settings and encoding the input has in force where item index starts."""
+        if index < len(self.items):
+            return self.items[index].settings, self.items[index].encoding
+        last = self.items[-1]
+        if last.kind is Kind.STATEMENT:
+            return followed(bytes(self.buf[last.start : last.end]), last.settings, last.encoding), last.encoding
+        return last.settings, last.encoding
+
+    def reached(self, index: int) -> None:
+        """The input has been copied up to item index: its settings hold now."""
+        self.settings, self.encoding = self.state_at(index)
+
+    def settle(self, index: int) -> None:
+        """Before input from item index on, which moved: the settings it had in the input.
+
+        Only what differs is set (nothing where nothing moved past a SET), the client
+        encoding first, as the statements after it are read in it, then
+        standard_conforming_strings, which the others' literals may depend on; a
+        setting the input had not set there goes back to the connection's default.
+        """
+        wanted, encoding = self.state_at(index)
+        if wanted == self.settings:
+            return
+        self.sql("\n" + "\n".join(changes(self.settings, wanted)) + "\n", encoding)
+        self.settings, self.encoding = wanted, encoding
 
     def run(self) -> None:
         try:
@@ -197,22 +242,30 @@ class _Writer:
 
     def write_all(self) -> None:
         layout = self.plan.layout
-        self.copy_prologue(layout.prologue_end)
+        # An earlier run's head is written again where it stood: what it wrote after
+        # its head (a SET before a moved block) is part of the prologue now.
+        split = layout.prologue_end
+        if self.old_head is not None:
+            split = next((i for i in range(split) if self.items[i].start >= self.old_head[0]), split)
+        self.copy_prologue(0, split)
         self.emit_region(HEAD, self.head_statements())
-        current = self._path_at(layout.units[0])
+        self.copy_prologue(split, layout.prologue_end)
+        self.reached(layout.prologue_end)
+        segment = 0
         for unit in self.plan.order:
-            wanted = self._path_at(unit)
-            if wanted != current:
-                path = ", ".join(quote_ident(s) for s in wanted)
-                self.sql(f"\nSET search_path = {path}, pg_catalog;\n")
-                current = wanted
+            while segment < unit.segment:  # what stands between two \restrict pairs: in place
+                first, last = layout.barriers[segment]
+                self.settle(first)
+                self.separate(first)
+                self.copy_items(first, last)
+                self.reached(last)
+                segment += 1
+            self.settle(unit.first)
             self.separate(unit.first)
             self.write_unit(unit)
+            self.reached(unit.last)
         self.write_updates()
-        end_path = self._path_at(layout.units[-1])
-        if current != end_path:
-            path = ", ".join(quote_ident(s) for s in end_path)
-            self.sql(f"\nSET search_path = {path}, pg_catalog;\n")
+        self.settle(layout.epilogue_start)
         # The transaction ends after the epilogue's statements (pg_dump's setval
         # calls): a load that fails leaves the sequences as they were too.
         commit = self.commit_point()
@@ -243,13 +296,13 @@ class _Writer:
                 commit = index + 1
         return commit
 
-    def copy_prologue(self, end: int) -> None:
-        """The items before the data; with no target version known, a setting older
-        servers lack is set where the server knows it (cleanup.portable_setting):
-        the rewritten dump then loads into any supported version as it is."""
-        start = 0
+    def copy_prologue(self, start: int, end: int) -> None:
+        """Items of the prologue (before the data); with no target version known, a
+        setting older servers lack is set where the server knows it
+        (cleanup.portable_setting): the rewritten dump then loads into any supported
+        version as it is."""
         if self.plan.settings.target_version is None:
-            for i, item in enumerate(self.items[:end]):
+            for i, item in enumerate(self.items[start:end], start):
                 if item.kind is not Kind.STATEMENT:
                     continue
                 portable = portable_setting(bytes(self.buf[item.start : item.end]), item.encoding)
@@ -263,11 +316,10 @@ class _Writer:
         if mark == TAIL and not statements:
             return
         summary = f"{HEAD}: {summarise(self.plan)}" if mark == HEAD else mark
-        encoding = self.items[self.plan.layout.units[0].blocks[0]].encoding
         text = "\n".join([summary, *statements, END])
         if self.last_byte not in (b"\n", b""):
             text = "\n" + text
-        self.emit(text.replace("\n", self.eol.decode()).encode(encoding, "surrogateescape"))
+        self.emit(text.replace("\n", self.eol.decode()).encode(self.encoding, "surrogateescape"))
 
     def head_statements(self) -> list[str]:
         plan = self.plan
@@ -315,9 +367,6 @@ class _Writer:
             if at < len(self.buf) and self.buf[at] not in b" \t\r\n":
                 self.emit(self.eol)
 
-    def _path_at(self, unit: Unit) -> tuple[str, ...]:
-        return self.items[unit.blocks[0]].search_path
-
     def write_unit(self, unit: Unit) -> None:
         rewrite = self.plan.rewrites.get(unit.node)
         if rewrite is not None and unit.staged:  # an earlier run's: its UPDATE is in the dump already
@@ -354,7 +403,9 @@ class _Writer:
         self.captures.append(Capture(name, unit.table, rewrite.key, deferred, staged=True))
         everything = ", ".join(quote_ident(c) for c in columns)
         self.copy_items(unit.first, unit.blocks[0])
-        self.sql(f"CREATE TEMP TABLE {name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding)
+        self.sql(
+            f"CREATE TEMP TABLE pg_temp.{name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding
+        )
         target = f"pg_temp.{name}".encode(first.encoding, "surrogateescape")
         pos = unit.blocks[0]
         for b in unit.blocks:
@@ -390,8 +441,12 @@ class _Writer:
         self.last_byte = self.buf[item.end - 1 : item.end]  # a statement's end, as the input's
 
     def capture_name(self) -> str:
-        """The next temporary table's name, after those an earlier run left in the dump."""
-        return f"dumpfix_{self.plan.layout.captures + len(self.captures) + 1}"
+        """The next temporary table's name, after those an earlier run left in the dump,
+        and none that a table of the catalog or the dump has."""
+        while f"dumpfix_{self.next_capture}" in self.taken:
+            self.next_capture += 1
+        self.next_capture += 1
+        return f"dumpfix_{self.next_capture - 1}"
 
     def write_block(self, unit: Unit, item: Item, rewrite: Rewrite) -> None:
         columns = block_columns(item, self.catalog, unit.table)
@@ -403,30 +458,33 @@ class _Writer:
         nulled = tuple(columns.index(c) for c in deferred)
         sql_columns = ", ".join(quote_ident(c) for c in captured)
         create = (
-            f"CREATE TEMP TABLE {capture.name} AS SELECT {sql_columns} "
+            f"CREATE TEMP TABLE pg_temp.{capture.name} AS SELECT {sql_columns} "
             f"FROM {unit.table} WITH NO DATA;\n"
         )
         forward = any(d.forward_only for d in rewrite.deferrals)
+        # COPY data ends its lines as its first line does (and psql before 18 sends
+        # the \\. line to the server, which compares): the block's newline, not the file's.
+        eol = _block_newline(self.buf, item) if item.kind is Kind.COPY else self.eol
         if item.kind is Kind.COPY and not forward:
             data_end = copy_data_end(self.buf, item)
             self.copy_span(item.start, item.data_start)
             for chunk in copy_chunks(self.buf, item.data_start, data_end):
                 self.emit(copy_null_out(chunk, nulled))
             self.copy_span(data_end, item.end)
-            self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding)
+            self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding, eol)
             for chunk in copy_chunks(self.buf, item.data_start, data_end):
                 self.emit(copy_extract(chunk, fields, nulled))
-            self.emit(b"\\." + self.eol)
+            self.emit(b"\\." + eol)
             return
         # Each pass over the block decides row by row afresh: nothing kept per row.
         if item.kind is Kind.COPY:
-            self.write_copy_rows(item, self._decider(item, rewrite, columns))
-            self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding)
+            self.write_copy_rows(item, self._decider(item, rewrite, columns), eol)
+            self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding, eol)
             decide = self._decider(item, rewrite, columns)
             for row in copy_rows(self.buf, item):
                 if decide(row):
-                    self.emit(b"\t".join(row[i] for i in fields) + self.eol)
-            self.emit(b"\\." + self.eol)
+                    self.emit(b"\t".join(row[i] for i in fields) + eol)
+            self.emit(b"\\." + eol)
             return
         self.write_insert_rows(item, self._decider(item, rewrite, columns))
         self.sql(f"\n{create}", item.encoding)
@@ -467,13 +525,13 @@ class _Writer:
 
         return decide
 
-    def write_copy_rows(self, item: Item, decide: Callable[[list[bytes]], tuple[int, ...]]) -> None:
+    def write_copy_rows(self, item: Item, decide: Callable[[list[bytes]], tuple[int, ...]], eol: bytes) -> None:
         data_end = copy_data_end(self.buf, item)
         self.copy_span(item.start, item.data_start)
         for row in copy_rows(self.buf, item):
             for i in decide(row):
                 row[i] = b"\\N"
-            self.emit(b"\t".join(row) + self.eol)
+            self.emit(b"\t".join(row) + eol)
         self.copy_span(data_end, item.end)
 
     def write_insert_rows(self, item: Item, decide: Callable[[list[bytes]], tuple[int, ...]]) -> None:
@@ -513,7 +571,7 @@ class _Writer:
                 lines.append(f"ALTER TABLE {c.table} ENABLE TRIGGER {quote_ident(name)};")
         for c in self.captures:
             lines.append(f"DROP TABLE pg_temp.{c.name};")
-        self.sql("\n".join(lines) + "\n", self.items[self.plan.layout.units[0].blocks[0]].encoding)
+        self.sql("\n".join(lines) + "\n")
 
 
 def summarise(plan: Plan) -> str:
@@ -591,6 +649,13 @@ def _deferrability(fk: ForeignKey) -> str:
     if not fk.deferrable:
         return "NOT DEFERRABLE"
     return "DEFERRABLE INITIALLY " + ("DEFERRED" if fk.initially_deferred else "IMMEDIATE")
+
+
+def _block_newline(buf: bytes, item: Item) -> bytes:
+    """The newline of a COPY block's rows: the line end before its \\. line (the
+    header's, when it has no rows)."""
+    at = copy_data_end(buf, item)
+    return b"\r\n" if buf[at - 2 : at] == b"\r\n" else b"\n"
 
 
 def _newline(buf: bytes) -> bytes:

@@ -104,6 +104,29 @@ def test_old_search_path_applies_to_unqualified_names() -> None:
     assert copy.search_path == ("shop",)
 
 
+SETTINGS = [
+    pytest.param(b"SET client_encoding = 'LATIN1';",
+                 (("client_encoding", "SET client_encoding = 'LATIN1';"),), id="set"),
+    pytest.param(b"SELECT pg_catalog.set_config('search_path', 'a\\b', false);",
+                 (("search_path", "SELECT pg_catalog.set_config('search_path', E'a\\\\b', false);"),),
+                 id="set_config-either-strings-setting"),
+    pytest.param(b"SELECT pg_catalog.set_config('search_path', 'x', true);", (), id="set_config-local"),
+    pytest.param(b"SET LOCAL search_path = x;", (), id="set-local"),
+    pytest.param(b"SET SESSION AUTHORIZATION DEFAULT;", (), id="session-authorization"),
+    pytest.param(b"SET standard_conforming_strings = off;\nRESET standard_conforming_strings;", (), id="reset"),
+    pytest.param(b"SET xmloption = content;\nSET search_path = a;\nRESET ALL;", (), id="reset-all"),
+    pytest.param(b"SET search_path = a;\nSET search_path TO DEFAULT;", (), id="to-default"),
+    pytest.param(b"SELECT pg_catalog.setval('public.s', 3, true);", (), id="setval"),
+]
+
+
+@pytest.mark.parametrize(("statements", "expected"), SETTINGS)
+def test_settings_in_force_after_statements(statements: bytes, expected: tuple[tuple[str, str], ...]) -> None:
+    """What a block after these statements relies on, as the statements that set it again."""
+    items = list(split(statements + b"\nCOPY t (a) FROM stdin;\nSET search_path = data;\n\\.\n"))
+    assert items[-1].kind is Kind.COPY and items[-1].settings == expected
+
+
 def test_insert_run_is_one_item_per_table() -> None:
     rows = b"".join(b"INSERT INTO public.t VALUES (%d, 'r');\n" % i for i in range(5000))
     items = [i for i in split(rows) if i.kind is Kind.INSERTS]
@@ -269,3 +292,22 @@ def test_the_fast_pattern_splits_as_the_general_one(monkeypatch: pytest.MonkeyPa
         monkeypatch.undo()
         dumpfile._run_pattern.cache_clear()
         dumpfile._fast_run_pattern.cache_clear()
+
+
+def test_changes_set_what_differs_encoding_first_and_reset_what_was_not_set() -> None:
+    from dumpfix.settings import changes
+
+    have = (("search_path", "SET search_path = a;"), ("xmloption", "SET xmloption = content;"))
+    want = (
+        ("client_encoding", "SET client_encoding = 'LATIN1';"),
+        ("search_path", "SET search_path = b;"),
+        ("standard_conforming_strings", "SET standard_conforming_strings = off;"),
+        ("xmloption", "SET xmloption = content;"),
+    )
+    assert changes(have, want) == [
+        "SET client_encoding = 'LATIN1';", "SET standard_conforming_strings = off;", "SET search_path = b;"
+    ]
+    assert changes(want, have) == [
+        "RESET client_encoding;", "RESET standard_conforming_strings;", "SET search_path = a;"
+    ]
+    assert changes(have, have) == []

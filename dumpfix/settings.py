@@ -1,0 +1,110 @@
+"""The settings a dump's statements put in force, so that a block moved elsewhere gets them back.
+
+A block of a dump means what it means under the settings the statements before it
+set: search_path names its table, client_encoding reads its bytes,
+standard_conforming_strings its literals. The splitter records them at each item
+as (name, statement) pairs, the statement being one that sets the value again; the
+writer, before a block that moved, writes those that differ from what is in force
+there (changes()).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pglast import parse_sql
+from pglast.parser import ParseError
+
+from dumpfix.catalog import quote_ident
+
+#: The settings in force at a point of the dump: (name, statement) pairs sorted by name.
+Settings = tuple[tuple[str, str], ...]
+
+#: Statements that may change a setting (a cheap test before pglast parses them).
+_SETTING = re.compile(rb"(?:SET|RESET)\s|SELECT\s+(?:pg_catalog\.)?set_config\s*\(", re.IGNORECASE)
+#: Not settings a block's meaning depends on in a way dumpfix may restore: who runs it
+#: travels with the block (pg_dump's --disable-triggers statements) and needs privileges.
+_UNTRACKED = frozenset({"session_authorization", "role"})
+# VariableSetStmt.kind: SET x = v, SET x TO DEFAULT, SET x FROM CURRENT, RESET x, RESET ALL.
+_VALUE, _DEFAULT, _CURRENT, _RESET, _RESET_ALL = 0, 1, 2, 4, 5
+
+
+def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
+    """The settings in force after statement runs where settings were.
+
+    A session-level SET (or SET ... FROM CURRENT) is kept as its own text, a
+    set_config(name, value, false) as one such call; RESET and SET ... TO DEFAULT
+    drop the name (the connection's default holds again). SET LOCAL and
+    set_config(..., true) end with the transaction: not tracked.
+    """
+    if not may_set(statement):
+        return settings
+    try:
+        stmts = parse_sql(statement.decode(encoding, "surrogateescape"))
+    except ParseError:
+        return settings
+    state = dict(settings)
+    for raw in stmts:
+        stmt: Any = raw.stmt  # pglast's nodes: attributes by node type
+        kind = type(stmt).__name__
+        if kind == "VariableSetStmt" and not stmt.is_local:
+            name = (stmt.name or "").lower()
+            if stmt.kind == _RESET_ALL:
+                state.clear()
+            elif name in _UNTRACKED or stmt.kind not in (_VALUE, _DEFAULT, _CURRENT, _RESET):
+                continue
+            elif stmt.kind in (_DEFAULT, _RESET):
+                state.pop(name, None)
+            else:
+                state[name] = statement.decode(encoding, "surrogateescape").strip()
+        elif kind == "SelectStmt":
+            for name, value in _set_configs(stmt):
+                state[name] = f"SELECT pg_catalog.set_config({_literal(name)}, {_literal(value)}, false);"
+    return tuple(sorted(state.items()))
+
+
+def _set_configs(stmt: Any) -> list[tuple[str, str]]:
+    """The (name, value) of each session-level set_config(...) with constant arguments."""
+    found = []
+    for target in getattr(stmt, "targetList", None) or ():
+        call = target.val
+        if type(call).__name__ != "FuncCall" or call.funcname[-1].sval != "set_config" or len(call.args or ()) != 3:
+            continue
+        name, value, local = call.args
+        setting, text = (getattr(getattr(a, "val", None), "sval", None) for a in (name, value))
+        flag = getattr(getattr(local, "val", None), "boolval", None)
+        if setting is None or text is None or flag is not False:  # is_local true, or not constant: not tracked
+            continue
+        found.append((setting.lower(), text))
+    return found
+
+
+def _literal(value: str) -> str:
+    """A literal that means the same whatever standard_conforming_strings is."""
+    if "\\" in value:
+        return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
+    return "'" + value.replace("'", "''") + "'"
+
+
+def may_set(statement: bytes) -> bool:
+    """Whether a statement can change a setting: the cheap test before pglast parses it."""
+    return _SETTING.match(statement) is not None
+
+
+#: Set first, in this order: the client encoding reads the statements after it, and
+#: standard_conforming_strings the literals of the others.
+_FIRST = {"client_encoding": 0, "standard_conforming_strings": 1}
+
+
+def changes(have: Settings, want: Settings) -> list[str]:
+    """The statements that turn the settings have into want: those that differ, the
+    client encoding first; RESET (the connection's default) for one want does not set."""
+    had, wanted = dict(have), dict(want)
+    names = sorted(had.keys() | wanted.keys(), key=lambda n: (_FIRST.get(n, 2), n))
+    return [wanted.get(n) or f"RESET {_setting_name(n)};" for n in names if had.get(n) != wanted.get(n)]
+
+
+def _setting_name(name: str) -> str:
+    """A setting's name as RESET takes it (custom ones are dotted)."""
+    return ".".join(quote_ident(part) for part in name.split("."))
