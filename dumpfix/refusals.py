@@ -20,7 +20,7 @@ from typing import TypeVar
 
 from dumpfix.catalog import Catalog, QName, Table, quote_ident
 from dumpfix.dumpfile import Item, Kind, line_number
-from dumpfix.errors import DumpError, DumpfixError, SchemaError
+from dumpfix.errors import DumpError, DumpfixError, MismatchError, SchemaError
 from dumpfix.layout import Layout, resolve
 from dumpfix.lexer import statement_end
 from dumpfix.plan import Plan
@@ -58,8 +58,9 @@ def refuse_truncated(buf: bytes) -> None:
     text = last.decode("utf-8", "replace")
     shown = text if len(text) <= 40 else text[:40] + "..."
     raise DumpError(
-        f"truncated: a pg_dump dump without its last line '-- PostgreSQL database dump complete'; "
-        f"it stops at line {line_number(buf, end)} ({shown!r}): dump it again"
+        f"truncated: the dump stops here ({shown!r}), without pg_dump's last line "
+        "'-- PostgreSQL database dump complete': dump it again",
+        location=f"line {line_number(buf, end)}",
     )
 
 
@@ -132,7 +133,7 @@ def _refuse_columns(buf: bytes, item: Item, table: Table) -> None:
     if item.columns is not None:
         for name in item.columns:
             if name not in table.columns:
-                raise SchemaError(
+                raise MismatchError(
                     f"the dump's {what} into {table.name} names column {quote_ident(name)}, which the "
                     "schema's table lacks: the dump and the schema are of different versions",
                     location=where,
@@ -143,7 +144,7 @@ def _refuse_columns(buf: bytes, item: Item, table: Table) -> None:
         if count is None:
             return
         if count > len(table.columns):
-            raise SchemaError(
+            raise MismatchError(
                 f"the dump's INSERT into {table.name} has {count} values a row, and the schema's "
                 f"table {len(table.columns)} columns: the dump and the schema are of different versions",
                 location=where,
@@ -155,7 +156,7 @@ def _refuse_columns(buf: bytes, item: Item, table: Table) -> None:
         return
     missing = [c.name for c in table.columns.values() if c.not_null and not c.defaulted and c.name not in set(given)]
     if missing:
-        raise SchemaError(
+        raise MismatchError(
             f"the dump's {what} into {table.name} leaves out {', '.join(map(quote_ident, missing))}, "
             "NOT NULL without a default in the schema: the dump and the schema are of different versions",
             location=where,
