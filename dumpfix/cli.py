@@ -28,7 +28,7 @@ from dumpfix.plan import Method, Role, Settings
 from dumpfix.progress import CountingWriter, Progress
 from dumpfix.refusals import needs, refuse_missing
 from dumpfix.report import Mode, Report, changes
-from dumpfix.schema import load_schema
+from dumpfix.schema import load_schema, schema_files
 from dumpfix.source import Source, open_source
 
 
@@ -70,6 +70,22 @@ class _Shared:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.loaded: tuple[Catalog | None, Settings] | None = None
+        self._schema_files: set[Path] | None = None
+
+    def is_schema_file(self, path: str) -> bool:
+        """Whether path is one of the --schema files (or in a --schema folder): pre-commit
+        hands the hooks every .sql file, the schema's too, and a schema is no dump."""
+        if path == "-" or not self.options.schema:
+            return False
+        if self._schema_files is None:
+            found: set[Path] = set()
+            for given in self.options.schema:
+                try:
+                    found.update(f.resolve() for f in schema_files(Path(given)))
+                except (OSError, DumpfixError):
+                    continue  # reported when the schema is loaded
+            self._schema_files = found
+        return Path(path).resolve() in self._schema_files
 
     def get(self) -> tuple[Catalog | None, Settings]:
         if self.loaded is None:
@@ -123,12 +139,17 @@ def run(options: Options) -> int:
 def process(options: Options, shared: _Shared, path: str) -> list[str]:
     """Read, plan and (unless checking) write one dump; returns what changed, in words."""
     say = _echo(options)
+    if options.mode is not Mode.WRITE and shared.is_schema_file(path):
+        return []  # the schema, not a dump: nothing to check or rewrite (a rewrite refuses it)
     named = options.mode is not Mode.WRITE  # several files: say which one each line is about
     prefix = f"{_name(path)}: " if named else ""
     cleanup = options.cleanup
-    if options.dsn and cleanup.target_version is None and (path == "-" or os.path.exists(path)):
-        # The server --dsn names is the one restored into: drop what it rejects.
-        cleanup = replace(cleanup, target_version=shared.get()[1].target_version)
+    if options.dsn and (path == "-" or os.path.exists(path)):
+        # The server --dsn names is the one restored into: drop what it rejects (and
+        # refuse a --target-version it contradicts before any notice about the input).
+        target_version = shared.get()[1].target_version
+        if cleanup.target_version is None:
+            cleanup = replace(cleanup, target_version=target_version)
     with open_source(path, cleanup) as source:
         for notice in source.notices:
             say(f"{prefix}{notice}")

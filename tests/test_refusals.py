@@ -7,11 +7,16 @@ as it was) all exit 2 with one line on stderr, no traceback.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+import pgharness
 from conftest import DumpfixRunner
+from pgharness import Server
+
+SourceDb = Callable[[Server, str], str]
 
 SCHEMA = b"""\
 CREATE TABLE public.a (id integer PRIMARY KEY, b_id integer, note text);
@@ -278,3 +283,50 @@ def test_typed_option_beats_a_conflicting_project_setting(
     both = run_dumpfix("in.sql")
     assert both.returncode == 2 and both.stdout == b""
     assert "--bulk and --strategy nulls exclude each other (both in [tool.dumpfix])" in both.stderr.decode()
+
+
+# -- 6: what the --dsn role may do -------------------------------------------------
+
+
+def test_dsn_role_lacking_privileges_is_refused_with_all_it_lacks(
+    pg_server: Server, source_db: SourceDb, run_dumpfix: DumpfixRunner, tmp_path: Path
+) -> None:
+    """A role that may only INSERT: the nulls strategy's UPDATEs, its temporary tables and
+    the dump's setval calls would fail half-way through the restore; all of it is named
+    at once, before anything is written."""
+    source = source_db(pg_server, "shop")
+    target = pgharness.create_target(pg_server, pgharness.schema_dump(pg_server, source))
+    name = pgharness.create_role(pg_server)
+    role, db = pgharness.quote_ident(name), pgharness.quote_ident(target.dbname)
+    pg_server.psql(
+        target.dbname,
+        f"GRANT USAGE ON SCHEMA public TO {role}; GRANT INSERT ON ALL TABLES IN SCHEMA public TO {role};"
+        f"REVOKE TEMP ON DATABASE {db} FROM PUBLIC;",
+    )
+    dump = pgharness.data_dump(pg_server, source, "copy")
+    expected = (
+        f"the --dsn role {name} cannot restore the output: it lacks SELECT on public.users, "
+        "UPDATE on public.users, SELECT on public.categories, UPDATE on public.categories, TEMP on the database, "
+        + ", ".join(f"UPDATE on public.{t}_id_seq" for t in ("carts", "categories", "colors", "imgs", "orders",
+                                                             "products", "users"))
+        + " (grant them, or run as a role that has them)\n"
+    )
+    refused(run_dumpfix, tmp_path, ["--dsn", pg_server.dsn(target.dbname, name)], expected, dump)
+    # The owner has all of it; rows already in a target table are worth a warning, not a refusal.
+    pg_server.psql(target.dbname, "INSERT INTO public.users (email) VALUES ('extra@example.com')", user=target.owner)
+    result = run_dumpfix("in.sql", "--dsn", pg_server.dsn(target.dbname, target.owner), "-o", "out.sql")
+    assert result.returncode == 0, result.stderr.decode()
+    assert result.stderr.decode() == (
+        "dumpfix: warning: public.users already holds rows in the --dsn database: the dump's rows add to them\n"
+    )
+
+
+def test_target_version_contradicting_the_dsn_server(
+    pg_server: Server, source_db: SourceDb, run_dumpfix: DumpfixRunner, tmp_path: Path
+) -> None:
+    source = source_db(pg_server, "shop")
+    target = pgharness.create_target(pg_server, pgharness.schema_dump(pg_server, source))
+    other = 12 if pg_server.version != 12 else 13
+    refused(run_dumpfix, tmp_path, ["--dsn", pg_server.dsn(target.dbname, target.owner), "--target-version", str(other)],
+            f"--target-version {other}, but the --dsn server is PostgreSQL {pg_server.version}",
+            pgharness.data_dump(pg_server, source, "copy"))
