@@ -66,6 +66,10 @@ class Column:
     generated: bool = False
     #: GENERATED ALWAYS AS IDENTITY: INSERTs need OVERRIDING SYSTEM VALUE.
     identity_always: bool = False
+    #: A value comes without the dump: a DEFAULT (serial too), an identity of either
+    #: kind, or a generated expression. A NOT NULL column without one must be in every
+    #: INSERT's and COPY's column list, or the restore fails on the first row.
+    defaulted: bool = False
 
 
 @dataclass

@@ -20,14 +20,15 @@ from dumpfix.config import find_pyproject, load_config
 from dumpfix.errors import DumpfixError, PlanError
 from dumpfix.explain import explain
 from dumpfix.fix import Analysis, analyse, write
-from dumpfix.live import inspect
+from dumpfix.live import inspect, restore_check
 from dumpfix.migration import cycle_fks, deferrable_migration, deferrable_revert, schema_fks
 from dumpfix.output import open_output
 from dumpfix.picture import graph_format, picture, render
 from dumpfix.plan import Method, Role, Settings
 from dumpfix.progress import CountingWriter, Progress
+from dumpfix.refusals import needs, refuse_missing
 from dumpfix.report import Mode, Report, changes
-from dumpfix.schema import load_schema
+from dumpfix.schema import load_schema, schema_files
 from dumpfix.source import Source, open_source
 
 
@@ -69,6 +70,22 @@ class _Shared:
     def __init__(self, options: Options) -> None:
         self.options = options
         self.loaded: tuple[Catalog | None, Settings] | None = None
+        self._schema_files: set[Path] | None = None
+
+    def is_schema_file(self, path: str) -> bool:
+        """Whether path is one of the --schema files (or in a --schema folder): pre-commit
+        hands the hooks every .sql file, the schema's too, and a schema is no dump."""
+        if path == "-" or not self.options.schema:
+            return False
+        if self._schema_files is None:
+            found: set[Path] = set()
+            for given in self.options.schema:
+                try:
+                    found.update(f.resolve() for f in schema_files(Path(given)))
+                except (OSError, DumpfixError):
+                    continue  # reported when the schema is loaded
+            self._schema_files = found
+        return Path(path).resolve() in self._schema_files
 
     def get(self) -> tuple[Catalog | None, Settings]:
         if self.loaded is None:
@@ -88,6 +105,11 @@ class _Shared:
                 settings = replace(settings, role=live.role)
             if settings.target_version is None:  # --dsn names the server restored into
                 settings = replace(settings, target_version=live.server_major)
+            elif settings.target_version != live.server_major:
+                raise DumpfixError(
+                    f"--target-version {settings.target_version}, but the --dsn server is PostgreSQL "
+                    f"{live.server_major}: leave --target-version out (--dsn tells it)"
+                )
         elif options.schema:
             catalog = load_schema(options.schema)
         return catalog, settings
@@ -117,12 +139,17 @@ def run(options: Options) -> int:
 def process(options: Options, shared: _Shared, path: str) -> list[str]:
     """Read, plan and (unless checking) write one dump; returns what changed, in words."""
     say = _echo(options)
+    if options.mode is not Mode.WRITE and shared.is_schema_file(path):
+        return []  # the schema, not a dump: nothing to check or rewrite (a rewrite refuses it)
     named = options.mode is not Mode.WRITE  # several files: say which one each line is about
     prefix = f"{_name(path)}: " if named else ""
     cleanup = options.cleanup
-    if options.dsn and cleanup.target_version is None and (path == "-" or os.path.exists(path)):
-        # The server --dsn names is the one restored into: drop what it rejects.
-        cleanup = replace(cleanup, target_version=shared.get()[1].target_version)
+    if options.dsn and (path == "-" or os.path.exists(path)):
+        # The server --dsn names is the one restored into: drop what it rejects (and
+        # refuse a --target-version it contradicts before any notice about the input).
+        target_version = shared.get()[1].target_version
+        if cleanup.target_version is None:
+            cleanup = replace(cleanup, target_version=target_version)
     with _progress(options, path) as bar, open_source(path, cleanup, bar) as source:
         if bar is not None:
             bar.close()  # the reading line, if any: notices come next
@@ -135,8 +162,10 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
         analysis = _analyse(options, shared, source, bar)
         if bar is not None:
             bar.close()
-        for table in analysis.plan.unknown:
-            say(f"{prefix}warning: {table} is not in the schema: its data stays where it is")
+        for table in analysis.plan.unknown:  # only with --pass-unknown: refused otherwise
+            say(f"{prefix}warning: {table} is not in the schema: its data passes through where it stands")
+        if options.dsn:
+            _refuse_unrestorable(options.dsn, analysis, say, prefix)
         if options.explain:
             click.echo(f"{prefix}{explain(analysis)}" if named else explain(analysis), err=True)
         if options.graph:
@@ -157,6 +186,18 @@ def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | 
         if options.dsn and options.detect_role:  # the message names a --role nobody typed
             raise PlanError(f"{e.message} (--role {settings.role.value}: what --dsn's role may do)") from None
         raise
+
+
+def _refuse_unrestorable(dsn: str, analysis: Analysis, say: Any, prefix: str) -> None:
+    """--dsn names the target: refuse an output its role could not restore, all that lacks
+    in one line, and warn about tables that hold rows already (the load adds to them, or
+    fails on their keys)."""
+    plan = analysis.plan
+    tables = [u.table for u in plan.layout.units if u.table.schema != "pg_temp"]
+    found = restore_check(dsn, needs(analysis.buf, analysis.items, plan), tables)
+    refuse_missing(found.missing, found.role)
+    for table in found.filled:
+        say(f"{prefix}warning: {table} already holds rows in the --dsn database: the dump's rows add to them")
 
 
 def _write(analysis: Analysis, path: str | None, bar: Progress | None) -> None:
@@ -328,6 +369,12 @@ _NOT_SETTINGS = frozenset(
     "table of every row: slower to write, but the temporary tables hold only keys and FK values.",
 )
 @click.option(
+    "--pass-unknown",
+    is_flag=True,
+    help="Pass the data of tables the schema lacks through unchanged (with a warning each) instead of "
+    "refusing the dump; a schema that defines none of the dump's tables is refused all the same.",
+)
+@click.option(
     "--target-version",
     type=click.IntRange(12, 99),
     metavar="N",
@@ -372,6 +419,7 @@ def command(
     wrap: bool,
     bulk: bool,
     no_staging: bool,
+    pass_unknown: bool,
     target_version: int | None,
     strip_restrict: bool,
     explain: bool,
@@ -395,6 +443,21 @@ def command(
             dsn = None
         else:
             raise click.UsageError("--schema and --dsn both give the schema: use one")
+    given = {
+        "bulk": bulk, "strategy": strategy, "no_staging": no_staging, "role": role == Role.USER.value,
+        "wrap": wrap, "explain": explain, "strip_restrict": strip_restrict,
+        "print_deferrable_migration": print_deferrable_migration,
+        "print_deferrable_revert": print_deferrable_revert,
+    }
+    given.update(_strategy_staging=no_staging and strategy not in (None, Method.NULLS.value))
+    dropped = _conflicts(ctx, given)
+    bulk = bulk and "bulk" not in dropped
+    strategy = None if "strategy" in dropped else strategy
+    no_staging = no_staging and "no_staging" not in dropped
+    role = None if "role" in dropped else role
+    wrap = wrap and "wrap" not in dropped
+    explain = explain and "explain" not in dropped
+    strip_restrict = strip_restrict and "strip_restrict" not in dropped
     mode = _mode(inputs, output, check, in_place, graph, print_deferrable_migration, print_deferrable_revert)
     settings = Settings(
         Role(role) if role else Role.OWNER,
@@ -403,6 +466,7 @@ def command(
         target_version,
         bulk,
         staging=not no_staging,
+        pass_unknown=pass_unknown,
     )
     options = Options(inputs, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
     printing = "migration" if print_deferrable_migration else "revert" if print_deferrable_revert else None
@@ -418,6 +482,54 @@ def command(
         click.echo("dumpfix: interrupted", err=True)
         sys.exit(130)
     sys.exit(code)
+
+
+#: Options that cannot both apply: giving both is a usage error, not a silent choice.
+#: (--wrap with --bulk is allowed: --bulk's load is one transaction with constraints
+#: deferred already, which is all --wrap asks.) --check with --in-place, -o with them,
+#: and several IN without them are decided in _mode.
+_CONFLICTS: tuple[tuple[str, str, str], ...] = (
+    ("bulk", "strategy", "--bulk keeps the dump's order with every FK off: no cycle strategy applies"),
+    ("bulk", "role", "--bulk alters constraints, which --role user may not"),
+    ("bulk", "no_staging", "--bulk stages nothing"),
+    ("no_staging", "_strategy_staging", "only --strategy nulls stages tables"),
+    *(
+        (printing, other, "the migration is printed instead of a dump")
+        for printing in ("print_deferrable_migration", "print_deferrable_revert")
+        for other in ("bulk", "wrap", "explain", "strip_restrict", "no_staging")
+    ),
+)
+
+
+def _conflicts(ctx: click.Context, given: dict[str, bool | str | None]) -> set[str]:
+    """Settings to drop because another one excludes them; a usage error when both were typed.
+
+    Like --dsn over a pyproject.toml schema: an option typed now beats a setting the
+    project file keeps, which only makes a default. Two typed (or two kept in the file)
+    that exclude each other are an error: which one was meant is for the user to say.
+    """
+    from_file = {ParameterSource.DEFAULT_MAP, ParameterSource.DEFAULT}
+    dropped: set[str] = set()
+    for a, b, why in _CONFLICTS:
+        if not (given.get(a) and given.get(b)) or a in dropped or b in dropped:
+            continue
+        source_b = "strategy" if b == "_strategy_staging" else b
+        a_file, b_file = ctx.get_parameter_source(a) in from_file, ctx.get_parameter_source(source_b) in from_file
+        if a_file != b_file:
+            dropped.add(a if a_file else source_b)
+            continue
+        second = "--strategy " + str(ctx.params.get("strategy")) if b == "_strategy_staging" else _flag(b, ctx)
+        where = " (both in [tool.dumpfix])" if a_file else ""
+        raise click.UsageError(f"{_flag(a, ctx)} and {second} exclude each other{where}: {why}")
+    return dropped
+
+
+def _flag(name: str, ctx: click.Context) -> str:
+    if name == "role":
+        return "--role user"
+    if name == "strategy":
+        return f"--strategy {ctx.params.get('strategy')}"
+    return "--" + name.replace("_", "-")
 
 
 def _mode(

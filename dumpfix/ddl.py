@@ -186,6 +186,8 @@ class DdlApplier:
     def add_column(self, table: Table, node: Node) -> None:
         column = table.columns.setdefault(node.colname, Column(node.colname))
         column.not_null = column.not_null or bool(node.is_not_null)
+        if _serial(node):
+            column.defaulted = True
         last_fk: ForeignKey | None = None
         for con in node.constraints or ():
             if con.contype in _FK_ATTRIBUTES:
@@ -204,10 +206,12 @@ class DdlApplier:
         elif con.contype in (CT.CONSTR_PRIMARY, CT.CONSTR_UNIQUE):
             self.add_key(table, con, (column.name,))
         elif con.contype == CT.CONSTR_IDENTITY:
-            column.not_null = True
+            column.not_null = column.defaulted = True
             column.identity_always = con.generated_when == "a"
         elif con.contype == CT.CONSTR_GENERATED:
-            column.generated = True
+            column.generated = column.defaulted = True
+        elif con.contype == CT.CONSTR_DEFAULT:
+            column.defaulted = True
 
     # -- constraints -------------------------------------------------------
     def add_constraint(self, table: Table, con: Node) -> ForeignKey | None:
@@ -304,16 +308,18 @@ class DdlApplier:
         elif kind == AT.AT_DropNotNull:
             column.not_null = False
         elif kind == AT.AT_AddIdentity:  # how pg_dump writes identity columns
-            column.not_null = True
+            column.not_null = column.defaulted = True
             column.identity_always = cmd.def_.generated_when == "a"
+        elif kind == AT.AT_ColumnDefault:  # SET DEFAULT (pg_dump's nextval), DROP DEFAULT
+            column.defaulted = cmd.def_ is not None
         elif kind == AT.AT_SetIdentity:
             for option in cmd.def_ or ():
                 if option.defname == "generated":
                     column.identity_always = option.arg.ival == ord("a")
         elif kind == AT.AT_DropIdentity:
-            column.identity_always = False
+            column.identity_always = column.defaulted = False
         elif kind == AT.AT_DropExpression:
-            column.generated = False
+            column.generated = column.defaulted = False
 
     def partition_cmd(self, table: Table, cmd: Node) -> None:
         child = self.table(cmd.def_.name)
@@ -397,6 +403,15 @@ class DdlApplier:
                 table = self.table(_range_var(names[:-1]))
                 if table is not None:
                     table.triggers = [t for t in table.triggers if t.name != names[-1]]
+
+
+_SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial", "serial2"})
+
+
+def _serial(node: Any) -> bool:
+    """serial and its kin: an integer with a sequence's DEFAULT (migrations write it)."""
+    names = node.typeName.names if node.typeName is not None else ()
+    return len(names) == 1 and getattr(names[0], "sval", None) in _SERIAL_TYPES
 
 
 def _apply_fk_attribute(fk: ForeignKey, attribute: CT) -> None:

@@ -23,6 +23,12 @@ class DumpError(DumpfixError):
     """The dump cannot be read: truncated, not SQL, unknown format."""
 
 
+class MismatchError(DumpError):
+    """The dump does not fit the schema's table: a dump of another version of the schema.
+
+    A DumpError, so that its ``line N`` names the input file as the splitter's do."""
+
+
 class SchemaError(DumpfixError):
     """A schema source cannot be read or parsed."""
 

@@ -14,6 +14,12 @@ from dumpfix.errors import DumpfixError
 from dumpfix.halves import split_items
 from dumpfix.layout import lay_out, refuse_reconnect
 from dumpfix.plan import Plan, Settings, make_plan
+from dumpfix.refusals import (
+    refuse_column_mismatch,
+    refuse_no_data,
+    refuse_truncated,
+    refuse_unknown_tables,
+)
 from dumpfix.schema import load_schema, load_schema_sql
 from dumpfix.write import reproduces, write_plan
 
@@ -40,16 +46,25 @@ def analyse(
 ) -> Analysis:
     """Split the dump, learn the catalog, and plan; nothing is written.
 
+    Mistaken inputs (empty, truncated, the schema given as the dump, a dump
+    the schema does not fit) are refused here (refusals.py), so that every
+    mode that analyses refuses them alike.
+
     progress, when given, hears the offset reached by the splitter (the pass
     over every input byte) after each item: the CLI draws a bar from it.
     """
-    items = split_items(buf, progress)
+    settings = settings or Settings()
+    items = split_items(buf, progress)  # a cut inside a statement or COPY data stops it here
+    refuse_truncated(buf)
+    refuse_no_data(buf, items)
     if catalog is None:
         if schema_paths:
             catalog = load_schema(schema_paths)
         else:
             catalog = catalog_from_dump(buf, items)
     layout = lay_out(buf, items, catalog)
+    refuse_unknown_tables(layout, catalog, settings.pass_unknown)
+    refuse_column_mismatch(buf, layout, catalog)
     plan = make_plan(buf, catalog, layout, settings)
     if plan.changed and not plan.rewritten:  # only a transaction to wrap: written already?
         plan.reproduced = reproduces(buf, plan, catalog)

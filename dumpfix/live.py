@@ -16,6 +16,8 @@ major version. psycopg is an optional extra: ``pip install 'dumpfix[dsn]'``.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from dumpfix.catalog import Catalog, Column, ForeignKey, QName, Table, Trigger
@@ -25,7 +27,11 @@ from dumpfix.plan import Role
 if TYPE_CHECKING:
     import psycopg
 
-__all__ = ["Inspection", "inspect", "load_catalog", "role_capabilities", "server_version"]
+    from dumpfix.refusals import Need
+
+__all__ = [
+    "Inspection", "RestoreCheck", "inspect", "load_catalog", "restore_check", "role_capabilities", "server_version",
+]
 
 _TRIGGER_TYPE_INSERT = 1 << 2
 _TRIGGER_TYPE_UPDATE = 1 << 4
@@ -123,15 +129,17 @@ def _read_columns(
     # Stored and (PostgreSQL 18) virtual generated columns are never written by dumps.
     generated = "a.attgenerated <> ''" if major >= 12 else "false"
     attnames: dict[int, dict[int, str]] = defaultdict(dict)
-    for relid, attnum, name, not_null, is_generated, identity_always in _rows(
+    # atthasdef covers DEFAULTs and generated expressions; identities have none.
+    for relid, attnum, name, not_null, is_generated, identity_always, defaulted in _rows(
         conn,
-        f"""SELECT a.attrelid, a.attnum, a.attname, a.attnotnull, {generated}, a.attidentity = 'a'
+        f"""SELECT a.attrelid, a.attnum, a.attname, a.attnotnull, {generated}, a.attidentity = 'a',
+            a.atthasdef OR a.attidentity <> ''
         FROM pg_catalog.pg_attribute a
         WHERE a.attrelid IN ({{relations}}) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum""",
     ):
         attnames[relid][attnum] = name
-        by_oid[relid].columns[name] = Column(name, not_null, is_generated, identity_always)
+        by_oid[relid].columns[name] = Column(name, not_null, is_generated, identity_always, defaulted)
     return attnames
 
 
@@ -309,3 +317,94 @@ def server_version(dsn: str) -> int:
     """The server's major version (server_version_num // 10000), e.g. 18."""
     with _connect(dsn) as conn:
         return _server_major(conn)
+
+
+@dataclass(frozen=True)
+class RestoreCheck:
+    """What the --dsn role lacks for restoring an output, read before it is written."""
+
+    #: The role the DSN connects as (current_user), for the message.
+    role: str
+    #: The needed privileges it does not have, in the order asked.
+    missing: tuple[Need, ...]
+    #: Loaded tables that already hold rows (only those the role may SELECT from).
+    filled: tuple[QName, ...]
+
+
+def restore_check(dsn: str, needs: Sequence[Need], tables: Sequence[QName]) -> RestoreCheck:
+    """Ask the server, in one read-only transaction, which needs the role lacks.
+
+    A table or sequence the database does not have is not reported here: the
+    schema checks have refused it already, or --pass-unknown let it through.
+    Inserting needs USAGE on the table's schema too, which has_table_privilege
+    does not look at: it is checked with INSERT.
+    """
+    from dumpfix.refusals import Need
+
+    with _connect(dsn) as conn:
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        with conn.cursor() as cur:
+            cur.execute(
+                "SELECT current_user, rolsuper, pg_catalog.has_database_privilege(current_database(), 'TEMP') "
+                "FROM pg_catalog.pg_roles WHERE rolname = current_user"
+            )
+            role, superuser, temp = cur.fetchone() or ("?", False, False)
+            missing: list[Need] = []
+            schemas: set[str] = set()
+            for need in needs:
+                if need.kind == "role":
+                    ok = bool(superuser)
+                elif need.kind == "database":
+                    ok = bool(temp) or bool(superuser)
+                else:
+                    ok = _has(cur, need, schemas, missing)
+                if not ok:
+                    missing.append(need)
+            filled = tuple(t for t in tables if _holds_rows(cur, t))
+        conn.rollback()
+    return RestoreCheck(role, tuple(missing), filled)
+
+
+def _has(cur: Any, need: Need, schemas: set[str], missing: list[Need]) -> bool:
+    """One table or sequence privilege (USAGE on its schema noted in missing, once)."""
+    from dumpfix.refusals import Need
+
+    cur.execute(
+        """SELECT c.oid IS NULL, n.nspname, pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE'),
+            CASE %s
+                WHEN 'OWNER' THEN pg_catalog.pg_has_role(current_user, c.relowner, 'USAGE')
+                WHEN 'SEQUENCE' THEN pg_catalog.has_sequence_privilege(c.oid, 'UPDATE')
+                ELSE pg_catalog.has_table_privilege(c.oid, %s)
+            END
+        FROM (SELECT pg_catalog.to_regclass(%s) AS oid) r
+        LEFT JOIN pg_catalog.pg_class c ON c.oid = r.oid
+        LEFT JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace""",
+        ("SEQUENCE" if need.kind == "sequence" else need.privilege, need.privilege, need.name),
+    )
+    absent, schema, usage, allowed = cur.fetchone()
+    if absent:
+        return True
+    if not usage and schema not in schemas:
+        schemas.add(schema)
+        missing.append(Need("USAGE", "schema", schema))
+    return bool(allowed)
+
+
+def _holds_rows(cur: Any, table: QName) -> bool:
+    """SELECT EXISTS on one table, when it is there and the role may read it (else: no warning)."""
+    from psycopg import sql
+
+    cur.execute(
+        """SELECT CASE WHEN c.oid IS NULL THEN false
+            ELSE pg_catalog.has_schema_privilege(c.relnamespace, 'USAGE')
+                AND pg_catalog.has_table_privilege(c.oid, 'SELECT') END
+        FROM (SELECT pg_catalog.to_regclass(%s) AS oid) r
+        LEFT JOIN pg_catalog.pg_class c ON c.oid = r.oid""",
+        (str(table),),
+    )
+    row = cur.fetchone()
+    if not row or not row[0]:
+        return False
+    query = sql.SQL("SELECT EXISTS (SELECT 1 FROM {}.{})")
+    cur.execute(query.format(sql.Identifier(table.schema), sql.Identifier(table.name)))
+    return bool(cur.fetchone()[0])

@@ -115,6 +115,9 @@ class Settings:
     #: Stage the tables loaded with NULLs (see Rewrite.staged); off, their rows are
     #: rewritten and the temporary tables hold only keys and FK values.
     staging: bool = True
+    #: Tables the schema lacks pass through where they stand (with a warning each)
+    #: instead of being refused (see refusals.refuse_unknown_tables).
+    pass_unknown: bool = False
 
 
 @dataclass

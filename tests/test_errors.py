@@ -482,6 +482,7 @@ def test_reader_that_stops_early_is_an_error(big: Path) -> None:
 
 
 def test_table_unknown_to_the_schema_is_kept_in_place_with_a_warning(pg_server: Server, tmp_path: Path) -> None:
+    """Refused unless --pass-unknown, which keeps it in place, with a warning."""
     full = SCHEMA + b"CREATE TABLE public.audit (id integer, note text);\n"
     dump = DUMP.replace(
         b"--\n-- Data for Name: b;",
@@ -489,10 +490,17 @@ def test_table_unknown_to_the_schema_is_kept_in_place_with_a_warning(pg_server: 
     )
     (tmp_path / "schema.sql").write_bytes(SCHEMA)  # audit is missing
     (tmp_path / "in.sql").write_bytes(dump)
-    result = run(tmp_path, "in.sql", "--schema", "schema.sql", "-o", "out.sql")
+    refused = run(tmp_path, "in.sql", "--schema", "schema.sql", "-o", "out.sql")
+    assert refused.returncode == 2 and refused.stdout == b""
+    assert refused.stderr.decode() == (
+        "dumpfix: error: the schema lacks 1 of the 3 tables the dump loads: public.audit; their data would "
+        "not restore: give their definitions, or --pass-unknown to pass their data through unchanged\n"
+    )
+    assert not (tmp_path / "out.sql").exists()
+    result = run(tmp_path, "in.sql", "--schema", "schema.sql", "-o", "out.sql", "--pass-unknown")
     assert result.returncode == 0, result.stderr.decode()
     assert result.stderr.decode() == (
-        "dumpfix: warning: public.audit is not in the schema: its data stays where it is\n"
+        "dumpfix: warning: public.audit is not in the schema: its data passes through where it stands\n"
         "dumpfix: fixed in.sql -> out.sql: 1 cycle, 1 FK column loaded as NULL, one transaction\n"
     )
     out = (tmp_path / "out.sql").read_bytes()

@@ -7,7 +7,7 @@ import io
 import pytest
 
 from dumpfix import graph
-from dumpfix.errors import DumpError, PlanError
+from dumpfix.errors import DumpError, PlanError, SchemaError
 from dumpfix.fix import analyse, write
 from dumpfix.plan import Method, Role, Settings
 from dumpfix.schema import load_schema_sql
@@ -103,14 +103,17 @@ def test_reordering_across_connect_is_refused() -> None:
     assert out.getvalue() == in_order
 
 
-def test_unknown_table_is_kept_and_reported() -> None:
+def test_unknown_table_is_kept_and_reported_with_pass_unknown() -> None:
+    """Refused by default (refusals.py); Settings.pass_unknown (--pass-unknown) keeps it in place."""
     catalog = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
     dump = (
         b"COPY public.a (x) FROM stdin;\n1\n\\.\n"
         b"COPY public.mystery (x) FROM stdin;\n1\n\\.\n"
         b"COPY public.b (x) FROM stdin;\n1\n\\.\n"
     )
-    analysis = analyse(dump, catalog=catalog)
+    with pytest.raises(SchemaError, match=r"lacks 1 of the 3 tables the dump loads: public\.mystery"):
+        analyse(dump, catalog=catalog)
+    analysis = analyse(dump, catalog=catalog, settings=Settings(pass_unknown=True))
     assert [str(u.table) for u in analysis.plan.order] == ["public.mystery", "public.b", "public.a"]
     assert [str(t) for t in analysis.plan.unknown] == ["public.mystery"]
 

@@ -154,9 +154,10 @@ def test_check_then_in_place_on_real_dumps_restores_identically(
 
     again = run_dumpfix("--check", "shop.sql", "--schema", "schema.sql")
     assert again.returncode == 0, again.stderr.decode()
-    # selfref is not in this schema: a warning, not a change, and the file is untouched.
+    # selfref's tables are none of this schema's: refused, and the file is untouched.
     other = run_dumpfix("--in-place", "selfref.sql", "--schema", "schema.sql")
-    assert other.returncode == 0
+    assert other.returncode == 2
+    assert "the schema defines none of the" in other.stderr.decode()
     assert (tmp_path / "selfref.sql").read_bytes() == selfref_before
 
 
