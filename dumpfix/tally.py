@@ -64,16 +64,22 @@ class Tally:
 
 
 def tally(
-    buf: bytes, items: Sequence[Item], want: dict[Key, TableTally] | None = None, known: AbstractSet[Key] = frozenset()
+    buf: bytes,
+    items: Sequence[Item],
+    want: dict[Key, TableTally] | None = None,
+    known: AbstractSet[Key] = frozenset(),
+    targets: dict[int, Key] | None = None,
 ) -> Tally:
     """Count and digest every table's rows and read every setval.
 
     want, when given, is the user dump's tally: each table's rows are then put in
     its column order (tables it does not name keep their own). known are the
-    schema's tables, for names the dump leaves unqualified.
+    schema's tables, for names the dump leaves unqualified. targets, by item
+    index, are the tables data items load when that is not the table they name
+    (an earlier dumpfix run's staged data); pg_temp tables are not tallied.
     """
     result = Tally()
-    for item in items:
+    for index, item in enumerate(items):
         if item.kind is Kind.STATEMENT:
             m = _SETVAL.search(bytes(buf[item.start : item.end]))
             if m is not None:
@@ -84,7 +90,9 @@ def tally(
             continue
         if item.kind not in (Kind.COPY, Kind.INSERTS) or item.relation is None:
             continue
-        key = _key(item.relation, item.search_path, known)
+        key = (targets or {}).get(index) or _key(item.relation, item.search_path, known)
+        if key.schema == "pg_temp":  # values an earlier dumpfix run set aside
+            continue
         fmt = "copy" if item.kind is Kind.COPY else "insert"
         rows = _copy_rows(buf, item) if item.kind is Kind.COPY else _insert_rows(buf, item)
         known = result.tables.get(key)

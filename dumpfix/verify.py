@@ -41,6 +41,9 @@ _PSQL_ERROR = re.compile(r"^psql:(.*):(\d+): (?:ERROR|FATAL|error):\s+(.*)$")
 _DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT):\s+(.*)$")
 _MESSAGE_TABLE = re.compile(r'(?:table|relation) "([^"]+)"|^COPY (\S+), line')
 _TRANSACTION_TIMEOUT = re.compile(rb"(?m)^SET transaction_timeout = 0;\r?\n")
+#: What ties a schema to the source's roles, one line each as pg_dump writes it: the
+#: scratch owner role owns everything instead (pg_dump --no-owner --no-privileges).
+_OWNERSHIP = re.compile(rb"(?im)^(?:ALTER\s[^;\n]*\sOWNER\s+TO\s[^;\n]*|(?:GRANT|REVOKE)\s[^;\n]*);[ \t]*\r?\n")
 
 
 class VerifyFailure(DumpfixError):
@@ -79,7 +82,7 @@ class Verdict:
 
     def table(self) -> str:
         """The table for stderr: one line per table, then one per sequence."""
-        if self.failure is not None:
+        if self.failure is not None or not self.lines:
             return ""
         rows = [("table", "rows in dump", "rows loaded", "match")]
         rows += [_cells(line) for line in self.lines if line.kind == "table"]
@@ -103,6 +106,8 @@ class Verdict:
         if wrong:
             what = "; ".join(f"{w.name}: {w.note or f'{w.in_dump} in the dump, {w.loaded} loaded'}" for w in wrong)
             return f"{self.name}: restores, but not as it is: {what}"
+        if not self.lines:
+            return f"{self.name}: holds no table data: nothing to verify"
         rows = sum(int(line.in_dump) for line in tables)
         return (
             f"{self.name}: verified: {_count(len(tables), 'table')} ({_count(rows, 'row')}) and "
@@ -144,6 +149,8 @@ class Verifier:
     def verify(self, name: str, source: Source, analysis: Analysis) -> Verdict:
         """Restore one dump into a database of its own and compare; the database is
         dropped before this returns."""
+        if not any(item.kind in (Kind.COPY, Kind.INSERTS) for item in analysis.items):
+            return Verdict(name, (), None, "", "")  # a schema file among the backups, say
         server, work = self._server_ready(), self._work_dir()
         owner, password = self._role()
         schema = self._schema(server, work)
@@ -161,7 +168,8 @@ class Verifier:
             if failure is not None:
                 return Verdict(name, (), failure, "", where)
             known = frozenset(Key(q.schema, q.name) for q in analysis.catalog.tables)
-            dumped = tally(source.buf, analysis.items, known=known)
+            targets = {b: Key(u.table.schema, u.table.name) for u in analysis.plan.layout.units for b in u.blocks}
+            dumped = tally(source.buf, analysis.items, known=known, targets=targets)
             loaded, compared = self._loaded(server, db, owner, password, dumped, analysis, encoding, work)
             return Verdict(name, tuple(_compare(dumped, loaded)), None, compared, where)
         finally:
@@ -286,14 +294,15 @@ class Verifier:
 
 def _prepared(file: Path, copy: Path, server_version: int) -> Path:
     """A schema file as psql should read it: the file itself when it can, else a
-    UTF-8 copy without what would undo it (dbmate's down section), nor settings an
-    older server rejects."""
+    UTF-8 copy without what would undo it (dbmate's down section), what names the
+    source's roles (owners, grants), nor settings an older server rejects."""
     data = file.read_bytes()
     body = schema_script(file).encode("utf-8")
     if not _plain_utf8(data):  # decoded from UTF-16 or the file's client_encoding
         body = b"SET client_encoding = 'UTF8';\n" + re.sub(rb"(?im)^SET client_encoding\b[^\n]*\n", b"", body)
     if server_version and server_version < 17:
         body = _TRANSACTION_TIMEOUT.sub(b"", body)
+    body = _OWNERSHIP.sub(b"", body)
     if body == data:
         return file
     copy.write_bytes(body)
