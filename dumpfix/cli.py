@@ -276,7 +276,8 @@ Examples:
 
 \b
 Settings can live in pyproject.toml under [tool.dumpfix], e.g. schema = ["db/schema.sql"].
-Exit codes: 0 ok, 1 --check found a dump to rewrite or --verify one that does not restore as it holds, 2 error.
+Exit codes: 0 ok, 1 --check found a dump to rewrite, 2 error.
+--verify exits 1 when a dump does not restore, or not as it holds.
 """
 
 
@@ -311,7 +312,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 #: Parameters that name this run's files or actions, not settings a project keeps.
 _NOT_SETTINGS = frozenset(
-    {"inputs", "output", "config", "check", "in_place", "verify", "graph", "print_deferrable_migration",
+    {"inputs", "output", "config", "check", "in_place", "verify", "server_dsn", "graph", "print_deferrable_migration",
      "print_deferrable_revert", "help", "version"}
 )
 
