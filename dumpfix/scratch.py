@@ -25,6 +25,7 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dumpfix.errors import DumpfixError
 
@@ -95,7 +96,7 @@ def embedded_bin_dir() -> Path | None:
         return None
     if spec is None or not spec.submodule_search_locations:
         return None
-    bin_dir = Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
     return bin_dir if bin_dir.is_dir() else None
 
 
@@ -108,7 +109,7 @@ def program(bin_dir: Path | None, name: str) -> str:
     return found
 
 
-def run(args: list[str], env: dict[str, str] | None = None, *, what: str, **kw: object) -> str:
+def run(args: list[str], env: dict[str, str] | None = None, *, what: str, **kw: Any) -> str:
     """Run a program to its end; its failure is one ScratchError line (its last message).
 
     Each program gets its own session (process group on Windows): a Ctrl-C at the
@@ -132,7 +133,7 @@ def last_message(stderr: bytes) -> str:
     return (errors or lines or [""])[0]
 
 
-def detached() -> dict[str, object]:
+def detached() -> dict[str, Any]:
     if _WINDOWS:
         return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
     return {"start_new_session": True}
@@ -201,7 +202,7 @@ def _server_user() -> tuple[int, int] | None:
     return pw.pw_uid, pw.pw_gid
 
 
-def _as(user: tuple[int, int] | None) -> dict[str, object]:
+def _as(user: tuple[int, int] | None) -> dict[str, Any]:
     if user is None:
         return {}
     return {"user": user[0], "group": user[1], "extra_groups": []}

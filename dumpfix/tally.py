@@ -95,11 +95,11 @@ def tally(
             continue
         fmt = "copy" if item.kind is Kind.COPY else "insert"
         rows = _copy_rows(buf, item) if item.kind is Kind.COPY else _insert_rows(buf, item)
-        known = result.tables.get(key)
-        order = want.get(key) if want is not None else known
+        existing = result.tables.get(key)
+        order = want.get(key) if want is not None else existing
         if order is not None and order.format != fmt:
             order = None
-        target = known or TableTally(fmt, order.columns if order else item.columns, order.width if order else 0)
+        target = existing or TableTally(fmt, order.columns if order else item.columns, order.width if order else 0)
         if target.format != fmt:  # one table in two formats: keep the first, count the rest apart
             continue
         result.tables[key] = target

@@ -24,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 from dumpfix import scratch
 from dumpfix.catalog import QName
@@ -137,7 +138,7 @@ class Verifier:
         self._work: Path | None = None
         self._schema_files: list[Path] | None = None
 
-    def __enter__(self) -> Verifier:
+    def __enter__(self) -> Self:
         self._stack.enter_context(sigterm_as_interrupt())
         return self
 
@@ -264,7 +265,8 @@ class Verifier:
         once per format the input uses (COPY; INSERTs, re-dumped with column names)."""
         formats = sorted({t.format for t in dumped.tables.values()}) or ["copy"]
         roots = any(
-            (table := analysis.catalog.tables.get(QName(k.schema, k.name))) is not None and table.partitioned
+            (schema_table := analysis.catalog.tables.get(QName(k.schema, k.name))) is not None
+            and schema_table.partitioned
             for k in dumped.tables
         )
         known = frozenset(Key(q.schema, q.name) for q in analysis.catalog.tables)

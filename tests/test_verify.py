@@ -19,16 +19,15 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pytest
-
 import pgharness
+import pytest
 from conftest import REPO_ROOT
 from pgharness import Server
 
 EXAMPLES = REPO_ROOT / "examples"
 SourceDb = Callable[[Server, str], str]
 # A table line of the verdict: name, rows in the dump, rows loaded, match.
-_ROW = re.compile(r"^  (.+?)\s+(\d+)\s+(\d+|-)\s+(yes|NO)\b", re.M)
+_ROW = re.compile(r"^  (.+?)\s+(\d+)\s+(\d+|-)\s+(yes|NO)\b", re.MULTILINE)
 
 
 @pytest.fixture
@@ -286,3 +285,18 @@ def test_server_dsn_goes_with_verify(run_dumpfix) -> None:
     result = run_dumpfix(EXAMPLES / "backup.sql", "--server-dsn", "postgresql:///x")
     assert result.returncode == 2
     assert b"--server-dsn goes with --verify" in result.stderr
+
+
+def test_tally_resolves_unqualified_names_along_search_path_and_ignores_row_order() -> None:
+    """Old pg_dump: SET search_path, unqualified names; rows in another order tally the same."""
+    from dumpfix.dumpfile import split
+    from dumpfix.tally import Key, tally
+
+    old = b"SET search_path = app, pg_catalog;\nCOPY a (x, y) FROM stdin;\n1\t2\n3\t4\n\\.\nCOPY b (y, x) FROM stdin;\n5\t6\n\\.\n"
+    new = b"COPY app.a (x, y) FROM stdin;\n3\t4\n1\t2\n\\.\nCOPY app.b (x, y) FROM stdin;\n6\t5\n\\.\n"
+    known = frozenset({Key("app", "a"), Key("app", "b")})
+    dumped = tally(old, list(split(old)), known=known)
+    assert set(dumped.tables) == known
+    loaded = tally(new, list(split(new)), want=dumped.tables, known=known)
+    for key in known:  # b's columns come in another order: matched by name
+        assert (loaded.tables[key].rows, loaded.tables[key].digest) == (dumped.tables[key].rows, dumped.tables[key].digest)
