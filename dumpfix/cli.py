@@ -30,6 +30,7 @@ from dumpfix.refusals import needs, refuse_missing
 from dumpfix.report import Mode, Report, changes
 from dumpfix.schema import load_schema, schema_files
 from dumpfix.source import Source, open_source
+from dumpfix.verify import Verifier, VerifyFailure
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,8 @@ class Options:
     graph: str | None = None
     #: "migration" or "revert": print that SQL instead of a dump.
     print_deferrable: str | None = None
+    #: --verify: restore into this scratch server instead of a throwaway one.
+    server_dsn: str | None = None
 
 
 class _SharedError(Exception):
@@ -71,6 +74,7 @@ class _Shared:
         self.options = options
         self.loaded: tuple[Catalog | None, Settings] | None = None
         self._schema_files: set[Path] | None = None
+        self.verifier: Verifier | None = None
 
     def is_schema_file(self, path: str) -> bool:
         """Whether path is one of the --schema files (or in a --schema folder): pre-commit
@@ -122,18 +126,43 @@ def run(options: Options) -> int:
     say = _echo(options)
     report = Report(options.mode, options.quiet, say, options.output)
     shared = _Shared(options)
-    for path in options.inputs:
-        try:
-            report.done(_name(path), process(options, shared, path))
-        except _SharedError as e:
-            _traceback(options)
-            report.failure(str(e.error))
-            break
-        except DumpfixError as e:
-            _traceback(options)
-            located = e.location or options.mode is Mode.WRITE
-            report.failure(str(e) if located else f"{_name(path)}: {e}")
+    with _verifier(options, shared):
+        for path in options.inputs:
+            try:
+                report.done(_name(path), process(options, shared, path))
+            except _SharedError as e:
+                _traceback(options)
+                report.failure(str(e.error))
+                break
+            except VerifyFailure as e:
+                report.unverified(str(e))
+            except DumpfixError as e:
+                _traceback(options)
+                located = e.location or options.mode is Mode.WRITE
+                report.failure(str(e) if located else f"{_name(path)}: {e}")
     return report.exit_code
+
+
+@contextmanager
+def _verifier(options: Options, shared: _Shared) -> Iterator[None]:
+    """--verify: one scratch server (and role) for the run, removed however it ends."""
+    if options.mode is not Mode.VERIFY:
+        yield
+        return
+    with Verifier(options.server_dsn, options.schema, options.dsn) as verifier:
+        shared.verifier = verifier
+        yield
+
+
+def _verify(options: Options, shared: _Shared, path: str, source: Source, analysis: Analysis) -> None:
+    """Restore one dump on the scratch server and show the comparison; VerifyFailure if it differs."""
+    assert shared.verifier is not None
+    verdict = shared.verifier.verify(_name(path), source, analysis)
+    if not options.quiet and verdict.table():
+        click.echo(verdict.table(), err=True)
+    if not verdict.ok:
+        raise VerifyFailure(verdict.summary())
+    _echo(options)(verdict.summary())
 
 
 def process(options: Options, shared: _Shared, path: str) -> list[str]:
@@ -175,6 +204,8 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
             _write(analysis, options.output, bar)
         elif options.mode is Mode.IN_PLACE and found:
             _write(analysis, path, bar)
+        elif options.mode is Mode.VERIFY:
+            _verify(options, shared, path, source, analysis)
     return found
 
 
@@ -281,11 +312,13 @@ Examples:
   pg_dump --data-only "$SRC" | dumpfix - --dsn "$DST" | psql -v ON_ERROR_STOP=1 "$DST"
   dumpfix --check backups/*.sql.gz --schema schema.sql
   dumpfix --in-place backup.sql --schema schema.sql --graph plan.mmd
+  dumpfix --verify backups/*.sql --schema schema.sql
   dumpfix --print-deferrable-migration --schema schema.sql > defer_fks.sql
 
 \b
 Settings can live in pyproject.toml under [tool.dumpfix], e.g. schema = ["db/schema.sql"].
 Exit codes: 0 ok, 1 --check found a dump to rewrite, 2 error.
+--verify exits 1 when a dump does not restore, or not as it holds.
 """
 
 
@@ -320,7 +353,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 #: Parameters that name this run's files or actions, not settings a project keeps.
 _NOT_SETTINGS = frozenset(
-    {"inputs", "output", "config", "check", "in_place", "graph", "print_deferrable_migration",
+    {"inputs", "output", "config", "check", "in_place", "verify", "server_dsn", "graph", "print_deferrable_migration",
      "print_deferrable_revert", "help", "version"}
 )
 
@@ -330,6 +363,19 @@ _NOT_SETTINGS = frozenset(
 @click.option("-o", "--output", metavar="OUT", help="Write here (atomically) instead of stdout.")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any dump would be rewritten (and say why), 0 if all restore as they are.")
 @click.option("--in-place", is_flag=True, help="Rewrite each dump that needs it in its own file, atomically.")
+@click.option(
+    "--verify",
+    is_flag=True,
+    help="Restore each dump, as dumpfix would write it, into a scratch PostgreSQL as an ordinary owner role, "
+    "and compare every table's rows and every sequence with the dump; exit 1 if one differs or the restore "
+    "fails. Starts a throwaway server (dumpfix[verify]) unless --server-dsn is given.",
+)
+@click.option(
+    "--server-dsn",
+    metavar="URL",
+    help="With --verify: restore on this scratch server instead; its role must be allowed to CREATE DATABASE "
+    "and CREATE ROLE (verify makes its own database and role there and drops them).",
+)
 @click.option(
     "--schema",
     "schema",
@@ -412,6 +458,8 @@ def command(
     output: str | None,
     check: bool,
     in_place: bool,
+    verify: bool,
+    server_dsn: str | None,
     schema: tuple[Path, ...],
     dsn: str | None,
     role: str | None,
@@ -458,7 +506,10 @@ def command(
     wrap = wrap and "wrap" not in dropped
     explain = explain and "explain" not in dropped
     strip_restrict = strip_restrict and "strip_restrict" not in dropped
-    mode = _mode(inputs, output, check, in_place, graph, print_deferrable_migration, print_deferrable_revert)
+    mode = _mode(inputs, output, check, in_place, graph, print_deferrable_migration, print_deferrable_revert, verify)
+    if server_dsn and mode is not Mode.VERIFY:
+        if ctx.get_parameter_source("server_dsn") not in (ParameterSource.DEFAULT_MAP, ParameterSource.DEFAULT):
+            raise click.UsageError("--server-dsn goes with --verify")
     settings = Settings(
         Role(role) if role else Role.OWNER,
         Method(strategy) if strategy else None,
@@ -472,6 +523,7 @@ def command(
     printing = "migration" if print_deferrable_migration else "revert" if print_deferrable_revert else None
     options = replace(options, dsn=dsn, detect_role=role is None, mode=mode, quiet=quiet, graph=graph)
     options = replace(options, print_deferrable=printing, progress=not quiet and _terminal(sys.stderr))
+    options = replace(options, server_dsn=server_dsn)
     try:
         code = run(options)
     except DumpfixError as e:
@@ -534,17 +586,27 @@ def _flag(name: str, ctx: click.Context) -> str:
 
 def _mode(
     inputs: tuple[str, ...], output: str | None, check: bool, in_place: bool, graph: str | None,
-    migration: bool, revert: bool,
+    migration: bool, revert: bool, verify: bool = False,
 ) -> Mode:
     """The one mode the flags ask for; contradictions are usage errors (exit 2)."""
     if migration or revert:
-        if migration and revert or check or in_place or graph:
+        if migration and revert or check or in_place or graph or verify:
             raise click.UsageError("--print-deferrable-migration/--print-deferrable-revert go alone")
         if len(inputs) > 1:
             raise click.UsageError("--print-deferrable-migration/--print-deferrable-revert take at most one IN")
         return Mode.WRITE
     if check and in_place:
         raise click.UsageError("--check and --in-place exclude each other")
+    if verify:
+        if check or in_place:
+            raise click.UsageError(f"--verify and --{'check' if check else 'in-place'} exclude each other")
+        if output is not None:
+            raise click.UsageError("-o goes with a single IN, not with --verify")
+        if not inputs:
+            raise click.UsageError("missing IN: --verify needs dump files (or - for stdin)")
+        if graph and len(inputs) > 1:
+            raise click.UsageError("--graph draws one dump: give one IN")
+        return Mode.VERIFY
     if check or in_place:
         if output is not None:
             raise click.UsageError(f"-o goes with a single IN, not with --{'check' if check else 'in-place'}")

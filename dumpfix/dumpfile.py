@@ -18,6 +18,7 @@ from functools import lru_cache
 from pglast import parse_sql
 from pglast.parser import ParseError
 
+from dumpfix.catalog import quote_ident
 from dumpfix.errors import DumpError
 from dumpfix.mapping import consumed, find_rare, read
 from dumpfix.settings import Settings, followed, may_set
@@ -402,8 +403,12 @@ def _copy_block(
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
     data_start = eol.end()
-    end = copy_data_end(buf, data_start, n)
     relation = copy.relation
+    try:
+        end = copy_data_end(buf, data_start, n)
+    except DumpError as e:  # name the table: the located line is only its COPY header's
+        table = ".".join(quote_ident(p) for p in (relation.schemaname, relation.relname) if p)
+        raise DumpError(e.message.replace("COPY data", f"COPY data of {table}", 1)) from None
     columns = tuple(c.sval for c in copy.attlist) if copy.attlist else None
     return Item(
         Kind.COPY,

@@ -23,6 +23,7 @@ class Mode(enum.Enum):
     WRITE = "write"  # one IN to -o OUT or stdout
     CHECK = "check"  # write nothing; exit 1 when a dump would change
     IN_PLACE = "in-place"  # rewrite each file that would change, atomically
+    VERIFY = "verify"  # restore each dump on a scratch server; exit 1 when one differs
 
 
 class Report:
@@ -35,6 +36,8 @@ class Report:
         self.changed = 0
         self.unchanged = 0
         self.failed = 0
+        #: --verify: dumps that did not restore as they hold.
+        self.mismatched = 0
 
     def done(self, name: str, changes: list[str]) -> None:
         """A file was read and planned: changes is empty when it restores as it is."""
@@ -45,10 +48,15 @@ class Report:
             self.unchanged += 1
             return
         self.changed += 1
-        if self.mode is Mode.WRITE or self.quiet:
+        if self.mode in (Mode.WRITE, Mode.VERIFY) or self.quiet:
             return
         verb = "would rewrite" if self.mode is Mode.CHECK else "rewrote"
         self.echo(f"{verb} {name}: {', '.join(changes)}")
+
+    def unverified(self, message: str) -> None:
+        """--verify: a dump did not restore, or not as it holds (exit 1, unless an error)."""
+        self.mismatched += 1
+        self.echo(f"error: {message}")
 
     def failure(self, message: str) -> None:
         self.failed += 1
@@ -58,7 +66,7 @@ class Report:
     def exit_code(self) -> int:
         if self.failed:
             return 2
-        if self.mode is Mode.CHECK and self.changed:
+        if self.mode is Mode.CHECK and self.changed or self.mismatched:
             return 1
         return 0
 

