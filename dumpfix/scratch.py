@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,14 +117,42 @@ def run(args: list[str], env: dict[str, str] | None = None, *, what: str, **kw: 
     terminal reaches dumpfix alone, whose clean-up then stops what it started.
     """
     try:
-        result = subprocess.run(
-            args, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False, **detached(), **kw
+        proc = subprocess.Popen(
+            args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            **detached(), **kw,
         )
     except OSError as e:
         raise ScratchError(f"{what}: cannot run {args[0]}: {e.strerror or e}") from None
-    if result.returncode != 0:
-        raise ScratchError(f"{what}: {last_message(result.stderr) or f'exit status {result.returncode}'}")
-    return result.stdout.decode("utf-8", "replace")
+    try:
+        stdout, stderr = proc.communicate()
+    except BaseException:
+        _end_group(proc)
+        raise
+    if proc.returncode != 0:
+        raise ScratchError(f"{what}: {last_message(stderr) or f'exit status {proc.returncode}'}")
+    return stdout.decode("utf-8", "replace")
+
+
+def _end_group(proc: subprocess.Popen[bytes]) -> None:
+    """Kill an interrupted program with everything it started (initdb's bootstrap
+    backend, a postmaster pg_ctl is waiting for) and wait until they are gone, so
+    that nothing writes into a folder about to be deleted."""
+    killpg = getattr(os, "killpg", None)
+    with shielded():
+        if killpg is None:  # Windows: no process groups to signal; the program alone
+            proc.kill()
+            proc.wait()
+            return
+        with contextlib.suppress(ProcessLookupError):
+            killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                killpg(proc.pid, 0)  # anyone of the group left?
+            except ProcessLookupError:
+                return
+            time.sleep(0.01)
 
 
 def last_message(stderr: bytes) -> str:
@@ -173,8 +202,8 @@ def throwaway() -> Iterator[Server]:
         pwfile.unlink()
         port = _free_port() if _WINDOWS else 5432  # on a socket, the port only names the file
         _configure(data, root, port)
-        _start(bin_dir, data, root, as_user)
-        try:
+        try:  # stopped even when interrupted while it starts: the postmaster may be up
+            _start(bin_dir, data, root, as_user)
             params = (("host", "127.0.0.1" if _WINDOWS else str(root)), ("port", str(port)))
             yield Server(params, "postgres", password, "postgres", bin_dir, _major(bin_dir), True)
         finally:
@@ -274,7 +303,19 @@ def _stop(bin_dir: Path, data: Path, root: Path, as_user: tuple[int, int] | None
         try:
             run(pg_ctl, _server_env(), what="pg_ctl stop", cwd=str(root), **_as(as_user))
         except ScratchError:
-            _kill_postmaster(data)
+            if (data / "postmaster.pid").exists() or _started(data):
+                _kill_postmaster(data)
+
+
+def _started(data: Path, wait: float = 5.0) -> bool:
+    """Whether a postmaster that was starting has written its pid file within wait seconds
+    (an interrupt may land between its fork and that file)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        if (data / "postmaster.pid").exists():
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def _kill_postmaster(data: Path) -> None:
