@@ -192,18 +192,9 @@ def test_sigterm_stops_the_server_and_removes_everything(scratch_tmp: Path, tmp_
 
 @pytest.mark.parametrize(
     ("fixture", "fmt"),
-    [
-        ("shop", "copy"),
-        ("shop", "inserts"),
-        ("shop", "column-inserts"),
-        ("shop", "rows-per-insert"),
-        ("selfref", "inserts"),
-        ("composite_cycle", "copy"),
-        ("identifiers", "copy"),
-        ("partitioned", "copy"),
-        ("awkward_values", "copy"),
-        ("awkward_values", "column-inserts"),
-    ],
+    [(name, "copy") for name in pgharness.fixture_names()]
+    + [("shop", "inserts"), ("shop", "column-inserts"), ("shop", "rows-per-insert"), ("selfref", "inserts"),
+       ("awkward_values", "column-inserts")],
 )
 def test_fixture_dumps_verify_on_server_dsn(
     pg_server: Server, source_db: SourceDb, fixture: str, fmt: str, scratch_tmp: Path, tmp_path: Path
