@@ -108,7 +108,7 @@ class _Shared:
             if options.detect_role:
                 settings = replace(settings, role=live.role)
             if settings.target_version is None:  # --dsn names the server restored into
-                settings = replace(settings, target_version=live.server_major)
+                settings = replace(settings, target_version=live.server_major, target_minor=live.server_minor)
             elif settings.target_version != live.server_major:
                 raise DumpfixError(
                     f"--target-version {settings.target_version}, but the --dsn server is PostgreSQL "
@@ -358,6 +358,24 @@ _NOT_SETTINGS = frozenset(
 )
 
 
+class _Version(click.ParamType):
+    """A server version as --target-version takes it: a major (18) or major.minor (18.4)."""
+
+    name = "version"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int | None]:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip()
+        major, _, minor = text.partition(".")
+        if not major.isdigit() or (minor and not minor.isdigit()) or not 12 <= int(major) <= 99:
+            self.fail(f"{text!r} is not a PostgreSQL version from 12 on, such as 15 or 18.4", param, ctx)
+        return int(major), int(minor) if minor else None
+
+
+_VERSION = _Version()
+
+
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", metavar="IN...", nargs=-1)
 @click.option("-o", "--output", metavar="OUT", help="Write here (atomically) instead of stdout.")
@@ -422,9 +440,10 @@ _NOT_SETTINGS = frozenset(
 )
 @click.option(
     "--target-version",
-    type=click.IntRange(12, 99),
-    metavar="N",
-    help="Major version of the server the output is for: drop settings it rejects (SET transaction_timeout before 17).",
+    type=_VERSION,
+    metavar="N[.M]",
+    help="Version of the server the output is for (18, or 18.4 with the minor): drop settings it rejects "
+    "(SET transaction_timeout before 17); from 18.4, --bulk keeps DEFERRABLE FKs through NOT ENFORCED.",
 )
 @click.option(
     "--strip-restrict",
@@ -468,7 +487,7 @@ def command(
     bulk: bool,
     no_staging: bool,
     pass_unknown: bool,
-    target_version: int | None,
+    target_version: tuple[int, int | None] | None,
     strip_restrict: bool,
     explain: bool,
     graph: str | None,
@@ -514,12 +533,14 @@ def command(
         Role(role) if role else Role.OWNER,
         Method(strategy) if strategy else None,
         wrap,
-        target_version,
+        target_version[0] if target_version else None,
         bulk,
         staging=not no_staging,
         pass_unknown=pass_unknown,
+        target_minor=target_version[1] if target_version else None,
     )
-    options = Options(inputs, output, schema, explain, verbose, settings, Cleanup(target_version, strip_restrict))
+    cleanup = Cleanup(settings.target_version, strip_restrict)
+    options = Options(inputs, output, schema, explain, verbose, settings, cleanup)
     printing = "migration" if print_deferrable_migration else "revert" if print_deferrable_revert else None
     options = replace(options, dsn=dsn, detect_role=role is None, mode=mode, quiet=quiet, graph=graph)
     options = replace(options, print_deferrable=printing, progress=not quiet and _terminal(sys.stderr))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dumpfix.fix import Analysis
-from dumpfix.plan import Method
+from dumpfix.plan import Method, bulk_ways
 
 
 def explain(analysis: Analysis) -> str:
@@ -11,8 +11,7 @@ def explain(analysis: Analysis) -> str:
     lines = ["dumpfix plan:"]
     lines.append("  load order: " + ", ".join(str(u.table) for u in plan.order))
     if plan.bulk_fks:
-        how = "dropped for the load, then added again" if plan.recreated else "NOT ENFORCED for the load, then ENFORCED"
-        lines.append(f"  bulk: {len(plan.bulk_fks)} FKs {how}, each validated in one query")
+        lines.append(f"  bulk: {len(plan.bulk_fks)} FKs {bulk_ways(plan)}, each validated in one query")
     for cycle in plan.cycles:
         lines.append("  cycle: " + " <-> ".join(str(n) for n in cycle.nodes))
         for cut in cycle.cuts:
@@ -34,7 +33,7 @@ def explain(analysis: Analysis) -> str:
             elif cut.method is Method.DEFER:
                 lines.append(f"    defer: checked at COMMIT ({fk} is DEFERRABLE)")
             elif cut.method is Method.OWNER:
-                during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE"
+                during = "NOT ENFORCED" if plan.unenforces(edge.fk) else "DEFERRABLE"
                 lines.append(f"    owner: ALTER CONSTRAINT {during} for the load, then back ({fk})")
             else:
                 lines.append(f"    superuser: loaded with session_replication_role = replica, then checked ({fk})")

@@ -53,6 +53,8 @@ class Inspection(NamedTuple):
     role: Role
     #: e.g. 15 or 18: newer servers offer cheaper strategies (NOT ENFORCED from 18).
     server_major: int
+    #: e.g. 4 for 18.4: NOT ENFORCED keeps a DEFERRABLE FK's deferrability from 18.4 on.
+    server_minor: int = 0
 
 
 def _connect(dsn: str) -> psycopg.Connection[Any]:
@@ -298,7 +300,8 @@ def _role(conn: psycopg.Connection[Any]) -> Role:
 def inspect(dsn: str) -> Inspection:
     """The catalog, the connecting role's capabilities and the server version, in one connection."""
     with _connect(dsn) as conn:
-        return Inspection(_read_catalog(conn), _role(conn), _server_major(conn))
+        number = conn.info.server_version  # server_version_num: 180004 for 18.4
+        return Inspection(_read_catalog(conn), _role(conn), number // 10000, number % 100)
 
 
 def load_catalog(dsn: str) -> Catalog:

@@ -118,6 +118,8 @@ class Settings:
     #: Tables the schema lacks pass through where they stand (with a warning each)
     #: instead of being refused (see refusals.refuse_unknown_tables).
     pass_unknown: bool = False
+    #: Its minor version, when known (--target-version 18.4, --dsn): None means any.
+    target_minor: int | None = None
 
 
 @dataclass
@@ -161,11 +163,37 @@ class Plan:
         return (self.settings.target_version or 0) >= 18
 
     @property
+    def keeps_deferrability(self) -> bool:
+        """NOT ENFORCED and back keeps a DEFERRABLE FK's deferrability: 18.4 and later.
+
+        18.0 to 18.3 lose DEFERRABLE / INITIALLY DEFERRED on the way back ("Fix loss of
+        deferrability of foreign-key triggers", 18.4); where only 18 is known, the
+        unsafe minors are assumed.
+        """
+        major, minor = self.settings.target_version or 0, self.settings.target_minor
+        return major > 18 or (major == 18 and minor is not None and minor >= 4)
+
+    def dropped(self, fk: ForeignKey) -> bool:
+        """--bulk drops this FK for the load and adds it again (from its definition, with
+        its comment): before PostgreSQL 18 (or for a version not given) every FK; on
+        18 a NOT VALID one, which ENFORCED would validate (failing on the rows it never
+        checked), and on 18.0 to 18.3 a DEFERRABLE one, which NOT ENFORCED would not
+        give back intact. Adding an FK validates the table in the same single query as
+        ENFORCED does (a NOT VALID one is added back NOT VALID)."""
+        if not self.bulk_fks:
+            return False
+        return not self.unenforced or not fk.validated or (fk.deferrable and not self.keeps_deferrability)
+
+    def unenforces(self, fk: ForeignKey) -> bool:
+        """This FK goes NOT ENFORCED for the load and ENFORCED after (PostgreSQL 18+);
+        not a NOT VALID one, which ENFORCED would validate: the owner strategy makes
+        that one DEFERRABLE for the load instead, and --bulk drops and adds it."""
+        return self.unenforced and fk.validated and not self.dropped(fk)
+
+    @property
     def recreated(self) -> bool:
-        """--bulk before PostgreSQL 18 (or for a version not given): every FK dropped for
-        the load and added again, from its definition and with its comment. Adding an
-        FK validates the table in the same single query as ENFORCED does."""
-        return bool(self.bulk_fks) and not self.unenforced
+        """--bulk drops (and adds again) at least one FK for the load."""
+        return any(self.dropped(fk) for fk in self.bulk_fks)
 
     @property
     def superuser(self) -> bool:
@@ -229,6 +257,19 @@ class Plan:
         if owned:
             needs.append("ownership of " + ", ".join(owned))
         return needs
+
+
+def bulk_ways(plan: Plan, word: str = "for") -> str:
+    """How --bulk takes its FKs off, in words: NOT ENFORCED, dropped, or some of each."""
+    dropped = sum(1 for fk in plan.bulk_fks if plan.dropped(fk))
+    if dropped == len(plan.bulk_fks):
+        return f"dropped {word} the load, then added again"
+    if not dropped:
+        return f"NOT ENFORCED {word} the load, then ENFORCED"
+    return (
+        f"NOT ENFORCED {word} the load, then ENFORCED, but {dropped} DEFERRABLE dropped and added again "
+        "(18.0 to 18.3 lose deferrability on the way back; --target-version 18.4 where the server is newer)"
+    )
 
 
 def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings | None = None) -> Plan:
@@ -336,16 +377,19 @@ def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
         raise PlanError("--bulk alters constraints: it needs --role owner or --role superuser")
     present = {u.node for u in layout.units}
     fks = [fk for fk in catalog.foreign_keys if fk.enforced and catalog.root_of(fk.table) in present]
-    if (settings.target_version or 0) < 18:
-        for fk in fks:
-            if not fk.ref_columns:
-                raise PlanError(
-                    f"--bulk before PostgreSQL 18 drops and re-creates each FK, and {fk.name} on {fk.table} "
-                    f"references {fk.ref_table}, whose key the schema does not show: give its definition "
-                    "too, or --target-version 18 where the server is 18"
-                )
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
-    return Plan(layout, list(layout.units), {}, [], unknown, settings, bulk_fks=fks)
+    plan = Plan(layout, list(layout.units), {}, [], unknown, settings, bulk_fks=fks)
+    for fk in fks:
+        if plan.dropped(fk) and not fk.ref_columns:
+            when = "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK" if plan.unenforced else (
+                "before PostgreSQL 18 drops and re-creates each FK")
+            hint = "--target-version 18.4 where the server is 18.4 or later" if plan.unenforced else (
+                "--target-version 18 where the server is 18")
+            raise PlanError(
+                f"--bulk {when}, and {fk.name} on {fk.table} references {fk.ref_table}, "
+                f"whose key the schema does not show: give its definition too, or {hint}"
+            )
+    return plan
 
 
 _RANK = {Role.USER: 0, Role.OWNER: 1, Role.SUPERUSER: 2}

@@ -21,7 +21,7 @@ from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
 from dumpfix.mapping import copy_out
-from dumpfix.plan import Cut, Method, Plan, Rewrite
+from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_ways
 from dumpfix.reserved import PARALLEL_MIN, Reserved, positional
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
@@ -342,12 +342,11 @@ class _Writer:
         if merged:
             lines.append("SET LOCAL enable_hashjoin = off;")
             lines.extend(_restored(plan, fk) for fk in plan.merge_validated)
-        if plan.recreated:
-            lines.extend(
-                f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {fk.table} IS {quote_literal(fk.comment)};"
-                for fk in plan.altered
-                if fk.comment is not None
-            )
+        lines.extend(
+            f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {fk.table} IS {quote_literal(fk.comment)};"
+            for fk in plan.altered
+            if fk.comment is not None and plan.dropped(fk)
+        )
         if plan.superuser:
             lines.append("SET LOCAL session_replication_role = DEFAULT;")
             lines.extend(orphan_check(fk) for fk in plan.checked)
@@ -590,10 +589,7 @@ def summarise(plan: Plan) -> str:
         parts.append(f"{' <-> '.join(sorted(str(n) for n in cycle.nodes))} [{how}]")
     cycles = "; ".join(sorted(parts)) if parts else "none"
     if plan.bulk_fks:
-        how = "dropped during the load, then added again"
-        if not plan.recreated:
-            how = "NOT ENFORCED during the load, then ENFORCED"
-        cycles += f"; all {len(plan.bulk_fks)} FKs {how}"
+        cycles += f"; all {len(plan.bulk_fks)} FKs {bulk_ways(plan, 'during')}"
     line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
     # It goes into a -- comment: a line break in a quoted name would end the comment
     # and make the rest of the name SQL.
@@ -631,17 +627,17 @@ def orphan_check(fk: ForeignKey) -> str:
 
 def _released(plan: Plan, fk: ForeignKey) -> str:
     """The statement that takes an FK off (or makes it wait for COMMIT) for the load."""
-    if plan.recreated:
+    if plan.dropped(fk):
         return f"ALTER TABLE {fk.table} DROP CONSTRAINT {quote_ident(fk.name)};"
-    during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE INITIALLY DEFERRED"
+    during = "NOT ENFORCED" if plan.unenforces(fk) else "DEFERRABLE INITIALLY DEFERRED"
     return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};"
 
 
 def _restored(plan: Plan, fk: ForeignKey) -> str:
     """The statement that gives an FK back after the load, validating what was loaded."""
-    if plan.recreated:
+    if plan.dropped(fk):
         return f"ALTER TABLE {fk.table} ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition()};"
-    after = "ENFORCED" if plan.unenforced else _deferrability(fk)
+    after = "ENFORCED" if plan.unenforces(fk) else _deferrability(fk)
     return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};"
 
 

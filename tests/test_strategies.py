@@ -382,6 +382,58 @@ def test_bulk_before_18_drops_and_adds_every_fk_back(
     assert (tmp_path / "again.sql").read_bytes() == output
 
 
+_FK_TRIGGERS = (
+    "SELECT c.conrelid::regclass::text, c.conname, c.condeferrable, c.condeferred, c.conenforced, "
+    "string_agg(t.tgdeferrable::text || '/' || t.tginitdeferred::text, ',' ORDER BY t.tgname) "
+    "FROM pg_constraint c JOIN pg_trigger t ON t.tgconstraint = c.oid WHERE c.contype = 'f' "
+    "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2"
+)
+
+
+@pytest.mark.parametrize("fmt", ["copy", "inserts"])
+@pytest.mark.parametrize(
+    ("version", "dropped"),
+    [(["--target-version", "18"], True), (["--target-version", "18.3"], True),
+     (["--target-version", "18.4"], False), ("dsn", False)],
+    ids=["18", "18.3", "18.4", "dsn"],
+)
+def test_bulk_on_18_keeps_every_fk_as_it_was(
+    pg_pool, version: list[str] | str, dropped: bool, fmt: str, run_dumpfix, tmp_path: Path
+) -> None:
+    """PostgreSQL 18.0 to 18.3 lose a DEFERRABLE FK's deferrability through NOT ENFORCED
+    and back: where the minor is unknown or older, --bulk drops and adds such FKs
+    instead, and NOT ENFORCED only the others; from 18.4 (or a --dsn server that is)
+    all go NOT ENFORCED. Afterwards every FK's definition, validity, comment and its
+    triggers' deferrability (pg_trigger) are the source's."""
+    if 18 not in pg_pool.server_majors():
+        pytest.skip("needs PostgreSQL 18")
+    server = pg_pool.get(18)
+    number = int(server.psql(server.maintenance_db, "SHOW server_version_num").strip())
+    assert number >= 180004  # the embedded server: the round trip itself is safe there
+    source = _fk_variety_source(server)
+    schema = _prepare(DumpCase(server, server.bin_dir / "pg_dump", "newest", True), source, fmt, tmp_path)
+    target = pgharness.create_target(server, schema)
+    shapes, triggers = server.psql(target.dbname, _FK_SHAPES), server.psql(target.dbname, _FK_TRIGGERS)
+    own = "contype = 'f' AND conparentid = 0"  # not the copies partitions inherit
+    deferrable = int(server.psql(target.dbname, f"SELECT count(*) FROM pg_constraint WHERE {own} AND condeferrable"))
+    # A NOT VALID FK goes back NOT VALID: ENFORCED would check the row it never checked.
+    unchecked = int(server.psql(target.dbname, f"SELECT count(*) FROM pg_constraint WHERE {own} AND NOT convalidated"))
+    fks = int(server.psql(target.dbname, f"SELECT count(*) FROM pg_constraint WHERE {own}"))
+    assert deferrable >= 2
+    args = ["--dsn", server.dsn(target.dbname, target.owner)] if version == "dsn" else ["--schema", "schema.sql", *version]
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--bulk", *args)
+    assert result.returncode == 0, result.stderr.decode()
+    output = (tmp_path / "out.sql").read_bytes()
+    expected_drops = (deferrable if dropped else 0) + unchecked
+    assert output.count(b" DROP CONSTRAINT ") == expected_drops
+    assert output.count(b" NOT ENFORCED;") == fks - expected_drops
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    assert server.psql(target.dbname, _FK_SHAPES) == shapes
+    assert server.psql(target.dbname, _FK_TRIGGERS) == triggers
+    pgharness.assert_same(server, source, target.dbname)
+
+
 def test_bulk_before_18_validates_what_it_loaded(
     pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
@@ -411,3 +463,38 @@ def test_bulk_refusals(pg_server: Server, args: list[str], message: str, source_
     assert result.returncode == 2
     assert message in result.stderr.decode()
     assert not (tmp_path / "out.sql").exists()
+
+
+def test_owner_strategy_on_18_keeps_a_not_valid_fk_unvalidated(pg_pool, run_dumpfix, tmp_path: Path) -> None:
+    """A NOT VALID FK cut by the owner strategy on 18 is made DEFERRABLE for the load,
+    not NOT ENFORCED: ENFORCED would validate it, and the restored FK would no longer
+    be the source's (convalidated true, where a later row might have been meant to
+    stay unchecked)."""
+    if 18 not in pg_pool.server_majors():
+        pytest.skip("needs PostgreSQL 18")
+    server = pg_pool.get(18)
+    sql = (
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL);\n"
+        "CREATE TABLE b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES a);\n"
+        "ALTER TABLE a ADD CONSTRAINT a_b_fk FOREIGN KEY (b_id) REFERENCES b DEFERRABLE;\n"
+        "BEGIN; SET CONSTRAINTS a_b_fk DEFERRED;\n"
+        "INSERT INTO a VALUES (1, 2), (2, 1); INSERT INTO b VALUES (1, 2), (2, 1);\n"
+        "COMMIT;\n"
+        "ALTER TABLE a DROP CONSTRAINT a_b_fk;\n"
+        "ALTER TABLE a ADD CONSTRAINT a_b_fk FOREIGN KEY (b_id) REFERENCES b NOT VALID;\n"
+    )
+    source = pgharness.create_database(server, sql)
+    schema = pgharness.schema_dump(server, source)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    (tmp_path / "in.sql").write_bytes(pgharness.data_dump(server, source, "copy"))
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--target-version", "18")
+    assert result.returncode == 0, result.stderr.decode()
+    output = (tmp_path / "out.sql").read_bytes()
+    assert b"ALTER CONSTRAINT a_b_fk DEFERRABLE INITIALLY DEFERRED;" in output  # the cut one
+    assert b"a_b_fk NOT ENFORCED" not in output
+    target = pgharness.create_target(server, schema)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(server, source, target.dbname)
+    shape = server.psql(target.dbname, "SELECT convalidated, condeferrable FROM pg_constraint WHERE conname = 'a_b_fk'")
+    assert shape.strip() == "f|f"
