@@ -71,3 +71,56 @@ def test_full_dump_with_dsn_of_an_empty_database(
     restored = pgharness.restore(target, tmp_path / "out.sql")
     assert restored.returncode == 0, restored.stderr
     pgharness.assert_same(server, source, target.dbname)
+
+
+#: A tool-made dump that creates each table just before its data: public.b (loaded
+#: first) needs rows of public.a, whose data stands after CREATE TABLE public.c.
+INTERLEAVED_DDL = (
+    "CREATE TABLE public.a (id int PRIMARY KEY, b_id int);\n"
+    "CREATE TABLE public.b (id int PRIMARY KEY, a_id int NOT NULL REFERENCES public.a);\n"
+    "ALTER TABLE public.a ADD CONSTRAINT a_b_fkey FOREIGN KEY (b_id) REFERENCES public.b;\n"
+)
+INTERLEAVED = (
+    INTERLEAVED_DDL
+    + "COPY public.b (id, a_id) FROM stdin;\n1\t2\n2\t1\n\\.\n"
+    + "CREATE TABLE public.c (id int PRIMARY KEY, b_id int NOT NULL REFERENCES public.b);\n"
+    + "COPY public.c (id, b_id) FROM stdin;\n1\t1\n2\t2\n\\.\n"
+    + "COPY public.a (id, b_id) FROM stdin;\n1\t2\n2\t\\N\n\\.\n"
+)
+
+
+def test_interleaved_ddl_restores_without_moving_data_above_its_create(
+    restore_case: DumpCase, run_dumpfix, tmp_path: Path
+) -> None:
+    """No --schema: the dump's own DDL. Data never crosses CREATE TABLE public.c; the FK
+    that would need it to (b -> a) is deferred for the load instead, and the output
+    loads into an empty database as its owner, every table identical."""
+    server = restore_case.server
+    source = pgharness.create_database(
+        server,
+        INTERLEAVED_DDL
+        + "CREATE TABLE public.c (id int PRIMARY KEY, b_id int NOT NULL REFERENCES public.b);\n"
+        + "SET session_replication_role = replica;\n"
+        + "INSERT INTO public.b VALUES (1, 2), (2, 1); INSERT INTO public.c VALUES (1, 1), (2, 2);\n"
+        + "INSERT INTO public.a VALUES (1, 2), (2, NULL);\n",
+    )
+    (tmp_path / "in.sql").write_text(INTERLEAVED)
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--explain")
+    assert result.returncode == 0, result.stderr.decode()
+    output = (tmp_path / "out.sql").read_bytes()
+    assert output.index(b"CREATE TABLE public.c") < output.index(b"COPY public.c")
+    assert output.index(b"CREATE TABLE public.c") < output.index(b"COPY public.a")
+    assert b"ALTER CONSTRAINT b_a_id_fkey DEFERRABLE" in output
+    _restore_empty(restore_case, source, tmp_path / "out.sql")
+
+
+def test_interleaved_ddl_no_order_works_is_refused(run_dumpfix, tmp_path: Path) -> None:
+    """--role user can neither defer b -> a (NOT NULL) nor move a's data above CREATE
+    TABLE public.c: one line, exit 2, nothing written."""
+    (tmp_path / "in.sql").write_text(INTERLEAVED)
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--role", "user")
+    assert result.returncode == 2
+    err = result.stderr.decode()
+    assert err.count("\n") == 1 and "does not move data across the dump's own CREATE/ALTER/DROP" in err, err
+    assert "after the DDL at line 8" in err
+    assert not (tmp_path / "out.sql").exists()
