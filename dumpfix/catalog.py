@@ -167,6 +167,11 @@ class Table:
 class Catalog:
     tables: dict[QName, Table] = field(default_factory=dict)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
+    #: Tables the dump itself creates after its first data block (a dump that
+    #: interleaves each table's CREATE with its data): they, and the FKs declared
+    #: in their CREATE TABLE, do not exist yet when dumpfix's head runs before the
+    #: data, so only loading as NULL (or a superuser load) can cut those FKs.
+    late_tables: set[QName] = field(default_factory=set)
 
     def root_of(self, name: QName) -> QName:
         """The top partition root of a table (the table itself when not a partition)."""

@@ -13,7 +13,11 @@ def explain(analysis: Analysis) -> str:
     if plan.bulk_fks:
         lines.append(f"  bulk: {len(plan.bulk_fks)} FKs {bulk_ways(plan)}, each validated in one query")
     for cycle in plan.cycles:
-        lines.append("  cycle: " + " <-> ".join(str(n) for n in cycle.nodes))
+        if cycle.across:
+            source, target = cycle.nodes
+            lines.append(f"  across DDL: {source} needs {target}, whose data stands after DDL that data may not cross")
+        else:
+            lines.append("  cycle: " + " <-> ".join(str(n) for n in cycle.nodes))
         for cut in cycle.cuts:
             edge = cut.edge
             fk = f"FK {edge.fk.name}: {edge.fk.table}({', '.join(edge.fk.columns)}) -> {edge.fk.ref_table}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
@@ -57,11 +57,9 @@ def analyse(
     items = split_items(buf, progress)  # a cut inside a statement or COPY data stops it here
     refuse_truncated(buf)
     refuse_no_data(buf, items)
-    if catalog is None:
-        if schema_paths:
-            catalog = load_schema(schema_paths)
-        else:
-            catalog = catalog_from_dump(buf, items)
+    if catalog is None and schema_paths:
+        catalog = load_schema(schema_paths)
+    catalog = catalog_from_dump(buf, items) if catalog is None else load_catalog(catalog, dump_catalog(buf, items))
     layout = lay_out(buf, items, catalog)
     refuse_unknown_tables(layout, catalog, settings.pass_unknown)
     refuse_column_mismatch(buf, layout, catalog)
@@ -74,31 +72,90 @@ def analyse(
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
-    """The catalog a dump that carries DDL builds for its data.
-
-    Everything before the first data block counts. After it, only CREATE TABLE
-    does: hand-made and tool-made dumps interleave each table's definition with
-    its data, and a table defined later is no less defined. Constraints a full
-    dump adds after its data (ALTER TABLE ... ADD CONSTRAINT) do not constrain
-    loading it, so they are left out.
-    """
-    ddl: list[bytes] = []
-    data_seen = False
-    for item in items:
-        if item.kind in (Kind.COPY, Kind.INSERTS):
-            data_seen = True
-            continue
-        if item.kind is not Kind.STATEMENT:
-            continue
-        wanted = _CREATE_TABLE if data_seen else _DDL
-        if wanted.match(buf, item.start, item.end):
-            ddl.append(bytes(buf[item.start : item.end]))
-    if not ddl:
+    """The catalog a dump that carries DDL builds for its data (no --schema, no --dsn)."""
+    catalog = dump_catalog(buf, items)
+    if catalog is None:
         raise DumpfixError(
             "no schema: give the tables' definitions with --schema FILE_OR_DIR "
             "(e.g. pg_dump --schema-only output or a migrations folder) or --dsn URL"
         )
-    return load_schema_sql(b"\n".join(ddl).decode("utf-8", "surrogateescape"), source="<dump>")
+    return catalog
+
+
+#: The lines that open and close what dumpfix writes before and after the data.
+_OWN_START = re.compile(rb"(?m)^-- dumpfix: (?:before|after) the data")
+_OWN_END = re.compile(rb"(?m)^-- dumpfix: end\r?$")
+
+
+def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
+    """What the dump's own DDL has built by the time its data loads; None without DDL.
+
+    Everything before the first data block counts. After it, only CREATE TABLE
+    does: hand-made and tool-made dumps interleave each table's definition with
+    its data, and a table defined later is no less defined (its FKs, declared in
+    that CREATE TABLE, are in force for its data; Catalog.late_tables names those
+    tables). Constraints a full dump adds after its data (pg_dump's post-data
+    ALTER TABLE ... ADD CONSTRAINT) do not constrain loading it, so they are left out.
+    """
+    early: list[bytes] = []
+    late: list[bytes] = []
+    data_seen = False
+    own = False  # inside the head or tail an earlier run of dumpfix wrote: not the dump's DDL
+    for item in items:
+        if item.kind in (Kind.COPY, Kind.INSERTS):
+            data_seen = True
+            continue
+        if item.kind is Kind.SPACE:
+            text = bytes(buf[item.start : item.end])
+            if _OWN_START.search(text):
+                own = True
+            if _OWN_END.search(text):
+                own = False
+            continue
+        if item.kind is not Kind.STATEMENT or own:
+            continue
+        wanted = _CREATE_TABLE if data_seen else _DDL
+        if wanted.match(buf, item.start, item.end):
+            (late if data_seen else early).append(bytes(buf[item.start : item.end]))
+    if not early and not late:
+        return None
+    catalog = load_schema_sql(b"\n".join(early).decode("utf-8", "surrogateescape"), source="<dump>")
+    if late:
+        before = set(catalog.tables)
+        catalog = load_schema_sql(b"\n".join(early + late).decode("utf-8", "surrogateescape"), source="<dump>")
+        catalog.late_tables = set(catalog.tables) - before
+    return catalog
+
+
+def load_catalog(given: Catalog, own: Catalog | None) -> Catalog:
+    """The catalog in force while the dump loads, from --schema/--dsn and the dump's DDL.
+
+    A table the dump creates itself (a full pg_dump, a tool-made dump) is the
+    dump's: its FKs are those the dump declares before its data, not the ones
+    the given schema shows, which a full dump only adds after its data (altering
+    or ordering by them would name constraints that do not exist yet). Its key
+    comes from the given schema when the dump's CREATE TABLE has none (pg_dump
+    adds primary keys after the data too): dumpfix's UPDATEs find rows by it.
+    Every other table, and its FKs, are the given schema's.
+    """
+    if own is None or not own.tables:
+        return given
+    created = set(own.tables)
+    merged = Catalog(late_tables=set(own.late_tables))
+    for name, table in given.tables.items():
+        if name not in created:
+            merged.tables[name] = table
+    for name, table in own.tables.items():
+        known = given.tables.get(name)
+        if known is not None and table.row_key() is None and known.primary_key:
+            if all(c in table.columns for c in known.primary_key):
+                table = replace(table, primary_key=known.primary_key)
+        merged.tables[name] = table
+    declared = {(fk.table, fk.name) for fk in own.foreign_keys}
+    merged.foreign_keys = [
+        fk for fk in given.foreign_keys if fk.table not in created and (fk.table, fk.name) not in declared
+    ] + list(own.foreign_keys)
+    return merged
 
 
 def write(analysis: Analysis, out: BinaryIO) -> None:

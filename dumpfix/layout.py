@@ -63,6 +63,10 @@ class Layout:
     #: Item ranges that stay between two segments: from the \\unrestrict (or
     #: \\restrict) after a segment's last unit up to the next segment's first unit.
     barriers: list[tuple[int, int]] = field(default_factory=list)
+    #: Of the barriers, those holding DDL (CREATE/ALTER/DROP between two tables' data, as
+    #: in dumps that interleave each CREATE TABLE with its data), not a \\restrict line:
+    #: the index of the barrier and of its first DDL statement.
+    ddl_barriers: dict[int, int] = field(default_factory=dict)
     _stageable: dict[QName, bool] = field(default_factory=dict, repr=False)
 
     def blocks_of(self, node: QName) -> list[Item]:
@@ -125,8 +129,9 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         return Layout(items, len(items), [], len(items))
     reconnect = _reconnect(buf, items, groups[0][0], groups[-1][-1])
     staged = {n: table for n, group in enumerate(groups) if (table := _staged_table(buf, items, group))}
-    # Between two groups, the \\restrict / \\unrestrict lines of concatenated dumps.
-    bounds = [_restrict_between(buf, items, groups[n - 1][-1] + 1, groups[n][0]) for n in range(1, len(groups))]
+    # Between two groups, the \\restrict / \\unrestrict lines of concatenated dumps, and
+    # DDL: data never crosses the statement that creates its table (or its FKs, triggers).
+    bounds = [_bound_between(buf, items, groups[n - 1][-1] + 1, groups[n][0]) for n in range(1, len(groups))]
     starts = []
     floor = 0
     for n, group in enumerate(groups):
@@ -152,6 +157,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
             break
     units = []
     barriers = []
+    ddl_barriers: dict[int, int] = {}
     segment = 0
     for n, group in enumerate(groups):
         last = starts[n + 1] if n + 1 < len(groups) else end
@@ -161,6 +167,9 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         table = staged.get(n) or resolve(items[group[0]], catalog)
         units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table), n in staged, segment))
         if bound is not None:
+            ddl = next((i for i in range(bound[0], bound[1] + 1) if _is_wall(buf, items[i])), None)
+            if ddl is not None and not any(_is_restrict(buf, items[i]) for i in range(bound[0], bound[1] + 1)):
+                ddl_barriers[len(barriers)] = ddl
             barriers.append((bound[0], starts[n + 1]))
             segment += 1
     earlier = any(
@@ -174,7 +183,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     )
     return Layout(
         items, starts[0], units, end, reconnect, earlier, max(numbers, default=0),
-        earlier_head=head, barriers=barriers,
+        earlier_head=head, barriers=barriers, ddl_barriers=ddl_barriers,
     )
 
 
@@ -196,9 +205,30 @@ def _reconnect(buf: bytes, items: list[Item], first: int, last: int) -> int | No
 _RESTRICT = re.compile(rb"\\(?:un)?restrict\b")
 
 
-def _restrict_between(buf: bytes, items: list[Item], first: int, last: int) -> tuple[int, int] | None:
-    """The first and the last \\restrict / \\unrestrict line among items [first, last)."""
-    found = [i for i in range(first, last) if items[i].kind is Kind.META and _RESTRICT.match(buf, items[i].start)]
+_WALL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
+_TEMP = re.compile(rb"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP|TEMPORARY)\s", re.IGNORECASE)
+
+
+def _is_restrict(buf: bytes, item: Item) -> bool:
+    return item.kind is Kind.META and _RESTRICT.match(buf, item.start) is not None
+
+
+def _is_wall(buf: bytes, item: Item) -> bool:
+    """DDL between two tables' data: CREATE, ALTER or DROP of the target's objects.
+
+    Data moved across it would load before the table (or an FK it needs) exists, or
+    after a trigger, constraint or column it did not meet in the input. pg_dump's
+    own DISABLE/ENABLE TRIGGER lines belong to their table's data, and temporary
+    tables (an earlier run's staging) are no objects of the target.
+    """
+    if item.kind is not Kind.STATEMENT or not _WALL.match(buf, item.start, item.end):
+        return False
+    return not (_is_leading(buf, item) or _is_trailing(buf, item) or _TEMP.match(buf, item.start, item.end))
+
+
+def _bound_between(buf: bytes, items: list[Item], first: int, last: int) -> tuple[int, int] | None:
+    """The first and the last \\restrict / \\unrestrict line or DDL statement among items [first, last)."""
+    found = [i for i in range(first, last) if _is_restrict(buf, items[i]) or _is_wall(buf, items[i])]
     return (found[0], found[-1]) if found else None
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from dumpfix import graph
 from dumpfix.catalog import Catalog, ForeignKey, QName, Table
 from dumpfix.errors import PlanError
+from dumpfix.dumpfile import line_number
 from dumpfix.layout import Layout, Unit
 from dumpfix.stats import Stats, estimated_rows
 
@@ -69,6 +70,10 @@ class Edge:
     #: The referencing table has user INSERT triggers, and loading the edge as NULL
     #: would show them NULL where the source has a value: not cut by nulls.
     insert_triggered: bool = False
+    #: The FK's table is created by the dump after its first data (Catalog.late_tables):
+    #: the FK does not exist yet when dumpfix's head runs, so it cannot be deferred or
+    #: altered there; only loading as NULL (or a superuser load) cuts it.
+    late: bool = False
 
 
 class Method(str, enum.Enum):
@@ -99,6 +104,9 @@ class Cycle:
     nodes: list[QName]
     edges: list[Edge]
     cuts: list[Cut]
+    #: Not a cycle: the referenced table's data stands after DDL (a CREATE TABLE...)
+    #: that the referencing table's data may not move across, so the FK is cut.
+    across: bool = False
 
 
 @dataclass(frozen=True)
@@ -311,9 +319,11 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
     cycles: list[Cycle] = []
     cut: set[int] = set()
     pairs = [(e.source, e.target) for e in edges]
-    for component in graph.strongly_connected(nodes, pairs):
+    # Data never leaves its segment: an FK whose target loads in a later one is cut.
+    forced = _forced(layout, edges)
+    for component in graph.strongly_connected(nodes, [p for i, p in enumerate(pairs) if i not in forced]):
         member = set(component)
-        inside = [i for i, e in enumerate(edges) if e.source in member and e.target in member]
+        inside = [i for i, e in enumerate(edges) if e.source in member and e.target in member and i not in forced]
         for i in inside:  # only edges inside a cycle can be cut: only theirs are costed
             edge = edges[i]
             edges[i] = replace(edge, cost=_cost(edge, layout, stats, settings.staging))
@@ -330,13 +340,13 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
         cycles.append(Cycle(comp_nodes, [edges[i] for i in inside], cuts))
         chosen = {id(c.edge) for c in cuts}
         cut.update(i for i in inside if id(edges[i]) in chosen)
-        for c in cuts:
-            if c.method is Method.NULLS and c.edge.cost:
-                assert c.edge.deferral is not None
-                table = catalog.tables[c.edge.fk.table]
-                staged = settings.staging and layout.stageable(buf, c.edge.source)
-                rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or (), staged=staged))
-                rewrite.deferrals.append(c.edge.deferral)
+        _add_rewrites(buf, catalog, layout, settings, cuts, rewrites)
+    for i in forced:
+        edges[i] = replace(edges[i], cost=_cost(edges[i], layout, stats, settings.staging))
+        across = Cut(edges[i], _across_method(buf, layout, edges[i], settings))
+        cycles.append(Cycle([edges[i].source, edges[i].target], [edges[i]], [across], across=True))
+        cut.add(i)
+        _add_rewrites(buf, catalog, layout, settings, [across], rewrites)
     kept = [pairs[i] for i in range(len(edges)) if i not in cut]
     node_order = graph.stable_order(nodes, kept)
     if node_order is None:  # stable_order skips self-loops; every cycle was cut
@@ -350,6 +360,44 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
     if plan.superuser:
         plan.checked = [e.fk for e in edges]
     return plan
+
+
+def _add_rewrites(
+    buf: bytes, catalog: Catalog, layout: Layout, settings: Settings, cuts: list[Cut], rewrites: dict[QName, Rewrite]
+) -> None:
+    """The rows of the tables whose cut FKs load as NULL."""
+    for c in cuts:
+            if c.method is Method.NULLS and c.edge.cost:
+                assert c.edge.deferral is not None
+                table = catalog.tables[c.edge.fk.table]
+                staged = settings.staging and layout.stageable(buf, c.edge.source)
+                rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or (), staged=staged))
+                rewrite.deferrals.append(c.edge.deferral)
+
+
+def _forced(layout: Layout, edges: list[Edge]) -> set[int]:
+    """Edges whose referenced table loads (some of its data) in a later segment than the
+    referencing table first does: units never leave their segment, so these must be cut.
+
+    Only edges that cross nothing but the dump's own DDL (a CREATE TABLE standing between
+    two tables' data) are: each is cut like a cycle's edge, or refused when no method the
+    role allows can cut it. One that crosses a \\restrict pair (concatenated dumps each
+    have their own) is refused if kept (_refuse_across_restrict).
+    """
+    if not layout.barriers:
+        return set()
+    first: dict[QName, int] = {}
+    last: dict[QName, int] = {}
+    for u in layout.units:
+        first[u.node] = min(first.get(u.node, u.segment), u.segment)
+        last[u.node] = max(last.get(u.node, u.segment), u.segment)
+    forced = set()
+    for i, e in enumerate(edges):
+        if e.source == e.target or last[e.target] <= first[e.source]:
+            continue
+        if all(b in layout.ddl_barriers for b in range(first[e.source], last[e.target])):
+            forced.add(i)
+    return forced
 
 
 def _refuse_across_restrict(layout: Layout, kept: list[tuple[QName, QName]]) -> None:
@@ -371,12 +419,34 @@ def _refuse_across_restrict(layout: Layout, kept: list[tuple[QName, QName]]) -> 
             )
 
 
+def _across_method(buf: bytes, layout: Layout, edge: Edge, settings: Settings) -> Method:
+    """How to cut an FK whose target's data stands after DDL the source's data may not
+    cross; a one-line refusal when the role allows no way."""
+    for allowed in _levels(settings):
+        method = allowed(edge)
+        if method is not None:
+            return method
+    first = min(u.segment for u in layout.units if u.node == edge.source)
+    ddl = layout.items[layout.ddl_barriers[first]]
+    raise PlanError(
+        f"{edge.fk.table} needs rows of {edge.fk.ref_table} (FK {edge.fk.name}), which the dump loads only "
+        f"after the DDL at line {line_number(buf, ddl.start)}: dumpfix does not move data across the dump's "
+        f"own CREATE/ALTER/DROP statements, and cannot load the FK otherwise ({_why(edge, settings)}); "
+        "put that table's CREATE TABLE and data before the other's"
+    )
+
+
 def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
     """Every FK on a loaded table NOT ENFORCED (before 18: dropped) for the load: the dump's order stays."""
     if settings.role is Role.USER:
         raise PlanError("--bulk alters constraints: it needs --role owner or --role superuser")
     present = {u.node for u in layout.units}
-    fks = [fk for fk in catalog.foreign_keys if fk.enforced and catalog.root_of(fk.table) in present]
+    # FKs of tables the dump creates after its data begins do not exist before it: they
+    # stay in force, as in the input, whose order --bulk keeps.
+    fks = [
+        fk for fk in catalog.foreign_keys
+        if fk.enforced and catalog.root_of(fk.table) in present and fk.table not in catalog.late_tables
+    ]
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
     plan = Plan(layout, list(layout.units), {}, [], unknown, settings, bulk_fks=fks)
     for fk in fks:
@@ -401,6 +471,8 @@ def _levels(settings: Settings) -> list[Allowed]:
     role, forced = settings.role, settings.strategy
 
     def defer_or(method: Method | None, e: Edge) -> Method | None:
+        if e.late:  # SET CONSTRAINTS / ALTER CONSTRAINT before the data: no such FK yet
+            return method if method in (Method.NULLS, Method.SUPERUSER) else None
         return Method.DEFER if e.fk.deferrable else method
 
     def nulls(e: Edge, triggers_ok: bool) -> Method | None:
@@ -448,7 +520,8 @@ def _edge(fk: ForeignKey, source: QName, target: QName, catalog: Catalog) -> Edg
     table = catalog.tables.get(fk.table)
     triggered = bool(table and table.update_triggers())
     insert_triggered = bool(table and table.insert_triggers())
-    return Edge(fk, source, target, _deferral(fk, catalog, source == target), 0, triggered, insert_triggered)
+    late = fk.table in catalog.late_tables
+    return Edge(fk, source, target, _deferral(fk, catalog, source == target), 0, triggered, insert_triggered, late)
 
 
 def _cost(edge: Edge, layout: Layout, stats: Stats, staging: bool) -> int:
@@ -506,6 +579,8 @@ def _unbreakable_message(nodes: list[QName], edges: list[Edge], settings: Settin
 
 
 def _why(edge: Edge, settings: Settings) -> str:
+    if edge.late and edge.deferral is None:
+        return "the dump creates the table after its data begins, so only loading it as NULL could cut the FK"
     if settings.strategy is Method.DEFER:
         return "DEFERRABLE" if edge.fk.deferrable else "NOT DEFERRABLE"
     if edge.fk.deferrable:

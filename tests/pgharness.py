@@ -463,6 +463,13 @@ def create_target(server: Server, schema_sql: bytes) -> Target:
     return Target(server, dbname, owner)
 
 
+def create_empty_target(server: Server) -> Target:
+    """A new database owned by a new ordinary role, with no schema loaded: what a full
+    dump (schema and data, pg_dump without --data-only) is restored into, as that role."""
+    owner = create_role(server)
+    return Target(server, _create_empty_database(server, owner=owner), owner)
+
+
 def fixture_sql(name: str) -> str:
     """The text of tests/fixtures/<name>.sql, with the run's canary path swapped in."""
     text = (FIXTURES_DIR / f"{name}.sql").read_text(encoding="utf-8")
