@@ -7,7 +7,7 @@ folded to lower case, quoted ones kept as written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
 from pglast import keywords
@@ -72,8 +72,12 @@ class Column:
     defaulted: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class ForeignKey:
+    """A foreign key constraint: a value (a catalog edit puts a changed copy in its place).
+
+    (table, name) identifies it within a catalog."""
+
     name: str
     table: QName
     columns: tuple[str, ...]
@@ -180,8 +184,12 @@ class Catalog:
 
     def resolve(self) -> None:
         """Fill FK ref_columns that default to the referenced table's primary key."""
-        for fk in self.foreign_keys:
-            if not fk.ref_columns:
-                target = self.tables.get(fk.ref_table)
-                if target is not None and target.primary_key:
-                    fk.ref_columns = target.primary_key
+        self.foreign_keys = [self._resolved(fk) for fk in self.foreign_keys]
+
+    def _resolved(self, fk: ForeignKey) -> ForeignKey:
+        if fk.ref_columns:
+            return fk
+        target = self.tables.get(fk.ref_table)
+        if target is None or not target.primary_key:
+            return fk
+        return replace(fk, ref_columns=target.primary_key)

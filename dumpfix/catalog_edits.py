@@ -9,6 +9,7 @@ follow the server's rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 from dataclasses import dataclass, replace
 
 from .catalog import Catalog, Column, ForeignKey, QName, Table, Trigger
@@ -136,6 +137,14 @@ class CatalogEditor:
             self._fks[(fk.table, fk.name)] = fk
         return True
 
+    def change_foreign_key(self, fk: ForeignKey, **changes: Any) -> ForeignKey:
+        """An FK is a value: the changed copy takes its place in the catalog's order."""
+        new = replace(fk, **changes)
+        fks = self.catalog.foreign_keys
+        fks[next(i for i, each in enumerate(fks) if each is fk)] = new
+        self._fks = None
+        return new
+
     def drop_constraint(self, table: Table, name: str) -> None:
         fk = self.foreign_key(table.name, name)
         if fk is not None:
@@ -157,8 +166,7 @@ class CatalogEditor:
     def rename_constraint(self, table: Table, old: str, new: str) -> None:
         fk = self.foreign_key(table.name, old)
         if fk is not None:
-            fk.name = new
-            self._fks = None
+            self.change_foreign_key(fk, name=new)
         elif (table.name, old) in self.named_keys:
             self.named_keys[(table.name, new)] = self.named_keys.pop((table.name, old))
 
@@ -194,12 +202,16 @@ class CatalogEditor:
         }
         table.primary_key = swap(table.primary_key) if table.primary_key else None
         table.unique_keys = [swap(key) for key in table.unique_keys]
-        for fk in self.catalog.foreign_keys:
-            if fk.table == table.name:
-                fk.columns = swap(fk.columns)
-                fk.delete_set_columns = swap(fk.delete_set_columns)
-            if fk.ref_table == table.name:
-                fk.ref_columns = swap(fk.ref_columns)
+        self._fks = None
+        self.catalog.foreign_keys = [
+            replace(
+                fk,
+                columns=swap(fk.columns) if fk.table == table.name else fk.columns,
+                delete_set_columns=swap(fk.delete_set_columns) if fk.table == table.name else fk.delete_set_columns,
+                ref_columns=swap(fk.ref_columns) if fk.ref_table == table.name else fk.ref_columns,
+            )
+            for fk in self.catalog.foreign_keys
+        ]
         for index in self.indexes.values():
             if index.table == table.name and index.columns:
                 index.columns = swap(index.columns)
@@ -211,9 +223,14 @@ class CatalogEditor:
         self._fks = None
         self.catalog.tables = {(new if k == old else k): v for k, v in self.catalog.tables.items()}
         table.name = new
-        for fk in self.catalog.foreign_keys:
-            fk.table = new if fk.table == old else fk.table
-            fk.ref_table = new if fk.ref_table == old else fk.ref_table
+        self.catalog.foreign_keys = [
+            replace(
+                fk,
+                table=new if fk.table == old else fk.table,
+                ref_table=new if fk.ref_table == old else fk.ref_table,
+            )
+            for fk in self.catalog.foreign_keys
+        ]
         for trigger in table.triggers:
             trigger.table = new
         for other in self.catalog.tables.values():

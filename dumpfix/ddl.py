@@ -192,7 +192,7 @@ class DdlApplier:
         for con in node.constraints or ():
             if con.contype in _FK_ATTRIBUTES:
                 if last_fk is not None:
-                    _apply_fk_attribute(last_fk, con.contype)
+                    last_fk = self.edit.change_foreign_key(last_fk, **_fk_attribute(con.contype))
             elif con.contype == CT.CONSTR_FOREIGN:
                 last_fk = self.add_foreign_key(table, con, (column.name,))
             else:
@@ -252,11 +252,14 @@ class DdlApplier:
         fk = self.edit.foreign_key(table.name, node.conname)
         if fk is None:
             return
+        changes: dict[str, bool] = {}
         if getattr(node, "alterDeferrability", True):
-            fk.deferrable = bool(node.deferrable or node.initdeferred)
-            fk.initially_deferred = bool(node.initdeferred)
+            changes.update(
+                deferrable=bool(node.deferrable or node.initdeferred), initially_deferred=bool(node.initdeferred)
+            )
         if getattr(node, "alterEnforceability", False):
-            fk.enforced = bool(node.is_enforced)
+            changes.update(enforced=bool(node.is_enforced))
+        self.edit.change_foreign_key(fk, **changes)
 
     # -- ALTER TABLE -------------------------------------------------------
     def alter_table(self, node: Node) -> None:
@@ -274,11 +277,11 @@ class DdlApplier:
         elif kind == AT.AT_AddConstraint:
             fk = self.add_constraint(table, cmd.def_)
             if fk is not None and cmd.def_.skip_validation:  # NOT VALID (CREATE TABLE checks none: ignored there)
-                fk.validated = False
+                self.edit.change_foreign_key(fk, validated=False)
         elif kind == AT.AT_ValidateConstraint:
             validated = self.edit.foreign_key(table.name, cmd.name)
             if validated is not None:
-                validated.validated = True
+                self.edit.change_foreign_key(validated, validated=True)
         elif kind == AT.AT_DropConstraint:
             self.edit.drop_constraint(table, cmd.name)
         elif kind == AT.AT_AlterConstraint:
@@ -338,7 +341,7 @@ class DdlApplier:
         table = self.table(_range_var(names[:-1]))
         fk = self.edit.foreign_key(table.name, names[-1]) if table is not None else None
         if fk is not None:
-            fk.comment = node.comment or None  # IS NULL and IS '' both remove it
+            self.edit.change_foreign_key(fk, comment=node.comment or None)  # IS NULL and IS '' both remove it
 
     # -- renames -----------------------------------------------------------
     def rename(self, node: Node) -> None:
@@ -414,17 +417,17 @@ def _serial(node: Any) -> bool:
     return len(names) == 1 and getattr(names[0], "sval", None) in _SERIAL_TYPES
 
 
-def _apply_fk_attribute(fk: ForeignKey, attribute: CT) -> None:
+def _fk_attribute(attribute: CT) -> dict[str, bool]:
+    """What an attribute after an inline REFERENCES changes in its FK."""
     if attribute == CT.CONSTR_ATTR_DEFERRABLE:
-        fk.deferrable = True
-    elif attribute == CT.CONSTR_ATTR_NOT_DEFERRABLE:
-        fk.deferrable = fk.initially_deferred = False
-    elif attribute == CT.CONSTR_ATTR_DEFERRED:
-        fk.deferrable = fk.initially_deferred = True
-    elif attribute == CT.CONSTR_ATTR_IMMEDIATE:
-        fk.initially_deferred = False
-    else:
-        fk.enforced = attribute == CT.CONSTR_ATTR_ENFORCED
+        return {"deferrable": True}
+    if attribute == CT.CONSTR_ATTR_NOT_DEFERRABLE:
+        return {"deferrable": False, "initially_deferred": False}
+    if attribute == CT.CONSTR_ATTR_DEFERRED:
+        return {"deferrable": True, "initially_deferred": True}
+    if attribute == CT.CONSTR_ATTR_IMMEDIATE:
+        return {"initially_deferred": False}
+    return {"enforced": attribute == CT.CONSTR_ATTR_ENFORCED}
 
 
 def _range_var(names: tuple[str, ...]) -> Node:

@@ -22,8 +22,8 @@ from dumpfix.fix import Analysis
 
 def cycle_fks(analysis: Analysis) -> list[ForeignKey]:
     """The FKs inside the dump's cycles, in the catalog's order."""
-    inside = {id(e.fk) for cycle in analysis.plan.cycles for e in cycle.edges}
-    return [fk for fk in analysis.catalog.foreign_keys if id(fk) in inside]
+    inside = {e.fk for cycle in analysis.plan.cycles for e in cycle.edges}
+    return [fk for fk in analysis.catalog.foreign_keys if fk in inside]
 
 
 def schema_fks(catalog: Catalog) -> list[ForeignKey]:

@@ -130,8 +130,8 @@ class Plan:
     settings: Settings = field(default_factory=Settings)
     #: Foreign keys among the loaded tables: what a superuser load checks afterwards.
     checked: list[ForeignKey] = field(default_factory=list)
-    #: Self-references in row order: id(fk) -> block start -> a byte per row (see Stats).
-    forward: dict[int, dict[int, bytearray]] = field(default_factory=dict)
+    #: Self-references in row order: FK -> block start -> a byte per row (see Stats).
+    forward: dict[ForeignKey, dict[int, bytearray]] = field(default_factory=dict)
     #: With Settings.bulk: every FK NOT ENFORCED (or dropped) for the load.
     bulk_fks: list[ForeignKey] = field(default_factory=list)
     #: Of the FKs made ENFORCED again, those validated by a merge join (see
@@ -287,8 +287,8 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
         comp_nodes = [n for n in nodes if n in member]
         cuts = _choose(comp_nodes, [edges[i] for i in cross], [edges[i] for i in loops], settings)
         cycles.append(Cycle(comp_nodes, [edges[i] for i in inside], cuts))
-        chosen = {id(c.edge) for c in cuts}
-        cut.update(i for i in inside if id(edges[i]) in chosen)
+        chosen = {c.edge for c in cuts}
+        cut.update(i for i in inside if edges[i] in chosen)
         for c in cuts:
             if c.method is Method.NULLS and c.edge.cost:
                 assert c.edge.deferral is not None
@@ -442,7 +442,7 @@ def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferra
         if not nullable:
             return None
         # One NULL column skips a MATCH SIMPLE check; prefer one no other FK uses.
-        shared = {c for other in catalog.foreign_keys if other is not fk for c in other.columns
+        shared = {c for other in catalog.foreign_keys if other != fk for c in other.columns
                   if other.table == fk.table}
         columns = (sorted(nullable, key=lambda c: (c in shared, fk.columns.index(c)))[0],)
     return Deferral(fk, columns, forward_only=self_reference)

@@ -103,8 +103,8 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
 
 def moved_tables(before: list[Unit], after: list[Unit]) -> int:
     """Tables whose data must move: those outside the longest run kept in the input's order."""
-    index = {id(u): i for i, u in enumerate(before)}
-    positions = [index[id(u)] for u in after]
+    index = {u: i for i, u in enumerate(before)}
+    positions = [index[u] for u in after]
     kept = _longest_increasing(positions)
     return len({after[i].table for i in range(len(after)) if i not in kept})
 

@@ -337,8 +337,8 @@ class _Writer:
         lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
         if (plan.unenforced or plan.recreated) and plan.altered:
             lines.append(VALIDATION_MEMORY)
-        merged = {id(fk) for fk in plan.merge_validated}
-        lines.extend(_restored(plan, fk) for fk in plan.altered if id(fk) not in merged)
+        merged = set(plan.merge_validated)
+        lines.extend(_restored(plan, fk) for fk in plan.altered if fk not in merged)
         if merged:
             lines.append("SET LOCAL enable_hashjoin = off;")
             lines.extend(_restored(plan, fk) for fk in plan.merge_validated)
@@ -511,7 +511,7 @@ class _Writer:
         to load as NULL there (empty: the row is unchanged)."""
         always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.columns]
         flags = [
-            ([columns.index(c) for c in d.columns], iter(self.plan.forward[id(d.fk)][item.start]))
+            ([columns.index(c) for c in d.columns], iter(self.plan.forward[d.fk][item.start]))
             for d in rewrite.deferrals
             if d.forward_only
         ]
