@@ -75,9 +75,10 @@ class Removal:
     at_line_start: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class Findings:
-    """What to remove from the input and what to tell the user about it."""
+    """What to remove from the input and what to tell the user about it (the scan
+    fills its collections; nothing replaces them)."""
 
     removals: list[Removal] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)

@@ -49,6 +49,6 @@ def explain(analysis: Analysis) -> str:
             " a failed statement leaves nothing"
         )
     lines.append("  restoring needs: " + "; ".join(plan.privileges()))
-    if not plan.changed:
+    if analysis.unchanged:
         lines.append("  the dump restores as it is: output identical to input")
     return "\n".join(lines)

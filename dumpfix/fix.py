@@ -21,7 +21,7 @@ from dumpfix.refusals import (
     refuse_unknown_tables,
 )
 from dumpfix.schema import load_schema, load_schema_sql
-from dumpfix.write import reproduces, write_plan
+from dumpfix.write import dry_run, write_plan
 
 _DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
 _CREATE_TABLE = re.compile(
@@ -29,12 +29,14 @@ _CREATE_TABLE = re.compile(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Analysis:
     buf: bytes
     items: list[Item]
     catalog: Catalog
     plan: Plan
+    #: The writer's dry run found the output is the input byte for byte (write.dry_run).
+    unchanged: bool
 
 
 def analyse(
@@ -44,7 +46,8 @@ def analyse(
     settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Analysis:
-    """Split the dump, learn the catalog, and plan; nothing is written.
+    """Split the dump, learn the catalog, plan, and let the writer try the plan
+    (its dry run: is the output the input?); nothing is written.
 
     Mistaken inputs (empty, truncated, the schema given as the dump, a dump
     the schema does not fit) are refused here (refusals.py), so that every
@@ -66,11 +69,10 @@ def analyse(
     refuse_unknown_tables(layout, catalog, settings.pass_unknown)
     refuse_column_mismatch(buf, layout, catalog)
     plan = make_plan(buf, catalog, layout, settings)
-    if plan.changed and not plan.rewritten:  # only a transaction to wrap: written already?
-        plan.reproduced = reproduces(buf, plan, catalog)
-    if plan.changed:
+    unchanged = dry_run(buf, plan, catalog)
+    if not unchanged:
         refuse_reconnect(buf, layout)
-    return Analysis(buf, items, catalog, plan)
+    return Analysis(buf, items, catalog, plan, unchanged)
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
@@ -102,4 +104,4 @@ def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
 
 
 def write(analysis: Analysis, out: BinaryIO) -> None:
-    write_plan(analysis.buf, analysis.plan, analysis.catalog, out)
+    write_plan(analysis.buf, analysis.plan, analysis.catalog, out, analysis.unchanged)

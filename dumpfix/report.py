@@ -78,7 +78,7 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
     """
     plan = analysis.plan
     parts: list[str] = []
-    if plan.changed:
+    if not analysis.unchanged:
         if plan.cycles:
             parts.append(_count(len(plan.cycles), "cycle"))
         deferred = sum(len(r.nulled) for r in plan.rewrites.values())

@@ -61,8 +61,9 @@ _TRANSACTION_CONTROL = re.compile(
 END = "-- dumpfix: end"
 
 
-def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
-    if not plan.changed:
+def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO, unchanged: bool = False) -> None:
+    """The output for the plan; unchanged (from dry_run): the input as it is."""
+    if unchanged or not plan.changed:
         copy_out(buf, 0, len(buf), out)
         return
     writer = _Writer(buf, plan, catalog, out)
@@ -88,9 +89,21 @@ class _Comparing:
         return size
 
 
-def reproduces(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
-    """Whether writing the plan gives buf back: an earlier run's output, whose
-    transaction head and tail are replaced by the same text (``--check`` passes)."""
+def dry_run(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
+    """The writer's dry run, the stage after planning: whether the output is the input.
+
+    True when the plan only copies, and for an earlier run's output whose transaction
+    head and tail this plan writes again as they stand: running dumpfix on its own
+    output changes nothing, and ``--check`` passes on it. Nothing is written: the
+    output is compared with the input as it would be written, up to the first
+    difference.
+    """
+    if not plan.changed:
+        return True
+    return not plan.rewritten and _reproduces(buf, plan, catalog)
+
+
+def _reproduces(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
     sink = _Comparing(buf)
     try:
         _Writer(buf, plan, catalog, sink).run()  # type: ignore[arg-type]
