@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pglast import parse_sql
 from pglast.parser import ParseError
 
-from dumpfix.catalog import quote_literal
+from dumpfix import statements
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import in_quoted, skip_space, statement_end
@@ -177,11 +177,7 @@ def portable_setting(statement: bytes, encoding: str) -> bytes | None:
         return None
     raw = m.group(2).decode(encoding, "surrogateescape")
     value = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
-    name = quote_literal(m.group(1).decode().lower())
-    return (
-        f"SELECT pg_catalog.set_config(name, {quote_literal(value)}, false) "
-        f"FROM pg_catalog.pg_settings WHERE name = {name};"
-    ).encode(encoding, "surrogateescape")
+    return statements.set_where_known(m.group(1).decode().lower(), value).encode(encoding, "surrogateescape")
 
 
 def needles(options: Cleanup) -> list[bytes]:

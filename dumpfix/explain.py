@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dumpfix.fix import Analysis
 from dumpfix.plan import Method
+from dumpfix.statements import DEFERRABLE, NOT_ENFORCED
 
 
 def explain(analysis: Analysis) -> str:
@@ -34,7 +35,7 @@ def explain(analysis: Analysis) -> str:
             elif cut.method is Method.DEFER:
                 lines.append(f"    defer: checked at COMMIT ({fk} is DEFERRABLE)")
             elif cut.method is Method.OWNER:
-                during = "NOT ENFORCED" if plan.unenforced else "DEFERRABLE"
+                during = NOT_ENFORCED if plan.unenforced else DEFERRABLE
                 lines.append(f"    owner: ALTER CONSTRAINT {during} for the load, then back ({fk})")
             else:
                 lines.append(f"    superuser: loaded with session_replication_role = replica, then checked ({fk})")
