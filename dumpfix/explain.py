@@ -21,7 +21,7 @@ def explain(analysis: Analysis) -> str:
             fk = f"FK {edge.fk.name}: {edge.fk.table}({', '.join(edge.fk.columns)}) -> {edge.fk.ref_table}"
             if cut.method is Method.NULLS:
                 assert edge.deferral is not None
-                cols = ", ".join(edge.deferral.columns)
+                cols = ", ".join(edge.deferral.nulled)
                 rewrite = plan.rewrites.get(edge.source)
                 if rewrite is not None and rewrite.staged and edge.deferral.forward_only:
                     lines.append(f"    staged: {edge.fk.table} loads through a temporary table in one INSERT ... "

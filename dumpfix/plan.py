@@ -30,11 +30,11 @@ MERGE_VALIDATION_ROWS = 250_000
 
 @dataclass(frozen=True)
 class Deferral:
-    """A broken FK edge: its columns load as NULL and are set once every row is in."""
+    """A broken FK edge: its nulled columns load as NULL and are set once every row is in."""
 
     fk: ForeignKey
-    #: The columns loaded as NULL: one nullable column suffices under MATCH SIMPLE.
-    columns: tuple[str, ...]
+    #: The nulled columns: one nullable column suffices under MATCH SIMPLE.
+    nulled: tuple[str, ...]
     #: Self-reference in INSERT statements: only rows pointing at keys not loaded yet.
     forward_only: bool = False
 
@@ -47,14 +47,14 @@ class Rewrite:
     key: tuple[str, ...]
     deferrals: tuple[Deferral, ...] = ()
     #: The rows load into a temporary table as they are, then into the table in one
-    #: INSERT ... SELECT that writes NULL for the deferred columns. No row is
+    #: INSERT ... SELECT that writes NULL for the nulled columns. No row is
     #: rewritten, and a self-reference is checked once every row is in.
     staged: bool = False
 
     @property
     def nulled(self) -> tuple[str, ...]:
-        """The columns loaded as NULL (staged, a self-reference needs none)."""
-        wanted = {c for d in self.deferrals if not (self.staged and d.forward_only) for c in d.columns}
+        """The nulled columns: loaded as NULL, set afterwards (staged, a self-reference needs none)."""
+        wanted = {c for d in self.deferrals if not (self.staged and d.forward_only) for c in d.nulled}
         return tuple(c for c in self.table.columns if c in wanted)
 
 
@@ -424,7 +424,7 @@ def _cost(edge: Edge, layout: Layout, stats: Stats, staging: bool) -> int:
             # reason enough, and no row needs to be looked at one by one.
             return stats.non_null(edge.fk.table, edge.fk.columns)
         return stats.forward_references(edge.fk)
-    return stats.non_null(edge.fk.table, edge.deferral.columns) if edge.deferral is not None else 0
+    return stats.non_null(edge.fk.table, edge.deferral.nulled) if edge.deferral is not None else 0
 
 
 def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferral | None:

@@ -503,9 +503,9 @@ class _Writer:
     ) -> Callable[[list[bytes]], tuple[int, ...]]:
         """A function called on each row of the block in order: the field positions
         to load as NULL there (empty: the row is unchanged)."""
-        always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.columns]
+        always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.nulled]
         flags = [
-            ([columns.index(c) for c in d.columns], iter(self.plan.forward[d.fk][item.start]))
+            ([columns.index(c) for c in d.nulled], iter(self.plan.forward[d.fk][item.start]))
             for d in rewrite.deferrals
             if d.forward_only
         ]
@@ -587,7 +587,7 @@ def summarise(plan: Plan) -> str:
 
 def _cut_columns(cut: Cut) -> tuple[str, ...]:
     if cut.method is Method.NULLS and cut.edge.deferral is not None:
-        return cut.edge.deferral.columns
+        return cut.edge.deferral.nulled
     return cut.edge.fk.columns
 
 
