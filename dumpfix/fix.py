@@ -1,4 +1,8 @@
-"""The library entry point: from a dump buffer and schema sources to a plan, then output."""
+"""The library entry point: from a dump buffer and schema sources to a plan, then output.
+
+The stages in order (ARCHITECTURE.md): split, schema, layout, plan, the writer's
+dry run; then write. Only write() produces output.
+"""
 
 from __future__ import annotations
 
@@ -69,6 +73,8 @@ def analyse(
     refuse_unknown_tables(layout, catalog, settings.pass_unknown)
     refuse_column_mismatch(buf, layout, catalog)
     plan = make_plan(buf, catalog, layout, settings)
+    # After planning, the writer's dry run: an earlier run's output comes out as it went
+    # in (no \connect to refuse then either: nothing moves, nothing is wrapped anew).
     unchanged = dry_run(buf, plan, catalog)
     if not unchanged:
         refuse_reconnect(buf, layout)

@@ -81,9 +81,9 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
     if not analysis.unchanged:
         if plan.cycles:
             parts.append(_count(len(plan.cycles), "cycle"))
-        deferred = sum(len(r.nulled) for r in plan.rewrites.values())
-        if deferred:
-            parts.append(_count(deferred, "FK column") + " loaded as NULL")
+        nulled = sum(len(r.nulled) for r in plan.rewrites.values())
+        if nulled:
+            parts.append(_count(nulled, "FK column") + " loaded as NULL")
         moved = moved_tables(plan.layout.units, plan.order)
         if moved:
             parts.append(_count(moved, "table") + " moved")
