@@ -1,14 +1,15 @@
 """The catalog model: what dumpfix needs to know about the target schema.
 
-Loaders (``schema`` from SQL files, ``live`` from a database) fill it; the
-planner reads it. Names are PostgreSQL's stored names: unquoted identifiers
+Loaders (``schema`` from SQL files, ``live`` from a database) fill a draft
+(catalog_edits.CatalogDraft) and hand on the frozen Catalog; the planner reads it. Names are PostgreSQL's stored names: unquoted identifiers
 folded to lower case, quoted ones kept as written.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import NamedTuple
+from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
 
 from pglast import keywords
 
@@ -58,7 +59,7 @@ def quote_literal(value: str) -> str:
     return "'" + body + "'"
 
 
-@dataclass
+@dataclass(frozen=True)
 class Column:
     name: str
     not_null: bool = False
@@ -72,8 +73,12 @@ class Column:
     defaulted: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class ForeignKey:
+    """A foreign key constraint: a value (a catalog edit puts a changed copy in its place).
+
+    (table, name) identifies it within a catalog."""
+
     name: str
     table: QName
     columns: tuple[str, ...]
@@ -120,7 +125,7 @@ def _idents(names: tuple[str, ...]) -> str:
     return ", ".join(quote_ident(n) for n in names)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Trigger:
     name: str
     table: QName
@@ -134,8 +139,10 @@ class Trigger:
     on_insert: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Table:
+    """A table as the schema leaves it (its lists are never changed once loaded)."""
+
     name: QName
     columns: dict[str, Column] = field(default_factory=dict)
     primary_key: tuple[str, ...] | None = None
@@ -163,7 +170,7 @@ class Table:
         return [t for t in self.triggers if t.on_insert and t.enabled]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Catalog:
     tables: dict[QName, Table] = field(default_factory=dict)
     foreign_keys: list[ForeignKey] = field(default_factory=list)
@@ -175,18 +182,35 @@ class Catalog:
 
     def root_of(self, name: QName) -> QName:
         """The top partition root of a table (the table itself when not a partition)."""
-        seen = {name}
-        table = self.tables.get(name)
-        while table is not None and table.parent is not None and table.parent not in seen:
-            name = table.parent
-            seen.add(name)
-            table = self.tables.get(name)
-        return name
+        return root_of(self.tables, name)
 
-    def resolve(self) -> None:
-        """Fill FK ref_columns that default to the referenced table's primary key."""
-        for fk in self.foreign_keys:
-            if not fk.ref_columns:
-                target = self.tables.get(fk.ref_table)
-                if target is not None and target.primary_key:
-                    fk.ref_columns = target.primary_key
+
+def root_of(tables: Mapping[QName, TableShape], name: QName) -> QName:
+    """The top partition root of a table among tables (the table itself when not a partition)."""
+    seen = {name}
+    table = tables.get(name)
+    while table is not None and table.parent is not None and table.parent not in seen:
+        name = table.parent
+        seen.add(name)
+        table = tables.get(name)
+    return name
+
+
+def resolved(fk: ForeignKey, tables: Mapping[QName, TableShape]) -> ForeignKey:
+    """The FK with ref_columns filled when they default to the referenced table's primary key."""
+    if fk.ref_columns:
+        return fk
+    target = tables.get(fk.ref_table)
+    if target is None or not target.primary_key:
+        return fk
+    return replace(fk, ref_columns=target.primary_key)
+
+
+class TableShape(Protocol):
+    """What a Table and the draft a loader fills (catalog_edits.TableDraft) both have."""
+
+    @property
+    def parent(self) -> QName | None: ...
+
+    @property
+    def primary_key(self) -> tuple[str, ...] | None: ...

@@ -1,5 +1,9 @@
 """Edits of a Catalog that DDL implies, independent of how the DDL was written.
 
+A catalog being loaded is a draft (CatalogDraft, TableDraft) changed in place;
+finish() hands on the frozen Catalog. Columns, triggers and FKs are values
+even in a draft: an edit puts a changed copy in place of the old one.
+
 ``ddl`` reads parse trees and calls these; here live the side effects PostgreSQL
 gives each change: a rename follows every FK, DROP COLUMN drops the FKs using it,
 a detached partition keeps copies of its keys, generated constraint names
@@ -9,9 +13,10 @@ follow the server's rules.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
-from .catalog import Catalog, Column, ForeignKey, QName, Table, Trigger
+from .catalog import Catalog, Column, ForeignKey, QName, Table, Trigger, resolved, root_of
 
 NAMEDATALEN = 64
 
@@ -47,6 +52,59 @@ def choose_name(name1: str, columns: Iterable[str] | None, label: str, taken: Ca
 
 
 @dataclass
+class TableDraft:
+    """A Table while its DDL is read (the same fields, changed in place)."""
+
+    name: QName
+    columns: dict[str, Column] = field(default_factory=dict)
+    primary_key: tuple[str, ...] | None = None
+    unique_keys: list[tuple[str, ...]] = field(default_factory=list)
+    parent: QName | None = None
+    partitioned: bool = False
+    triggers: list[Trigger] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, table: Table) -> TableDraft:
+        return cls(
+            table.name, dict(table.columns), table.primary_key, list(table.unique_keys), table.parent,
+            table.partitioned, list(table.triggers),
+        )
+
+    def freeze(self) -> Table:
+        return Table(
+            self.name, dict(self.columns), self.primary_key, list(self.unique_keys), self.parent, self.partitioned,
+            list(self.triggers),
+        )
+
+    def change_column(self, name: str, **changes: Any) -> Column:
+        """A column is a value: the changed copy (of a new column, if none) takes its place."""
+        column = replace(self.columns.get(name) or Column(name), **changes)
+        self.columns[name] = column
+        return column
+
+
+@dataclass
+class CatalogDraft:
+    """A Catalog while DDL (or a server's catalog) is read into it."""
+
+    tables: dict[QName, TableDraft] = field(default_factory=dict)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> CatalogDraft:
+        return cls({q: TableDraft.of(t) for q, t in catalog.tables.items()}, list(catalog.foreign_keys))
+
+    def root_of(self, name: QName) -> QName:
+        return root_of(self.tables, name)
+
+    def freeze(self) -> Catalog:
+        """The loaded catalog, FKs without a column list resolved to the referenced primary key."""
+        return Catalog(
+            {q: t.freeze() for q, t in self.tables.items()}, [resolved(fk, self.tables) for fk in self.foreign_keys]
+        )
+
+
+@dataclass(frozen=True)
 class IndexInfo:
     """A CREATE [UNIQUE] INDEX, remembered for ADD CONSTRAINT ... USING INDEX."""
 
@@ -57,7 +115,7 @@ class IndexInfo:
     is_key: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class NamedKey:
     """A named PRIMARY KEY / UNIQUE / NOT NULL constraint, for DROP CONSTRAINT."""
 
@@ -68,7 +126,7 @@ class NamedKey:
 class CatalogEditor:
     """A catalog plus what one load must remember beyond it (index and key names)."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: CatalogDraft) -> None:
         self.catalog = catalog
         self.indexes: dict[QName, IndexInfo] = {}
         self.named_keys: dict[tuple[QName, str], NamedKey] = {}
@@ -91,7 +149,7 @@ class CatalogEditor:
         return is_taken
 
     # -- keys and constraints ------------------------------------------------
-    def add_key(self, table: Table, primary: bool, columns: tuple[str, ...], name: str | None) -> None:
+    def add_key(self, table: TableDraft, primary: bool, columns: tuple[str, ...], name: str | None) -> None:
         kind = "pkey" if primary else "key"
         name = name or choose_name(
             table.name.name, None if primary else columns, kind, self.taken(table.name.schema)
@@ -100,11 +158,11 @@ class CatalogEditor:
         if primary:
             table.primary_key = columns
             for column in columns:
-                table.columns.setdefault(column, Column(column)).not_null = True
+                table.change_column(column, not_null=True)
         else:
             table.unique_keys.append(columns)
 
-    def take_index(self, table: Table, index_name: str) -> tuple[str, ...] | None:
+    def take_index(self, table: TableDraft, index_name: str) -> tuple[str, ...] | None:
         """ADD CONSTRAINT ... USING INDEX: the constraint takes the index (and its key) over."""
         index = self.indexes.pop(QName(table.name.schema, index_name), None)
         if index is None or index.columns is None:
@@ -113,9 +171,9 @@ class CatalogEditor:
             table.unique_keys.remove(index.columns)
         return index.columns
 
-    def set_not_null(self, table: Table, columns: tuple[str, ...], name: str | None) -> None:
+    def set_not_null(self, table: TableDraft, columns: tuple[str, ...], name: str | None) -> None:
         for column in columns:
-            table.columns.setdefault(column, Column(column)).not_null = True
+            table.change_column(column, not_null=True)
             key_name = name or make_object_name(table.name.name, column, "not_null")
             self.named_keys[(table.name, key_name)] = NamedKey("not_null", (column,))
 
@@ -124,7 +182,7 @@ class CatalogEditor:
             self._fks = {(fk.table, fk.name): fk for fk in self.catalog.foreign_keys}
         return self._fks.get((table, name))
 
-    def fk_name(self, table: Table, columns: tuple[str, ...], name: str | None) -> str:
+    def fk_name(self, table: TableDraft, columns: tuple[str, ...], name: str | None) -> str:
         return name or choose_name(table.name.name, columns, "fkey", self.taken(table.name.schema))
 
     def add_foreign_key(self, fk: ForeignKey) -> bool:
@@ -136,7 +194,15 @@ class CatalogEditor:
             self._fks[(fk.table, fk.name)] = fk
         return True
 
-    def drop_constraint(self, table: Table, name: str) -> None:
+    def change_foreign_key(self, fk: ForeignKey, **changes: Any) -> ForeignKey:
+        """An FK is a value: the changed copy takes its place in the catalog's order."""
+        new = replace(fk, **changes)
+        fks = self.catalog.foreign_keys
+        fks[next(i for i, each in enumerate(fks) if each is fk)] = new
+        self._fks = None
+        return new
+
+    def drop_constraint(self, table: TableDraft, name: str) -> None:
         fk = self.foreign_key(table.name, name)
         if fk is not None:
             self.catalog.foreign_keys.remove(fk)
@@ -152,18 +218,17 @@ class CatalogEditor:
         elif key.kind == "key" and key.columns in table.unique_keys:
             table.unique_keys.remove(key.columns)
         elif key.kind == "not_null" and key.columns[0] in table.columns:
-            table.columns[key.columns[0]].not_null = key.columns[0] in (table.primary_key or ())
+            table.change_column(key.columns[0], not_null=key.columns[0] in (table.primary_key or ()))
 
-    def rename_constraint(self, table: Table, old: str, new: str) -> None:
+    def rename_constraint(self, table: TableDraft, old: str, new: str) -> None:
         fk = self.foreign_key(table.name, old)
         if fk is not None:
-            fk.name = new
-            self._fks = None
+            self.change_foreign_key(fk, name=new)
         elif (table.name, old) in self.named_keys:
             self.named_keys[(table.name, new)] = self.named_keys.pop((table.name, old))
 
     # -- columns ---------------------------------------------------------------
-    def drop_column(self, table: Table, name: str) -> None:
+    def drop_column(self, table: TableDraft, name: str) -> None:
         """DROP COLUMN also drops the keys and FKs (either side) that use it."""
         table.columns.pop(name, None)
         if table.primary_key and name in table.primary_key:
@@ -177,14 +242,14 @@ class CatalogEditor:
             and not (fk.ref_table == table.name and name in fk.ref_columns)
         ]
 
-    def rename_column(self, table: Table, old: str, new: str) -> None:
+    def rename_column(self, table: TableDraft, old: str, new: str) -> None:
         """RENAME COLUMN: the column, its keys, indexes and both sides of FKs follow,
         in the partitions too."""
         for each in [table, *self.partitions_of(table.name)]:
             if old in each.columns:
                 self._rename_column(each, old, new)
 
-    def _rename_column(self, table: Table, old: str, new: str) -> None:
+    def _rename_column(self, table: TableDraft, old: str, new: str) -> None:
         def swap(columns: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(new if c == old else c for c in columns)
 
@@ -194,43 +259,51 @@ class CatalogEditor:
         }
         table.primary_key = swap(table.primary_key) if table.primary_key else None
         table.unique_keys = [swap(key) for key in table.unique_keys]
-        for fk in self.catalog.foreign_keys:
-            if fk.table == table.name:
-                fk.columns = swap(fk.columns)
-                fk.delete_set_columns = swap(fk.delete_set_columns)
-            if fk.ref_table == table.name:
-                fk.ref_columns = swap(fk.ref_columns)
-        for index in self.indexes.values():
+        self._fks = None
+        self.catalog.foreign_keys = [
+            replace(
+                fk,
+                columns=swap(fk.columns) if fk.table == table.name else fk.columns,
+                delete_set_columns=swap(fk.delete_set_columns) if fk.table == table.name else fk.delete_set_columns,
+                ref_columns=swap(fk.ref_columns) if fk.ref_table == table.name else fk.ref_columns,
+            )
+            for fk in self.catalog.foreign_keys
+        ]
+        for name, index in self.indexes.items():
             if index.table == table.name and index.columns:
-                index.columns = swap(index.columns)
+                self.indexes[name] = replace(index, columns=swap(index.columns))
 
     # -- tables ----------------------------------------------------------------
-    def move_table(self, table: Table, new: QName) -> None:
+    def move_table(self, table: TableDraft, new: QName) -> None:
         """RENAME TO / SET SCHEMA: every reference to the table follows it."""
         old = table.name
         self._fks = None
         self.catalog.tables = {(new if k == old else k): v for k, v in self.catalog.tables.items()}
         table.name = new
-        for fk in self.catalog.foreign_keys:
-            fk.table = new if fk.table == old else fk.table
-            fk.ref_table = new if fk.ref_table == old else fk.ref_table
-        for trigger in table.triggers:
-            trigger.table = new
+        self.catalog.foreign_keys = [
+            replace(
+                fk,
+                table=new if fk.table == old else fk.table,
+                ref_table=new if fk.ref_table == old else fk.ref_table,
+            )
+            for fk in self.catalog.foreign_keys
+        ]
+        table.triggers = [replace(trigger, table=new) for trigger in table.triggers]
         for other in self.catalog.tables.values():
             other.parent = new if other.parent == old else other.parent
         for key, index in list(self.indexes.items()):
             if index.table == old:
-                index.table = new
+                self.indexes[key] = replace(index, table=new)
                 if key.schema != new.schema:  # indexes move with their table
                     self.indexes[QName(new.schema, key.name)] = self.indexes.pop(key)
         self.named_keys = {((new if t == old else t), n): k for (t, n), k in self.named_keys.items()}
         self.statement_triggers = {((new if t == old else t), n) for t, n in self.statement_triggers}
 
-    def partitions_of(self, name: QName) -> list[Table]:
+    def partitions_of(self, name: QName) -> list[TableDraft]:
         found = [t for t in self.catalog.tables.values() if t.parent == name]
         return found + [p for child in found for p in self.partitions_of(child.name)]
 
-    def detach(self, child: Table) -> None:
+    def detach(self, child: TableDraft) -> None:
         """A detached partition keeps copies of its keys and inherited FKs, not the triggers."""
         self.inherit_from_parent(child, set(), triggers=False)
         ancestors, parent = set(), child.parent
@@ -273,22 +346,22 @@ class CatalogEditor:
         if old in self.indexes:
             self.indexes[QName(old.schema, new_name)] = self.indexes.pop(old)
 
-    def add_trigger(self, table: Table, trigger: Trigger, row_level: bool) -> None:
+    def add_trigger(self, table: TableDraft, trigger: Trigger, row_level: bool) -> None:
         table.triggers = [t for t in table.triggers if t.name != trigger.name]
         table.triggers.append(trigger)
         if not row_level:
             self.statement_triggers.add((table.name, trigger.name))
 
     # -- the end -------------------------------------------------------------------
-    def finish(self) -> None:
-        """Give partitions their parent's columns, keys and row triggers, then resolve."""
+    def finish(self) -> Catalog:
+        """Give partitions their parent's columns, keys and row triggers; the frozen catalog."""
         done: set[QName] = set()
         for table in list(self.catalog.tables.values()):
             self.inherit_from_parent(table, done)
             table.unique_keys = list(dict.fromkeys(table.unique_keys))
-        self.catalog.resolve()
+        return self.catalog.freeze()
 
-    def inherit_from_parent(self, table: Table, done: set[QName], triggers: bool = True) -> None:
+    def inherit_from_parent(self, table: TableDraft, done: set[QName], triggers: bool = True) -> None:
         if table.name in done:
             return
         done.add(table.name)
@@ -297,10 +370,13 @@ class CatalogEditor:
             return
         self.inherit_from_parent(parent, done)
         for column in parent.columns.values():
-            own = table.columns.setdefault(column.name, replace(column))
-            own.not_null = own.not_null or column.not_null
-            own.generated = own.generated or column.generated
-            own.identity_always = own.identity_always or column.identity_always
+            own = table.columns.setdefault(column.name, column)
+            table.change_column(
+                column.name,
+                not_null=own.not_null or column.not_null,
+                generated=own.generated or column.generated,
+                identity_always=own.identity_always or column.identity_always,
+            )
         if table.primary_key is None:
             table.primary_key = parent.primary_key
         table.unique_keys.extend(k for k in parent.unique_keys if k not in table.unique_keys)

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pglast import parse_sql
 from pglast.parser import ParseError
 
-from dumpfix.catalog import quote_literal
+from dumpfix import statements
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import in_quoted, skip_space, statement_end
@@ -75,9 +75,10 @@ class Removal:
     at_line_start: bool
 
 
-@dataclass
+@dataclass(frozen=True)
 class Findings:
-    """What to remove from the input and what to tell the user about it."""
+    """What to remove from the input and what to tell the user about it (the scan
+    fills its collections; nothing replaces them)."""
 
     removals: list[Removal] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
@@ -176,11 +177,7 @@ def portable_setting(statement: bytes, encoding: str) -> bytes | None:
         return None
     raw = m.group(2).decode(encoding, "surrogateescape")
     value = raw[1:-1].replace("''", "'") if raw.startswith("'") else raw
-    name = quote_literal(m.group(1).decode().lower())
-    return (
-        f"SELECT pg_catalog.set_config(name, {quote_literal(value)}, false) "
-        f"FROM pg_catalog.pg_settings WHERE name = {name};"
-    ).encode(encoding, "surrogateescape")
+    return statements.set_where_known(m.group(1).decode().lower(), value).encode(encoding, "surrogateescape")
 
 
 def needles(options: Cleanup) -> list[bytes]:

@@ -19,8 +19,8 @@ from pglast.enums import AlterTableType as AT
 from pglast.enums import ConstrType as CT
 from pglast.enums import ObjectType, VariableSetKind
 
-from .catalog import Catalog, Column, ForeignKey, QName, Table, Trigger
-from .catalog_edits import CatalogEditor, IndexInfo, choose_name
+from .catalog import Catalog, ForeignKey, QName, Trigger
+from .catalog_edits import CatalogDraft, CatalogEditor, IndexInfo, TableDraft, choose_name
 
 _TRIGGER_TYPE_INSERT = 1 << 2
 _TRIGGER_TYPE_UPDATE = 1 << 4
@@ -61,7 +61,7 @@ def _names(nodes: Iterable[Node] | None) -> tuple[str, ...]:
 class DdlApplier:
     """One session's view: the search_path, the schemas that exist, the catalog."""
 
-    def __init__(self, catalog: Catalog) -> None:
+    def __init__(self, catalog: CatalogDraft) -> None:
         self.edit = CatalogEditor(catalog)
         self.catalog = catalog
         self.search_path: list[str] = ["public"]
@@ -87,8 +87,8 @@ class DdlApplier:
         if handler is not None:
             handler(node)
 
-    def finish(self) -> None:
-        self.edit.finish()
+    def finish(self) -> Catalog:
+        return self.edit.finish()
 
     # -- names -------------------------------------------------------------
     def creation_schema(self) -> str:
@@ -112,7 +112,7 @@ class DdlApplier:
                 return QName(schema, rv.relname)
         return QName(self.creation_schema(), rv.relname)
 
-    def table(self, rv: Node) -> Table | None:
+    def table(self, rv: Node) -> TableDraft | None:
         return self.catalog.tables.get(self.find(rv))
 
     # -- session -----------------------------------------------------------
@@ -157,7 +157,7 @@ class DdlApplier:
         name = self.new_name(node.relation)
         if node.if_not_exists and name in self.catalog.tables:
             return
-        table = Table(name, partitioned=node.partspec is not None)
+        table = TableDraft(name, partitioned=node.partspec is not None)
         for parent in map(self.find, node.inhRelations or ()):
             self.copy_columns(table, parent)
             if node.partbound is not None:
@@ -175,46 +175,47 @@ class DdlApplier:
         """CREATE TABLE AS: a table without known columns, which later ALTERs may key."""
         if node.objtype == ObjectType.OBJECT_TABLE and node.into.rel.relpersistence != "t":
             name = self.new_name(node.into.rel)
-            self.catalog.tables.setdefault(name, Table(name))
+            self.catalog.tables.setdefault(name, TableDraft(name))
 
-    def copy_columns(self, table: Table, source: QName) -> None:
+    def copy_columns(self, table: TableDraft, source: QName) -> None:
         """INHERITS, LIKE and PARTITION OF start from the source's columns."""
         parent = self.catalog.tables.get(source)
         for column in parent.columns.values() if parent else ():
-            table.columns.setdefault(column.name, replace(column))
+            table.columns.setdefault(column.name, column)
 
-    def add_column(self, table: Table, node: Node) -> None:
-        column = table.columns.setdefault(node.colname, Column(node.colname))
-        column.not_null = column.not_null or bool(node.is_not_null)
-        if _serial(node):
-            column.defaulted = True
+    def add_column(self, table: TableDraft, node: Node) -> None:
+        column = table.columns.get(node.colname)
+        table.change_column(
+            node.colname,
+            not_null=(column is not None and column.not_null) or bool(node.is_not_null),
+            defaulted=(column is not None and column.defaulted) or _serial(node),
+        )
         last_fk: ForeignKey | None = None
         for con in node.constraints or ():
             if con.contype in _FK_ATTRIBUTES:
                 if last_fk is not None:
-                    _apply_fk_attribute(last_fk, con.contype)
+                    last_fk = self.edit.change_foreign_key(last_fk, **_fk_attribute(con.contype))
             elif con.contype == CT.CONSTR_FOREIGN:
-                last_fk = self.add_foreign_key(table, con, (column.name,))
+                last_fk = self.add_foreign_key(table, con, (node.colname,))
             else:
-                self.column_constraint(table, column, con)
+                self.column_constraint(table, node.colname, con)
 
-    def column_constraint(self, table: Table, column: Column, con: Node) -> None:
+    def column_constraint(self, table: TableDraft, column: str, con: Node) -> None:
         if con.contype == CT.CONSTR_NOTNULL:
-            self.edit.set_not_null(table, (column.name,), con.conname)
+            self.edit.set_not_null(table, (column,), con.conname)
         elif con.contype == CT.CONSTR_NULL:
-            column.not_null = False
+            table.change_column(column, not_null=False)
         elif con.contype in (CT.CONSTR_PRIMARY, CT.CONSTR_UNIQUE):
-            self.add_key(table, con, (column.name,))
+            self.add_key(table, con, (column,))
         elif con.contype == CT.CONSTR_IDENTITY:
-            column.not_null = column.defaulted = True
-            column.identity_always = con.generated_when == "a"
+            table.change_column(column, not_null=True, defaulted=True, identity_always=con.generated_when == "a")
         elif con.contype == CT.CONSTR_GENERATED:
-            column.generated = column.defaulted = True
+            table.change_column(column, generated=True, defaulted=True)
         elif con.contype == CT.CONSTR_DEFAULT:
-            column.defaulted = True
+            table.change_column(column, defaulted=True)
 
     # -- constraints -------------------------------------------------------
-    def add_constraint(self, table: Table, con: Node) -> ForeignKey | None:
+    def add_constraint(self, table: TableDraft, con: Node) -> ForeignKey | None:
         if con.contype in (CT.CONSTR_PRIMARY, CT.CONSTR_UNIQUE):
             self.add_key(table, con, _names(con.keys))
         elif con.contype == CT.CONSTR_FOREIGN:
@@ -223,14 +224,14 @@ class DdlApplier:
             self.edit.set_not_null(table, _names(con.keys), con.conname)
         return None
 
-    def add_key(self, table: Table, con: Node, columns: tuple[str, ...]) -> None:
+    def add_key(self, table: TableDraft, con: Node, columns: tuple[str, ...]) -> None:
         """PRIMARY KEY / UNIQUE, from a column list or an existing index (USING INDEX)."""
         if con.indexname:
             columns = self.edit.take_index(table, con.indexname) or ()
         if columns:
             self.edit.add_key(table, con.contype == CT.CONSTR_PRIMARY, columns, con.conname)
 
-    def add_foreign_key(self, table: Table, con: Node, columns: tuple[str, ...]) -> ForeignKey | None:
+    def add_foreign_key(self, table: TableDraft, con: Node, columns: tuple[str, ...]) -> ForeignKey | None:
         fk = ForeignKey(
             name=self.edit.fk_name(table, columns, con.conname),
             table=table.name,
@@ -247,16 +248,19 @@ class DdlApplier:
         )
         return fk if self.edit.add_foreign_key(fk) else None
 
-    def alter_constraint(self, table: Table, node: Node) -> None:
+    def alter_constraint(self, table: TableDraft, node: Node) -> None:
         """ALTER CONSTRAINT: deferrability (9.4+) and, from PostgreSQL 18, enforcement."""
         fk = self.edit.foreign_key(table.name, node.conname)
         if fk is None:
             return
+        changes: dict[str, bool] = {}
         if getattr(node, "alterDeferrability", True):
-            fk.deferrable = bool(node.deferrable or node.initdeferred)
-            fk.initially_deferred = bool(node.initdeferred)
+            changes.update(
+                deferrable=bool(node.deferrable or node.initdeferred), initially_deferred=bool(node.initdeferred)
+            )
         if getattr(node, "alterEnforceability", False):
-            fk.enforced = bool(node.is_enforced)
+            changes.update(enforced=bool(node.is_enforced))
+        self.edit.change_foreign_key(fk, **changes)
 
     # -- ALTER TABLE -------------------------------------------------------
     def alter_table(self, node: Node) -> None:
@@ -266,7 +270,7 @@ class DdlApplier:
         for cmd in node.cmds or ():
             self.alter_table_cmd(table, cmd)
 
-    def alter_table_cmd(self, table: Table, cmd: Node) -> None:
+    def alter_table_cmd(self, table: TableDraft, cmd: Node) -> None:
         kind = cmd.subtype
         if kind == AT.AT_AddColumn:
             if not (cmd.missing_ok and cmd.def_.colname in table.columns):
@@ -274,11 +278,11 @@ class DdlApplier:
         elif kind == AT.AT_AddConstraint:
             fk = self.add_constraint(table, cmd.def_)
             if fk is not None and cmd.def_.skip_validation:  # NOT VALID (CREATE TABLE checks none: ignored there)
-                fk.validated = False
+                self.edit.change_foreign_key(fk, validated=False)
         elif kind == AT.AT_ValidateConstraint:
             validated = self.edit.foreign_key(table.name, cmd.name)
             if validated is not None:
-                validated.validated = True
+                self.edit.change_foreign_key(validated, validated=True)
         elif kind == AT.AT_DropConstraint:
             self.edit.drop_constraint(table, cmd.name)
         elif kind == AT.AT_AlterConstraint:
@@ -289,39 +293,37 @@ class DdlApplier:
                 self.edit.drop_column(each, cmd.name)
         elif kind in (AT.AT_AttachPartition, AT.AT_DetachPartition):
             self.partition_cmd(table, cmd)
-        elif kind in _TRIGGER_SWITCHES or kind in _ALL_TRIGGER_SWITCHES:
-            for trigger in table.triggers:
-                if kind in _ALL_TRIGGER_SWITCHES:
-                    trigger.enabled = _ALL_TRIGGER_SWITCHES[kind]
-                elif trigger.name == cmd.name:
-                    trigger.enabled = _TRIGGER_SWITCHES[kind]
+        elif kind in _ALL_TRIGGER_SWITCHES:
+            table.triggers = [replace(t, enabled=_ALL_TRIGGER_SWITCHES[kind]) for t in table.triggers]
+        elif kind in _TRIGGER_SWITCHES:
+            table.triggers = [
+                replace(t, enabled=_TRIGGER_SWITCHES[kind]) if t.name == cmd.name else t for t in table.triggers
+            ]
         elif cmd.name:
             for each in [table, *self.edit.partitions_of(table.name)]:
-                column = each.columns.get(cmd.name)
-                if column is not None:
-                    self.alter_column(each, column, cmd)
+                if cmd.name in each.columns:
+                    self.alter_column(each, cmd.name, cmd)
 
-    def alter_column(self, table: Table, column: Column, cmd: Node) -> None:
+    def alter_column(self, table: TableDraft, column: str, cmd: Node) -> None:
         kind = cmd.subtype
         if kind == AT.AT_SetNotNull:
-            self.edit.set_not_null(table, (column.name,), None)
+            self.edit.set_not_null(table, (column,), None)
         elif kind == AT.AT_DropNotNull:
-            column.not_null = False
+            table.change_column(column, not_null=False)
         elif kind == AT.AT_AddIdentity:  # how pg_dump writes identity columns
-            column.not_null = column.defaulted = True
-            column.identity_always = cmd.def_.generated_when == "a"
+            table.change_column(column, not_null=True, defaulted=True, identity_always=cmd.def_.generated_when == "a")
         elif kind == AT.AT_ColumnDefault:  # SET DEFAULT (pg_dump's nextval), DROP DEFAULT
-            column.defaulted = cmd.def_ is not None
+            table.change_column(column, defaulted=cmd.def_ is not None)
         elif kind == AT.AT_SetIdentity:
             for option in cmd.def_ or ():
                 if option.defname == "generated":
-                    column.identity_always = option.arg.ival == ord("a")
+                    table.change_column(column, identity_always=option.arg.ival == ord("a"))
         elif kind == AT.AT_DropIdentity:
-            column.identity_always = column.defaulted = False
+            table.change_column(column, identity_always=False, defaulted=False)
         elif kind == AT.AT_DropExpression:
-            column.generated = column.defaulted = False
+            table.change_column(column, generated=False, defaulted=False)
 
-    def partition_cmd(self, table: Table, cmd: Node) -> None:
+    def partition_cmd(self, table: TableDraft, cmd: Node) -> None:
         child = self.table(cmd.def_.name)
         if child is None:
             return
@@ -338,7 +340,7 @@ class DdlApplier:
         table = self.table(_range_var(names[:-1]))
         fk = self.edit.foreign_key(table.name, names[-1]) if table is not None else None
         if fk is not None:
-            fk.comment = node.comment or None  # IS NULL and IS '' both remove it
+            self.edit.change_foreign_key(fk, comment=node.comment or None)  # IS NULL and IS '' both remove it
 
     # -- renames -----------------------------------------------------------
     def rename(self, node: Node) -> None:
@@ -414,17 +416,17 @@ def _serial(node: Any) -> bool:
     return len(names) == 1 and getattr(names[0], "sval", None) in _SERIAL_TYPES
 
 
-def _apply_fk_attribute(fk: ForeignKey, attribute: CT) -> None:
+def _fk_attribute(attribute: CT) -> dict[str, bool]:
+    """What an attribute after an inline REFERENCES changes in its FK."""
     if attribute == CT.CONSTR_ATTR_DEFERRABLE:
-        fk.deferrable = True
-    elif attribute == CT.CONSTR_ATTR_NOT_DEFERRABLE:
-        fk.deferrable = fk.initially_deferred = False
-    elif attribute == CT.CONSTR_ATTR_DEFERRED:
-        fk.deferrable = fk.initially_deferred = True
-    elif attribute == CT.CONSTR_ATTR_IMMEDIATE:
-        fk.initially_deferred = False
-    else:
-        fk.enforced = attribute == CT.CONSTR_ATTR_ENFORCED
+        return {"deferrable": True}
+    if attribute == CT.CONSTR_ATTR_NOT_DEFERRABLE:
+        return {"deferrable": False, "initially_deferred": False}
+    if attribute == CT.CONSTR_ATTR_DEFERRED:
+        return {"deferrable": True, "initially_deferred": True}
+    if attribute == CT.CONSTR_ATTR_IMMEDIATE:
+        return {"initially_deferred": False}
+    return {"enforced": attribute == CT.CONSTR_ATTR_ENFORCED}
 
 
 def _range_var(names: tuple[str, ...]) -> Node:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dumpfix.fix import Analysis
 from dumpfix.plan import Method, bulk_ways
+from dumpfix.statements import DEFERRABLE, NOT_ENFORCED
 
 
 def explain(analysis: Analysis) -> str:
@@ -23,7 +24,7 @@ def explain(analysis: Analysis) -> str:
             fk = f"FK {edge.fk.name}: {edge.fk.table}({', '.join(edge.fk.columns)}) -> {edge.fk.ref_table}"
             if cut.method is Method.NULLS:
                 assert edge.deferral is not None
-                cols = ", ".join(edge.deferral.columns)
+                cols = ", ".join(edge.deferral.nulled)
                 rewrite = plan.rewrites.get(edge.source)
                 if rewrite is not None and rewrite.staged and edge.deferral.forward_only:
                     lines.append(f"    staged: {edge.fk.table} loads through a temporary table in one INSERT ... "
@@ -37,7 +38,7 @@ def explain(analysis: Analysis) -> str:
             elif cut.method is Method.DEFER:
                 lines.append(f"    defer: checked at COMMIT ({fk} is DEFERRABLE)")
             elif cut.method is Method.OWNER:
-                during = "NOT ENFORCED" if plan.unenforces(edge.fk) else "DEFERRABLE"
+                during = NOT_ENFORCED if plan.unenforces(edge.fk) else DEFERRABLE
                 lines.append(f"    owner: ALTER CONSTRAINT {during} for the load, then back ({fk})")
             else:
                 lines.append(f"    superuser: loaded with session_replication_role = replica, then checked ({fk})")
@@ -52,6 +53,6 @@ def explain(analysis: Analysis) -> str:
             " a failed statement leaves nothing"
         )
     lines.append("  restoring needs: " + "; ".join(plan.privileges()))
-    if not plan.changed:
+    if analysis.unchanged:
         lines.append("  the dump restores as it is: output identical to input")
     return "\n".join(lines)

@@ -1,4 +1,8 @@
-"""The library entry point: from a dump buffer and schema sources to a plan, then output."""
+"""The library entry point: from a dump buffer and schema sources to a plan, then output.
+
+The stages in order (ARCHITECTURE.md): split, schema, layout, plan, the writer's
+dry run; then write. Only write() produces output.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,7 @@ from dumpfix.refusals import (
     refuse_unknown_tables,
 )
 from dumpfix.schema import load_schema, load_schema_sql
-from dumpfix.write import reproduces, write_plan
+from dumpfix.write import dry_run, write_plan
 
 _DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
 _CREATE_TABLE = re.compile(
@@ -29,12 +33,14 @@ _CREATE_TABLE = re.compile(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class Analysis:
     buf: bytes
     items: list[Item]
     catalog: Catalog
     plan: Plan
+    #: The writer's dry run found the output is the input byte for byte (write.dry_run).
+    unchanged: bool
 
 
 def analyse(
@@ -44,7 +50,8 @@ def analyse(
     settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Analysis:
-    """Split the dump, learn the catalog, and plan; nothing is written.
+    """Split the dump, learn the catalog, plan, and let the writer try the plan
+    (its dry run: is the output the input?); nothing is written.
 
     Mistaken inputs (empty, truncated, the schema given as the dump, a dump
     the schema does not fit) are refused here (refusals.py), so that every
@@ -64,11 +71,12 @@ def analyse(
     refuse_unknown_tables(layout, catalog, settings.pass_unknown)
     refuse_column_mismatch(buf, layout, catalog)
     plan = make_plan(buf, catalog, layout, settings)
-    if plan.changed and not plan.rewritten:  # only a transaction to wrap: written already?
-        plan.reproduced = reproduces(buf, plan, catalog)
-    if plan.changed:
+    # After planning, the writer's dry run: an earlier run's output comes out as it went
+    # in (no \connect to refuse then either: nothing moves, nothing is wrapped anew).
+    unchanged = dry_run(buf, plan, catalog)
+    if not unchanged:
         refuse_reconnect(buf, layout)
-    return Analysis(buf, items, catalog, plan)
+    return Analysis(buf, items, catalog, plan, unchanged)
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
@@ -123,7 +131,7 @@ def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
     if late:
         before = set(catalog.tables)
         catalog = load_schema_sql(b"\n".join(early + late).decode("utf-8", "surrogateescape"), source="<dump>")
-        catalog.late_tables = set(catalog.tables) - before
+        catalog = replace(catalog, late_tables=set(catalog.tables) - before)
     return catalog
 
 
@@ -141,22 +149,19 @@ def load_catalog(given: Catalog, own: Catalog | None) -> Catalog:
     if own is None or not own.tables:
         return given
     created = set(own.tables)
-    merged = Catalog(late_tables=set(own.late_tables))
-    for name, table in given.tables.items():
-        if name not in created:
-            merged.tables[name] = table
+    tables = {name: table for name, table in given.tables.items() if name not in created}
     for name, table in own.tables.items():
         known = given.tables.get(name)
         if known is not None and table.row_key() is None and known.primary_key:
             if all(c in table.columns for c in known.primary_key):
                 table = replace(table, primary_key=known.primary_key)
-        merged.tables[name] = table
+        tables[name] = table
     declared = {(fk.table, fk.name) for fk in own.foreign_keys}
-    merged.foreign_keys = [
+    foreign_keys = [
         fk for fk in given.foreign_keys if fk.table not in created and (fk.table, fk.name) not in declared
     ] + list(own.foreign_keys)
-    return merged
+    return Catalog(tables, foreign_keys, late_tables=set(own.late_tables))
 
 
 def write(analysis: Analysis, out: BinaryIO) -> None:
-    write_plan(analysis.buf, analysis.plan, analysis.catalog, out)
+    write_plan(analysis.buf, analysis.plan, analysis.catalog, out, analysis.unchanged)

@@ -45,7 +45,7 @@ class Unit:
     segment: int = 0
 
 
-@dataclass
+@dataclass(frozen=True)
 class Layout:
     items: list[Item]
     prologue_end: int

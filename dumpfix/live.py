@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from dumpfix.catalog import Catalog, Column, ForeignKey, QName, Table, Trigger
+from dumpfix.catalog import Catalog, Column, ForeignKey, QName, Trigger
+from dumpfix.catalog_edits import CatalogDraft, TableDraft
 from dumpfix.errors import DumpfixError
 from dumpfix.plan import Role
 
@@ -104,15 +105,15 @@ def _read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     if major < 10:
         raise DumpfixError(f"--dsn: PostgreSQL {major} is too old (10 or later needed)")
     conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    catalog = Catalog()
-    by_oid: dict[int, Table] = {}
+    catalog = CatalogDraft()
+    by_oid: dict[int, TableDraft] = {}
     for oid, schema, name, kind in _rows(
         conn,
         """SELECT c.oid, n.nspname, c.relname, c.relkind::text
         FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
         WHERE c.oid IN ({relations}) ORDER BY n.nspname, c.relname""",
     ):
-        table = Table(QName(schema, name), partitioned=kind == "p")
+        table = TableDraft(QName(schema, name), partitioned=kind == "p")
         catalog.tables[table.name] = by_oid[oid] = table
     attnames = _read_columns(conn, major, by_oid)
     _read_parents(conn, by_oid)
@@ -120,12 +121,11 @@ def _read_catalog(conn: psycopg.Connection[Any]) -> Catalog:
     _read_foreign_keys(conn, major, catalog, attnames)
     _read_triggers(conn, major, by_oid)
     conn.rollback()
-    catalog.resolve()
-    return catalog
+    return catalog.freeze()
 
 
 def _read_columns(
-    conn: psycopg.Connection[Any], major: int, by_oid: dict[int, Table]
+    conn: psycopg.Connection[Any], major: int, by_oid: dict[int, TableDraft]
 ) -> dict[int, dict[int, str]]:
     """Columns in attnum order (the order of dumps without column lists); attnum -> name."""
     # Stored and (PostgreSQL 18) virtual generated columns are never written by dumps.
@@ -145,7 +145,7 @@ def _read_columns(
     return attnames
 
 
-def _read_parents(conn: psycopg.Connection[Any], by_oid: dict[int, Table]) -> None:
+def _read_parents(conn: psycopg.Connection[Any], by_oid: dict[int, TableDraft]) -> None:
     """Partitions only: plain INHERITS children load on their own, as in ``schema``."""
     for child, parent in _rows(
         conn,
@@ -158,7 +158,7 @@ def _read_parents(conn: psycopg.Connection[Any], by_oid: dict[int, Table]) -> No
 
 
 def _read_keys(
-    conn: psycopg.Connection[Any], major: int, by_oid: dict[int, Table], attnames: dict[int, dict[int, str]]
+    conn: psycopg.Connection[Any], major: int, by_oid: dict[int, TableDraft], attnames: dict[int, dict[int, str]]
 ) -> None:
     """Primary keys, UNIQUE constraints, and unique indexes that can back a key.
 
@@ -195,7 +195,7 @@ def _read_keys(
 
 
 def _read_foreign_keys(
-    conn: psycopg.Connection[Any], major: int, catalog: Catalog, attnames: dict[int, dict[int, str]]
+    conn: psycopg.Connection[Any], major: int, catalog: CatalogDraft, attnames: dict[int, dict[int, str]]
 ) -> None:
     """Each FK once, where it was declared, in pg_dump's order (schema, name, table).
 
@@ -245,7 +245,7 @@ def _read_foreign_keys(
         )
 
 
-def _read_triggers(conn: psycopg.Connection[Any], major: int, by_oid: dict[int, Table]) -> None:
+def _read_triggers(conn: psycopg.Connection[Any], major: int, by_oid: dict[int, TableDraft]) -> None:
     """User triggers: a table's own by name, then those cloned from its partition parent.
 
     FK checks are internal triggers. Before PostgreSQL 13 the row triggers a

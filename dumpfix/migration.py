@@ -16,14 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from dumpfix.catalog import Catalog, ForeignKey, quote_ident
+from dumpfix import statements
+from dumpfix.statements import BEGIN, COMMIT
+from dumpfix.catalog import Catalog, ForeignKey
 from dumpfix.fix import Analysis
 
 
 def cycle_fks(analysis: Analysis) -> list[ForeignKey]:
     """The FKs inside the dump's cycles, in the catalog's order."""
-    inside = {id(e.fk) for cycle in analysis.plan.cycles for e in cycle.edges}
-    return [fk for fk in analysis.catalog.foreign_keys if id(fk) in inside]
+    inside = {e.fk for cycle in analysis.plan.cycles for e in cycle.edges}
+    return [fk for fk in analysis.catalog.foreign_keys if fk in inside]
 
 
 def schema_fks(catalog: Catalog) -> list[ForeignKey]:
@@ -50,27 +52,17 @@ def deferrable_migration(fks: Iterable[ForeignKey]) -> str:
         "-- restored in one transaction (psql --single-transaction) is checked at COMMIT.",
         "-- Needs ownership of the tables. Revert with: dumpfix --print-deferrable-revert",
     ]
-    return _script(head, [_alter(fk, "DEFERRABLE INITIALLY DEFERRED") for fk in changing])
+    return _script(head, [statements.alter_constraint(fk, statements.DEFERRED) for fk in changing])
 
 
 def deferrable_revert(fks: Iterable[ForeignKey]) -> str:
     """The statements giving back each FK the deferrability the schema declares."""
     changing = [fk for fk in fks if not (fk.deferrable and fk.initially_deferred)]
     head = ["-- dumpfix: give the foreign keys back the deferrability the schema declares."]
-    return _script(head, [_alter(fk, declared(fk)) for fk in changing])
+    return _script(head, [statements.alter_constraint(fk, statements.declared(fk)) for fk in changing])
 
 
-def declared(fk: ForeignKey) -> str:
-    if not fk.deferrable:
-        return "NOT DEFERRABLE"
-    return "DEFERRABLE INITIALLY " + ("DEFERRED" if fk.initially_deferred else "IMMEDIATE")
-
-
-def _alter(fk: ForeignKey, timing: str) -> str:
-    return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {timing};"
-
-
-def _script(head: list[str], statements: list[str]) -> str:
-    if not statements:
+def _script(head: list[str], body: list[str]) -> str:
+    if not body:
         return "\n".join([*head, "-- Nothing to change: every foreign key here is deferred already."]) + "\n"
-    return "\n".join([*head, "BEGIN;", *statements, "COMMIT;"]) + "\n"
+    return "\n".join([*head, BEGIN, *body, COMMIT]) + "\n"

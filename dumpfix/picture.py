@@ -54,18 +54,18 @@ def picture(analysis: Analysis) -> Picture:
         if unit.node not in nodes:
             nodes.append(unit.node)
     present = set(nodes)
-    cuts = {id(c.edge.fk): c for cycle in plan.cycles for c in cycle.cuts}
-    inside = {id(e.fk) for cycle in plan.cycles for e in cycle.edges}
+    cuts = {c.edge.fk: c for cycle in plan.cycles for c in cycle.cuts}
+    inside = {e.fk for cycle in plan.cycles for e in cycle.edges}
     arrows = []
     for fk in catalog.foreign_keys:
         source, target = catalog.root_of(fk.table), catalog.root_of(fk.ref_table)
         if not fk.enforced or source not in present or target not in present:
             continue
-        cut = cuts.get(id(fk))
+        cut = cuts.get(fk)
         label = ", ".join(fk.columns)
         if cut is not None:
             label += ": " + _how(cut, estimated_rows(analysis.buf, plan.layout.blocks_of(source)), plan.unenforced)
-        arrows.append(Arrow(source, target, label, id(fk) in inside, cut))
+        arrows.append(Arrow(source, target, label, fk in inside, cut))
     cyclic = {n for cycle in plan.cycles for n in cycle.nodes}
     methods = tuple(m for m in Method if any(a.cut is not None and a.cut.method is m for a in arrows))
     return Picture(nodes, cyclic, set(plan.unknown) & present, arrows, methods)

@@ -31,31 +31,31 @@ MERGE_VALIDATION_ROWS = 250_000
 
 @dataclass(frozen=True)
 class Deferral:
-    """A broken FK edge: its columns load as NULL and are set once every row is in."""
+    """A broken FK edge: its nulled columns load as NULL and are set once every row is in."""
 
     fk: ForeignKey
-    #: The columns loaded as NULL: one nullable column suffices under MATCH SIMPLE.
-    columns: tuple[str, ...]
+    #: The nulled columns: one nullable column suffices under MATCH SIMPLE.
+    nulled: tuple[str, ...]
     #: Self-reference in INSERT statements: only rows pointing at keys not loaded yet.
     forward_only: bool = False
 
 
-@dataclass
+@dataclass(frozen=True)
 class Rewrite:
     """What changes in the rows of one table."""
 
     table: Table
     key: tuple[str, ...]
-    deferrals: list[Deferral] = field(default_factory=list)
+    deferrals: tuple[Deferral, ...] = ()
     #: The rows load into a temporary table as they are, then into the table in one
-    #: INSERT ... SELECT that writes NULL for the deferred columns. No row is
+    #: INSERT ... SELECT that writes NULL for the nulled columns. No row is
     #: rewritten, and a self-reference is checked once every row is in.
     staged: bool = False
 
     @property
     def nulled(self) -> tuple[str, ...]:
-        """The columns loaded as NULL (staged, a self-reference needs none)."""
-        wanted = {c for d in self.deferrals if not (self.staged and d.forward_only) for c in d.columns}
+        """The nulled columns: loaded as NULL, set afterwards (staged, a self-reference needs none)."""
+        wanted = {c for d in self.deferrals if not (self.staged and d.forward_only) for c in d.nulled}
         return tuple(c for c in self.table.columns if c in wanted)
 
 
@@ -97,13 +97,13 @@ class Cut:
     method: Method
 
 
-@dataclass
+@dataclass(frozen=True)
 class Cycle:
     """A strongly connected set of tables (or a table referencing itself) and how it loads."""
 
-    nodes: list[QName]
-    edges: list[Edge]
-    cuts: list[Cut]
+    nodes: tuple[QName, ...]
+    edges: tuple[Edge, ...]
+    cuts: tuple[Cut, ...]
     #: Not a cycle: the referenced table's data stands after DDL (a CREATE TABLE...)
     #: that the referencing table's data may not move across, so the FK is cut.
     across: bool = False
@@ -130,26 +130,23 @@ class Settings:
     target_minor: int | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Plan:
     layout: Layout
     order: list[Unit]
     rewrites: dict[QName, Rewrite]
-    cycles: list[Cycle]
+    cycles: tuple[Cycle, ...]
     unknown: list[QName]
     settings: Settings = field(default_factory=Settings)
     #: Foreign keys among the loaded tables: what a superuser load checks afterwards.
-    checked: list[ForeignKey] = field(default_factory=list)
-    #: Self-references in row order: id(fk) -> block start -> a byte per row (see Stats).
-    forward: dict[int, dict[int, bytearray]] = field(default_factory=dict)
+    checked: tuple[ForeignKey, ...] = ()
+    #: Self-references in row order: FK -> block start -> a byte per row (see Stats).
+    forward: dict[ForeignKey, dict[int, bytearray]] = field(default_factory=dict)
     #: With Settings.bulk: every FK NOT ENFORCED (or dropped) for the load.
-    bulk_fks: list[ForeignKey] = field(default_factory=list)
+    bulk_fks: tuple[ForeignKey, ...] = ()
     #: Of the FKs made ENFORCED again, those validated by a merge join (see
     #: MERGE_VALIDATION_ROWS): after the others, with hash joins off.
-    merge_validated: list[ForeignKey] = field(default_factory=list)
-    #: Writing would give the input back byte for byte: an earlier run's output
-    #: whose transaction head and tail are already what this plan writes.
-    reproduced: bool = False
+    merge_validated: tuple[ForeignKey, ...] = ()
 
     def methods(self) -> set[Method]:
         return {c.method for cycle in self.cycles for c in cycle.cuts if c.edge.cost or c.method is not Method.NULLS}
@@ -158,7 +155,7 @@ class Plan:
     def altered(self) -> list[ForeignKey]:
         """FKs made DEFERRABLE (18+: NOT ENFORCED) for the load and restored afterwards."""
         if self.bulk_fks:
-            return self.bulk_fks
+            return list(self.bulk_fks)
         return [c.edge.fk for cy in self.cycles for c in cy.cuts if c.method is Method.OWNER]
 
     @property
@@ -248,8 +245,10 @@ class Plan:
 
     @property
     def changed(self) -> bool:
-        """Whether the output differs from the input."""
-        return not self.reproduced and (self.rewritten or self.transaction)
+        """Whether the plan does more than copy the input: rows to rewrite, data to move,
+        or a transaction to wrap. An earlier run's output can still come out byte for
+        byte as it went in: the writer's dry run decides (write.dry_run)."""
+        return self.rewritten or self.transaction
 
     def privileges(self) -> list[str]:
         """What the restoring role needs, in words (from the cuts, so a rerun says the same)."""
@@ -285,9 +284,8 @@ def make_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings |
     settings = settings or Settings()
     plan = _ordered_plan(buf, catalog, layout, settings)
     if plan.unenforced or plan.recreated:
-        plan.merge_validated = [
-            fk for fk in plan.altered if fk.validated and _large(buf, layout, catalog.root_of(fk.ref_table))
-        ]
+        merged = (fk for fk in plan.altered if fk.validated and _large(buf, layout, catalog.root_of(fk.ref_table)))
+        plan = replace(plan, merge_validated=tuple(merged))
     return plan
 
 
@@ -315,7 +313,8 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
         source, target = catalog.root_of(fk.table), catalog.root_of(fk.ref_table)
         if source in present and target in present:
             edges.append(_edge(fk, source, target, catalog))
-    rewrites: dict[QName, Rewrite] = {}
+    #: Per table loaded with NULLs: its deferrals so far (the Rewrites are made at the end).
+    deferrals: dict[QName, list[Deferral]] = {}
     cycles: list[Cycle] = []
     cut: set[int] = set()
     pairs = [(e.source, e.target) for e in edges]
@@ -337,16 +336,17 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
             continue
         comp_nodes = [n for n in nodes if n in member]
         cuts = _choose(comp_nodes, [edges[i] for i in cross], [edges[i] for i in loops], settings)
-        cycles.append(Cycle(comp_nodes, [edges[i] for i in inside], cuts))
-        chosen = {id(c.edge) for c in cuts}
-        cut.update(i for i in inside if id(edges[i]) in chosen)
-        _add_rewrites(buf, catalog, layout, settings, cuts, rewrites)
+        cycles.append(Cycle(tuple(comp_nodes), tuple(edges[i] for i in inside), tuple(cuts)))
+        chosen = {c.edge for c in cuts}
+        cut.update(i for i in inside if edges[i] in chosen)
+        _collect_nulled(cuts, deferrals)
     for i in forced:
         edges[i] = replace(edges[i], cost=_cost(edges[i], layout, stats, settings.staging))
         across = Cut(edges[i], _across_method(buf, layout, edges[i], settings))
-        cycles.append(Cycle([edges[i].source, edges[i].target], [edges[i]], [across], across=True))
+        cycles.append(Cycle((edges[i].source, edges[i].target), (edges[i],), (across,), across=True))
         cut.add(i)
-        _add_rewrites(buf, catalog, layout, settings, [across], rewrites)
+        _collect_nulled([across], deferrals)
+    rewrites = {node: _rewrite(buf, catalog, layout, settings, node, found) for node, found in deferrals.items()}
     kept = [pairs[i] for i in range(len(edges)) if i not in cut]
     node_order = graph.stable_order(nodes, kept)
     if node_order is None:  # stable_order skips self-loops; every cycle was cut
@@ -356,23 +356,26 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
     order = sorted(layout.units, key=lambda u: (u.segment, rank[u.node], u.index))
     # pg_temp tables are an earlier run's captures, not tables of the schema.
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
-    plan = Plan(layout, order, rewrites, cycles, unknown, settings, forward=stats.forward)
-    if plan.superuser:
-        plan.checked = [e.fk for e in edges]
-    return plan
+    # A superuser load checks every FK among the loaded tables afterwards.
+    superuser = any(c.method is Method.SUPERUSER for cycle in cycles for c in cycle.cuts)
+    checked = tuple(e.fk for e in edges) if superuser else ()
+    return Plan(layout, order, rewrites, tuple(cycles), unknown, settings, checked, forward=stats.forward)
 
 
-def _add_rewrites(
-    buf: bytes, catalog: Catalog, layout: Layout, settings: Settings, cuts: list[Cut], rewrites: dict[QName, Rewrite]
-) -> None:
-    """The rows of the tables whose cut FKs load as NULL."""
+def _rewrite(
+    buf: bytes, catalog: Catalog, layout: Layout, settings: Settings, node: QName, deferrals: list[Deferral]
+) -> Rewrite:
+    table = catalog.tables[deferrals[0].fk.table]
+    staged = settings.staging and layout.stageable(buf, node)
+    return Rewrite(table, table.row_key() or (), tuple(deferrals), staged=staged)
+
+
+def _collect_nulled(cuts: list[Cut], deferrals: dict[QName, list[Deferral]]) -> None:
+    """The nulled columns of the cut FKs that load as NULL, by the table that holds them."""
     for c in cuts:
-            if c.method is Method.NULLS and c.edge.cost:
-                assert c.edge.deferral is not None
-                table = catalog.tables[c.edge.fk.table]
-                staged = settings.staging and layout.stageable(buf, c.edge.source)
-                rewrite = rewrites.setdefault(c.edge.source, Rewrite(table, table.row_key() or (), staged=staged))
-                rewrite.deferrals.append(c.edge.deferral)
+        if c.method is Method.NULLS and c.edge.cost:
+            assert c.edge.deferral is not None
+            deferrals.setdefault(c.edge.source, []).append(c.edge.deferral)
 
 
 def _forced(layout: Layout, edges: list[Edge]) -> set[int]:
@@ -448,7 +451,7 @@ def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
         if fk.enforced and catalog.root_of(fk.table) in present and fk.table not in catalog.late_tables
     ]
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
-    plan = Plan(layout, list(layout.units), {}, [], unknown, settings, bulk_fks=fks)
+    plan = Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=tuple(fks))
     for fk in fks:
         if plan.dropped(fk) and not fk.ref_columns:
             when = "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK" if plan.unenforced else (
@@ -536,7 +539,7 @@ def _cost(edge: Edge, layout: Layout, stats: Stats, staging: bool) -> int:
             # reason enough, and no row needs to be looked at one by one.
             return stats.non_null(edge.fk.table, edge.fk.columns)
         return stats.forward_references(edge.fk)
-    return stats.non_null(edge.fk.table, edge.deferral.columns) if edge.deferral is not None else 0
+    return stats.non_null(edge.fk.table, edge.deferral.nulled) if edge.deferral is not None else 0
 
 
 def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferral | None:
@@ -559,7 +562,7 @@ def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferra
         if not nullable:
             return None
         # One NULL column skips a MATCH SIMPLE check; prefer one no other FK uses.
-        shared = {c for other in catalog.foreign_keys if other is not fk for c in other.columns
+        shared = {c for other in catalog.foreign_keys if other != fk for c in other.columns
                   if other.table == fk.table}
         columns = (sorted(nullable, key=lambda c: (c in shared, fk.columns.index(c)))[0],)
     return Deferral(fk, columns, forward_only=self_reference)

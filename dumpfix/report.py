@@ -78,13 +78,13 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
     """
     plan = analysis.plan
     parts: list[str] = []
-    if plan.changed:
+    if not analysis.unchanged:
         cycles = [cy for cy in plan.cycles if not cy.across]  # an FK cut at the dump's DDL is no cycle
         if cycles:
             parts.append(_count(len(cycles), "cycle"))
-        deferred = sum(len(r.nulled) for r in plan.rewrites.values())
-        if deferred:
-            parts.append(_count(deferred, "FK column") + " loaded as NULL")
+        nulled = sum(len(r.nulled) for r in plan.rewrites.values())
+        if nulled:
+            parts.append(_count(nulled, "FK column") + " loaded as NULL")
         moved = moved_tables(plan.layout.units, plan.order)
         if moved:
             parts.append(_count(moved, "table") + " moved")
@@ -104,8 +104,8 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
 
 def moved_tables(before: list[Unit], after: list[Unit]) -> int:
     """Tables whose data must move: those outside the longest run kept in the input's order."""
-    index = {id(u): i for i, u in enumerate(before)}
-    positions = [index[id(u)] for u in after]
+    index = {u: i for i, u in enumerate(before)}
+    positions = [index[u] for u in after]
     kept = _longest_increasing(positions)
     return len({after[i].table for i in range(len(after)) if i not in kept})
 

@@ -20,6 +20,7 @@ from pglast import ast, parse_sql
 from pglast.parser import ParseError, parse_plpgsql_json
 
 from .catalog import Catalog
+from .catalog_edits import CatalogDraft
 from .ddl import DdlApplier
 from .errors import SchemaError
 
@@ -269,7 +270,7 @@ class _Loader:
     """Feeds statements to one DdlApplier, turning parse errors into SchemaErrors."""
 
     def __init__(self, catalog: Catalog) -> None:
-        self.ddl = DdlApplier(catalog)
+        self.ddl = DdlApplier(CatalogDraft.of(catalog))
 
     def load_text(self, text: str, source: str) -> None:
         self.ddl.set_search_path(["$user", "public"])  # every script is a new session
@@ -412,17 +413,22 @@ def load_schema(paths: Sequence[Path]) -> Catalog:
     for path in paths:
         for file in schema_files(Path(path)):
             loader.load_text(schema_script(file), str(file))
-    loader.ddl.finish()
-    return loader.ddl.catalog
+    return loader.ddl.finish()
 
 
 def load_schema_sql(text: str, catalog: Catalog | None = None, source: str = "<sql>") -> Catalog:
-    """Run one script against a catalog (a new one by default) and return it.
+    """Run one script against a catalog (a new one by default) and return the result.
 
     Also used on the DDL a dump itself carries. Index names and constraint names
     learned by an earlier call are not remembered across calls.
     """
     loader = _Loader(catalog if catalog is not None else Catalog())
     loader.load_text(text, source)
-    loader.ddl.finish()
-    return loader.ddl.catalog
+    result = loader.ddl.finish()
+    if catalog is None:
+        return result
+    # Continued: callers hold the catalog they passed, so it takes the result's contents.
+    catalog.tables.clear()
+    catalog.tables.update(result.tables)
+    catalog.foreign_keys[:] = result.foreign_keys
+    return catalog

@@ -16,7 +16,7 @@ from typing import Any
 from pglast import parse_sql
 from pglast.parser import ParseError
 
-from dumpfix.catalog import quote_ident
+from dumpfix import statements
 
 #: The settings in force at a point of the dump: (name, statement) pairs sorted by name.
 Settings = tuple[tuple[str, str], ...]
@@ -60,7 +60,7 @@ def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
                 state[name] = statement.decode(encoding, "surrogateescape").strip()
         elif kind == "SelectStmt":
             for name, value in _set_configs(stmt):
-                state[name] = f"SELECT pg_catalog.set_config({_literal(name)}, {_literal(value)}, false);"
+                state[name] = statements.set_config(name, value)
     return tuple(sorted(state.items()))
 
 
@@ -80,13 +80,6 @@ def _set_configs(stmt: Any) -> list[tuple[str, str]]:
     return found
 
 
-def _literal(value: str) -> str:
-    """A literal that means the same whatever standard_conforming_strings is."""
-    if "\\" in value:
-        return "E'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
-    return "'" + value.replace("'", "''") + "'"
-
-
 def may_set(statement: bytes) -> bool:
     """Whether a statement can change a setting: the cheap test before pglast parses it."""
     return _SETTING.match(statement) is not None
@@ -102,9 +95,4 @@ def changes(have: Settings, want: Settings) -> list[str]:
     client encoding first; RESET (the connection's default) for one want does not set."""
     had, wanted = dict(have), dict(want)
     names = sorted(had.keys() | wanted.keys(), key=lambda n: (_FIRST.get(n, 2), n))
-    return [wanted.get(n) or f"RESET {_setting_name(n)};" for n in names if had.get(n) != wanted.get(n)]
-
-
-def _setting_name(name: str) -> str:
-    """A setting's name as RESET takes it (custom ones are dotted)."""
-    return ".".join(quote_ident(part) for part in name.split("."))
+    return [wanted.get(n) or statements.reset(n) for n in names if had.get(n) != wanted.get(n)]

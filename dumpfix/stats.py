@@ -179,8 +179,8 @@ class Stats:
         self.buf = buf
         self.layout = layout
         self.catalog = catalog
-        #: id(fk) -> block start -> a byte per row: points at a row not loaded yet.
-        self.forward: dict[int, dict[int, bytearray]] = {}
+        #: Self-referencing FK -> block start -> a byte per row: points at a row not loaded yet.
+        self.forward: dict[ForeignKey, dict[int, bytearray]] = {}
         #: INSERTS block start -> its sample's end and, per row, a bit per column with a value:
         #: every cut weighed reads the same sample, so it is parsed once.
         self._samples: dict[int, tuple[int, list[int]]] = {}
@@ -249,5 +249,5 @@ class Stats:
         if any(any(c not in cols for c in fk.columns + fk.ref_columns) for cols in columns):
             return 0
         flags = forward_flags(self.buf, blocks, columns, fk)
-        self.forward[id(fk)] = flags
+        self.forward[fk] = flags
         return sum(sum(f) for f in flags.values())

@@ -1,12 +1,13 @@
 """Emit a plan: unchanged bytes copied, moved units in their new order, staged tables.
 
-A table with deferred FK columns is staged where it can be: its COPY block or
+A table with nulled FK columns (loaded as NULL, set afterwards) is staged where it can be: its COPY block or
 INSERT statements load a temporary table, unchanged but for their target (the
 data is copied byte for byte), one INSERT ... SELECT moves the rows into the
-table with NULL in the deferred columns, and one set-based UPDATE per table
+table with NULL in the nulled columns, and one set-based UPDATE per table
 sets them from the same temporary table once every row is in. Otherwise the
 rows load with NULL there and the original values go into a temporary table
 right after the block (COPY for COPY dumps, multi-row INSERT for INSERT dumps).
+Every statement written here comes from statements.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from dumpfix.catalog import Catalog, ForeignKey, QName, quote_ident, quote_literal
+from dumpfix import statements as sql
+from dumpfix.catalog import Catalog, QName
 from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
@@ -34,24 +36,18 @@ BATCH = 1000
 
 @dataclass(frozen=True)
 class Capture:
-    """A temporary table holding a block's original values of its deferred columns."""
+    """A temporary table holding a block's original values of its nulled columns."""
 
     name: str
     table: QName
     key: tuple[str, ...]
-    deferred: tuple[str, ...]
-    #: Holds every row (a staged table), not only those with a deferred value.
+    nulled: tuple[str, ...]
+    #: Holds every row (a staged table), not only those with a nulled value.
     staged: bool = False
 
 
 HEAD = HEAD_MARK.decode()
-#: ENFORCED validates each FK with one anti-join whose work_mem is maintenance_work_mem
-#: (ri_triggers.c, RI_Initial_Check); the 64MB default spills the hash of a
-#: million-row parent to disk. Raised for this transaction only, never lowered.
-VALIDATION_MEMORY = (
-    "DO $dumpfix$BEGIN IF pg_catalog.pg_size_bytes(pg_catalog.current_setting('maintenance_work_mem'))"
-    " < 268435456 THEN PERFORM pg_catalog.set_config('maintenance_work_mem', '256MB', true); END IF; END$dumpfix$;"
-)
+VALIDATION_MEMORY = sql.VALIDATION_MEMORY  # where tests have long found it
 TAIL = "-- dumpfix: after the data"
 #: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
 #: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
@@ -61,8 +57,9 @@ _TRANSACTION_CONTROL = re.compile(
 END = "-- dumpfix: end"
 
 
-def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
-    if not plan.changed:
+def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO, unchanged: bool = False) -> None:
+    """The output for the plan; unchanged (from dry_run): the input as it is."""
+    if unchanged or not plan.changed:
         copy_out(buf, 0, len(buf), out)
         return
     writer = _Writer(buf, plan, catalog, out)
@@ -88,9 +85,21 @@ class _Comparing:
         return size
 
 
-def reproduces(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
-    """Whether writing the plan gives buf back: an earlier run's output, whose
-    transaction head and tail are replaced by the same text (``--check`` passes)."""
+def dry_run(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
+    """The writer's dry run, the stage after planning: whether the output is the input.
+
+    True when the plan only copies, and for an earlier run's output whose transaction
+    head and tail this plan writes again as they stand: running dumpfix on its own
+    output changes nothing, and ``--check`` passes on it. Nothing is written: the
+    output is compared with the input as it would be written, up to the first
+    difference.
+    """
+    if not plan.changed:
+        return True
+    return not plan.rewritten and _reproduces(buf, plan, catalog)
+
+
+def _reproduces(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
     sink = _Comparing(buf)
     try:
         _Writer(buf, plan, catalog, sink).run()  # type: ignore[arg-type]
@@ -325,32 +334,29 @@ class _Writer:
         plan = self.plan
         if not plan.transaction:
             return []
-        lines = ["BEGIN;", *(_released(plan, fk) for fk in plan.altered), "SET CONSTRAINTS ALL DEFERRED;"]
+        off = (sql.released(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.altered)
+        lines = [sql.BEGIN, *off, sql.DEFER_ALL]
         if plan.superuser:
-            lines.append("SET LOCAL session_replication_role = replica;")
+            lines.append(sql.REPLICA)
         return lines
 
     def tail_statements(self) -> list[str]:
         plan = self.plan
         if not plan.transaction:
             return []
-        lines = ["SET CONSTRAINTS ALL IMMEDIATE;"]
+        lines = [sql.CHECK_ALL]
         if (plan.unenforced or plan.recreated) and plan.altered:
-            lines.append(VALIDATION_MEMORY)
-        merged = {id(fk) for fk in plan.merge_validated}
-        lines.extend(_restored(plan, fk) for fk in plan.altered if id(fk) not in merged)
+            lines.append(sql.VALIDATION_MEMORY)
+        merged = set(plan.merge_validated)
+        lines.extend(sql.restored(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.altered if fk not in merged)
         if merged:
-            lines.append("SET LOCAL enable_hashjoin = off;")
-            lines.extend(_restored(plan, fk) for fk in plan.merge_validated)
-        lines.extend(
-            f"COMMENT ON CONSTRAINT {quote_ident(fk.name)} ON {fk.table} IS {quote_literal(fk.comment)};"
-            for fk in plan.altered
-            if fk.comment is not None and plan.dropped(fk)
-        )
+            lines.append(sql.NO_HASH_JOIN)
+            lines.extend(sql.restored(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.merge_validated)
+        lines.extend(sql.comment_on(fk) for fk in plan.altered if fk.comment is not None and plan.dropped(fk))
         if plan.superuser:
-            lines.append("SET LOCAL session_replication_role = DEFAULT;")
-            lines.extend(orphan_check(fk) for fk in plan.checked)
-        lines.append("COMMIT;")
+            lines.append(sql.ORIGIN)
+            lines.extend(sql.orphan_check(fk) for fk in plan.checked)
+        lines.append(sql.COMMIT)
         return lines
 
     def separate(self, index: int) -> None:
@@ -388,7 +394,7 @@ class _Writer:
     def write_staged(self, unit: Unit, rewrite: Rewrite) -> None:
         """The unit's COPY or INSERT data into a temporary table, then one INSERT ... SELECT.
 
-        The SELECT writes NULL for the deferred columns (set by the UPDATE after the
+        The SELECT writes NULL for the nulled columns (set by the UPDATE after the
         data) and leaves out generated columns; a self-reference needs nothing, as
         one statement checks its rows once all are in.
         """
@@ -396,15 +402,11 @@ class _Writer:
         columns = block_columns(first, self.catalog, unit.table)
         known = self.catalog.tables.get(unit.table)
         generated = {c for c in columns if known is not None and c in known.columns and known.columns[c].generated}
-        later = set(rewrite.nulled)
-        deferred = tuple(c for c in columns if c in later)
+        nulled = tuple(c for c in columns if c in rewrite.nulled)
         name = self.capture_name()
-        self.captures.append(Capture(name, unit.table, rewrite.key, deferred, staged=True))
-        everything = ", ".join(quote_ident(c) for c in columns)
+        self.captures.append(Capture(name, unit.table, rewrite.key, nulled, staged=True))
         self.copy_items(unit.first, unit.blocks[0])
-        self.sql(
-            f"CREATE TEMP TABLE pg_temp.{name} AS SELECT {everything} FROM {unit.table} WITH NO DATA;\n", first.encoding
-        )
+        self.sql(sql.create_capture(name, unit.table, columns) + "\n", first.encoding)
         target = f"pg_temp.{name}".encode(first.encoding, "surrogateescape")
         pos = unit.blocks[0]
         for b in unit.blocks:
@@ -417,12 +419,7 @@ class _Writer:
                 self.retarget(item, target)
             pos = b + 1
         loaded = [c for c in columns if c not in generated]
-        names = ", ".join(quote_ident(c) for c in loaded)
-        values = ", ".join("NULL" if c in later else quote_ident(c) for c in loaded)
-        self.sql(
-            f"\nINSERT INTO {unit.table} ({names}) OVERRIDING SYSTEM VALUE SELECT {values} FROM pg_temp.{name};\n",
-            first.encoding,
-        )
+        self.sql("\n" + sql.insert_staged(unit.table, loaded, nulled, name) + "\n", first.encoding)
         self.copy_items(pos, unit.last)
 
     def retarget(self, item: Item, target: bytes) -> None:
@@ -449,17 +446,14 @@ class _Writer:
 
     def write_block(self, unit: Unit, item: Item, rewrite: Rewrite) -> None:
         columns = block_columns(item, self.catalog, unit.table)
-        deferred = tuple(c for c in columns if c in rewrite.nulled)
-        capture = Capture(self.capture_name(), unit.table, rewrite.key, deferred)
+        nulled_columns = tuple(c for c in columns if c in rewrite.nulled)
+        capture = Capture(self.capture_name(), unit.table, rewrite.key, nulled_columns)
         self.captures.append(capture)
-        captured = tuple(c for c in columns if c in rewrite.key or c in deferred)  # in the block's field order
+        captured = tuple(c for c in columns if c in rewrite.key or c in nulled_columns)  # in the block's field order
         fields = tuple(columns.index(c) for c in captured)
-        nulled = tuple(columns.index(c) for c in deferred)
-        sql_columns = ", ".join(quote_ident(c) for c in captured)
-        create = (
-            f"CREATE TEMP TABLE pg_temp.{capture.name} AS SELECT {sql_columns} "
-            f"FROM {unit.table} WITH NO DATA;\n"
-        )
+        nulled = tuple(columns.index(c) for c in nulled_columns)
+        create = sql.create_capture(capture.name, unit.table, captured) + "\n"
+        copy_header = sql.copy_capture(capture.name, captured)
         forward = any(d.forward_only for d in rewrite.deferrals)
         # COPY data ends its lines as its first line does (and psql before 18 sends
         # the \\. line to the server, which compares): the block's newline, not the file's.
@@ -470,7 +464,7 @@ class _Writer:
             for chunk in copy_chunks(self.buf, item.data_start, data_end):
                 self.emit(copy_null_out(chunk, nulled))
             self.copy_span(data_end, item.end)
-            self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding, eol)
+            self.sql(f"\n{create}{copy_header}\n", item.encoding, eol)
             for chunk in copy_chunks(self.buf, item.data_start, data_end):
                 self.emit(copy_extract(chunk, fields, nulled))
             self.emit(b"\\." + eol)
@@ -478,7 +472,7 @@ class _Writer:
         # Each pass over the block decides row by row afresh: nothing kept per row.
         if item.kind is Kind.COPY:
             self.write_copy_rows(item, self._decider(item, rewrite, columns), eol)
-            self.sql(f"\n{create}COPY pg_temp.{capture.name} ({sql_columns}) FROM stdin;\n", item.encoding, eol)
+            self.sql(f"\n{create}{copy_header}\n", item.encoding, eol)
             decide = self._decider(item, rewrite, columns)
             for row in copy_rows(self.buf, item):
                 if decide(row):
@@ -488,7 +482,7 @@ class _Writer:
         self.write_insert_rows(item, self._decider(item, rewrite, columns))
         self.sql(f"\n{create}", item.encoding)
         batch: list[bytes] = []
-        head = f"INSERT INTO pg_temp.{capture.name} ({sql_columns}) VALUES".encode(item.encoding, "surrogateescape")
+        head = sql.insert_capture(capture.name, captured).encode(item.encoding, "surrogateescape")
         decide = self._decider(item, rewrite, columns)
         for values in insert_rows(self.buf, item.start, item.end, len(item.prefix)):
             if decide(values):
@@ -508,9 +502,9 @@ class _Writer:
     ) -> Callable[[list[bytes]], tuple[int, ...]]:
         """A function called on each row of the block in order: the field positions
         to load as NULL there (empty: the row is unchanged)."""
-        always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.columns]
+        always = [columns.index(c) for d in rewrite.deferrals if not d.forward_only for c in d.nulled]
         flags = [
-            ([columns.index(c) for c in d.columns], iter(self.plan.forward[id(d.fk)][item.start]))
+            ([columns.index(c) for c in d.nulled], iter(self.plan.forward[d.fk][item.start]))
             for d in rewrite.deferrals
             if d.forward_only
         ]
@@ -553,23 +547,14 @@ class _Writer:
         lines = ["", UPDATES_MARK.decode(), ""]
         triggers = self.plan.disabled_triggers
         if triggers:  # ALTER TABLE refuses tables with pending deferred checks
-            lines.append("SET CONSTRAINTS ALL IMMEDIATE;")
+            lines.append(sql.CHECK_ALL)
         for c in self.captures:
-            if not c.deferred:  # staged for a self-reference only: nothing was loaded as NULL
+            if not c.nulled:  # staged for a self-reference only: nothing was loaded as NULL
                 continue
-            for name in triggers.get(c.table, ()):
-                lines.append(f"ALTER TABLE {c.table} DISABLE TRIGGER {quote_ident(name)};")
-            sets = ", ".join(f"{quote_ident(col)} = dumpfix_v.{quote_ident(col)}" for col in c.deferred)
-            where = " AND ".join(f"dumpfix_t.{quote_ident(k)} = dumpfix_v.{quote_ident(k)}" for k in c.key)
-            if c.staged:  # every row is in the temporary table: only those with a value change
-                where += " AND (" + " OR ".join(f"dumpfix_v.{quote_ident(col)} IS NOT NULL" for col in c.deferred) + ")"
-            lines.append(
-                f"UPDATE {c.table} AS dumpfix_t SET {sets} FROM pg_temp.{c.name} AS dumpfix_v WHERE {where};"
-            )
-            for name in triggers.get(c.table, ()):
-                lines.append(f"ALTER TABLE {c.table} ENABLE TRIGGER {quote_ident(name)};")
-        for c in self.captures:
-            lines.append(f"DROP TABLE pg_temp.{c.name};")
+            lines.extend(sql.switch_trigger(c.table, name, on=False) for name in triggers.get(c.table, ()))
+            lines.append(sql.update_nulled(c.table, c.name, c.key, c.nulled, c.staged))
+            lines.extend(sql.switch_trigger(c.table, name, on=True) for name in triggers.get(c.table, ()))
+        lines.extend(sql.drop_capture(c.name) for c in self.captures)
         self.sql("\n".join(lines) + "\n")
 
 
@@ -598,53 +583,8 @@ def summarise(plan: Plan) -> str:
 
 def _cut_columns(cut: Cut) -> tuple[str, ...]:
     if cut.method is Method.NULLS and cut.edge.deferral is not None:
-        return cut.edge.deferral.columns
+        return cut.edge.deferral.nulled
     return cut.edge.fk.columns
-
-
-def orphan_check(fk: ForeignKey) -> str:
-    """A DO block failing the restore when rows loaded unchecked point at missing rows."""
-    cols = [f"dumpfix_c.{quote_ident(c)}" for c in fk.columns]
-    match = " AND ".join(
-        f"dumpfix_p.{quote_ident(r)} = dumpfix_c.{quote_ident(c)}" for c, r in zip(fk.columns, fk.ref_columns)
-    )
-    present = " AND ".join(f"{c} IS NOT NULL" for c in cols)
-    exists = f"EXISTS (SELECT FROM {fk.ref_table} AS dumpfix_p WHERE {match})"
-    if fk.match_full:
-        bad = f"({' OR '.join(f'{c} IS NOT NULL' for c in cols)}) AND NOT ({present} AND {exists})"
-    else:
-        bad = f"{present} AND NOT {exists}"
-    message = quote_literal(f"dumpfix: rows of {fk.table} point at missing rows of {fk.ref_table} (FK {fk.name})")
-    body = (
-        f"BEGIN IF EXISTS (SELECT FROM {fk.table} AS dumpfix_c WHERE {bad}) "
-        f"THEN RAISE EXCEPTION USING MESSAGE = {message}; END IF; END"
-    )
-    tag = "dumpfix"
-    while f"${tag}$" in body:
-        tag += "_"
-    return f"DO ${tag}${body}${tag}$;"
-
-
-def _released(plan: Plan, fk: ForeignKey) -> str:
-    """The statement that takes an FK off (or makes it wait for COMMIT) for the load."""
-    if plan.dropped(fk):
-        return f"ALTER TABLE {fk.table} DROP CONSTRAINT {quote_ident(fk.name)};"
-    during = "NOT ENFORCED" if plan.unenforces(fk) else "DEFERRABLE INITIALLY DEFERRED"
-    return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {during};"
-
-
-def _restored(plan: Plan, fk: ForeignKey) -> str:
-    """The statement that gives an FK back after the load, validating what was loaded."""
-    if plan.dropped(fk):
-        return f"ALTER TABLE {fk.table} ADD CONSTRAINT {quote_ident(fk.name)} {fk.definition()};"
-    after = "ENFORCED" if plan.unenforces(fk) else _deferrability(fk)
-    return f"ALTER TABLE {fk.table} ALTER CONSTRAINT {quote_ident(fk.name)} {after};"
-
-
-def _deferrability(fk: ForeignKey) -> str:
-    if not fk.deferrable:
-        return "NOT DEFERRABLE"
-    return "DEFERRABLE INITIALLY " + ("DEFERRED" if fk.initially_deferred else "IMMEDIATE")
 
 
 def _block_newline(buf: bytes, item: Item) -> bytes:
