@@ -11,8 +11,9 @@ from typing import BinaryIO
 from dumpfix.catalog import Catalog
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.errors import DumpfixError
-from dumpfix.halves import split_items
+from dumpfix.input import Input
 from dumpfix.layout import lay_out, refuse_reconnect
+from dumpfix.parallel import split_items
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.refusals import (
     refuse_column_mismatch,
@@ -31,14 +32,18 @@ _CREATE_TABLE = re.compile(
 
 @dataclass
 class Analysis:
-    buf: bytes
+    source: Input
     items: list[Item]
     catalog: Catalog
     plan: Plan
 
+    @property
+    def buf(self) -> bytes:
+        return self.source.data
+
 
 def analyse(
-    buf: bytes,
+    dump: Input | bytes,
     schema_paths: Sequence[Path] = (),
     catalog: Catalog | None = None,
     settings: Settings | None = None,
@@ -54,7 +59,11 @@ def analyse(
     over every input byte) after each item: the CLI draws a bar from it.
     """
     settings = settings or Settings()
-    items = split_items(buf, progress)  # a cut inside a statement or COPY data stops it here
+    source = Input.of(dump)
+    buf = source.data
+    # On both cores for a large input (parallel.py); a cut inside a statement or COPY
+    # data stops it here.
+    items = split_items(source, progress)
     refuse_truncated(buf)
     refuse_no_data(buf, items)
     if catalog is None:
@@ -67,10 +76,10 @@ def analyse(
     refuse_column_mismatch(buf, layout, catalog)
     plan = make_plan(buf, catalog, layout, settings)
     if plan.changed and not plan.rewritten:  # only a transaction to wrap: written already?
-        plan.reproduced = reproduces(buf, plan, catalog)
+        plan.reproduced = reproduces(source, plan, catalog)
     if plan.changed:
         refuse_reconnect(buf, layout)
-    return Analysis(buf, items, catalog, plan)
+    return Analysis(source, items, catalog, plan)
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
@@ -102,4 +111,4 @@ def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
 
 
 def write(analysis: Analysis, out: BinaryIO) -> None:
-    write_plan(analysis.buf, analysis.plan, analysis.catalog, out)
+    write_plan(analysis.source, analysis.plan, analysis.catalog, out)

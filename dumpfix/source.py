@@ -4,9 +4,9 @@ A plain file is memory-mapped as it is. Anything else (stdin, compressed
 input, UTF-16, a pg_dump archive converted by pg_restore) is first spooled
 to a temporary file on disk, never into memory, and that file is mapped.
 One pass then finds the rare needles that clean-up and the splitter look for
-(needles.py), ``cleanup`` removes what is in the file but is not the dump
+(index.py), ``cleanup`` removes what is in the file but is not the dump
 (pg_dump's messages, a BOM, settings the target rejects), again through a
-spool, and the splitter and writer read byte ranges of one buffer.
+spool, and the splitter and writer read byte ranges of one ``Input`` (input.py).
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from typing import Any, BinaryIO
 from dumpfix.cleanup import Cleanup, Findings, find, needles
 from dumpfix.dumpfile import COPY_TERMINATOR, python_encoding
 from dumpfix.errors import DumpError
-from dumpfix.mapping import map_file
-from dumpfix.needles import attach
+from dumpfix.input import Input
 from dumpfix.output import sigterm_as_interrupt
 
 SPOOL_CHUNK = 1 << 20
@@ -51,12 +50,17 @@ _LOCATION_LINE = re.compile(r"line (\d+)")
 
 @dataclass(frozen=True)
 class Source:
-    buf: bytes  # a bytes-like buffer (mmap or bytes)
+    input: Input
     name: str
     compression: str | None
     utf16: str | None  # the UTF-16 codec the input was in, if any
     archive: str | None = None  # the pg_dump archive format converted by pg_restore, if any
     notices: list[str] = field(default_factory=list)  # what clean-up removed, for stderr
+
+    @property
+    def buf(self) -> bytes:
+        """The input's bytes, to slice and match."""
+        return self.input.data
 
 
 @contextlib.contextmanager
@@ -72,15 +76,14 @@ def open_source(
     """
     name = "<stdin>" if path == "-" else path
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
-        buf, compression, utf16, archive = _load(path, name, stack, spooled)
+        loaded, compression, utf16, archive = _load(path, name, stack, spooled)
         options = cleanup or Cleanup()
-        attach(buf, [*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
-        findings = find(buf, options, name)
+        source = loaded.indexed([*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
+        findings = find(source, options, name)
         if findings.removals:
-            buf = _map(_without(buf, findings), stack)
-            attach(buf, [COPY_TERMINATOR])
+            source = _map(_without(source.data, findings), stack).indexed([COPY_TERMINATOR])
         try:
-            yield Source(buf, name, compression, utf16, archive, findings.notices)
+            yield Source(source, name, compression, utf16, archive, findings.notices)
         except DumpError as e:
             e.location = _input_location(e.location, name, findings, archive)
             raise
@@ -88,8 +91,8 @@ def open_source(
 
 def _load(
     path: str, name: str, stack: contextlib.ExitStack, spooled: Callable[[int], None] | None = None
-) -> tuple[bytes, str | None, str | None, str | None]:
-    """The input as a mapped buffer, with how it was stored."""
+) -> tuple[Input, str | None, str | None, str | None]:
+    """The input, mapped, with how it was stored."""
     if path != "-" and os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "toc.dat")):
             raise DumpError("is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)", name)
@@ -369,11 +372,11 @@ def _input_location(location: str | None, name: str, findings: Findings, archive
     return f"{name}:{line}"
 
 
-def _map(stream: BinaryIO, stack: contextlib.ExitStack) -> bytes:
+def _map(stream: BinaryIO, stack: contextlib.ExitStack) -> Input:
     stack.callback(stream.close)
     size = os.fstat(stream.fileno()).st_size
     if size == 0:
-        return b""
-    mapped = map_file(stream.fileno())  # flat RSS, kernel copies: see mapping.py
+        return Input(b"")
+    mapped = Input.mapped(stream.fileno())  # flat RSS, kernel copies: see input.py
     stack.callback(mapped.close)
-    return mapped  # type: ignore[return-value]
+    return mapped
