@@ -6,7 +6,7 @@ target server rejects (``--target-version``); ``\\restrict`` lines an older
 loader does not understand (``--strip-restrict``). Each is removed as a whole
 line (or statement) with a notice, and every other byte stays as it was.
 
-Finding them is a lookup in the input's one pass for rare needles (needles.py,
+Finding them is a lookup in the input's one pass for rare needles (index.py,
 which source.py makes with the needles listed here); only when one turns up
 does a walk over statement boundaries confirm that it stands between
 statements (the same words inside COPY data or a string literal are data), and
@@ -28,8 +28,7 @@ from dumpfix import statements
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
 from dumpfix.lexer import in_quoted, skip_space, statement_end
-from dumpfix.mapping import find_rare, indexed
-from dumpfix.needles import everywhere
+from dumpfix.input import Input
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -98,10 +97,11 @@ class Findings:
         return line + shift
 
 
-def find(buf: bytes, options: Cleanup, name: str) -> Findings:
-    """Scan buf for what must go; raises DumpError for what cannot be a dump at all."""
+def find(source: Input, options: Cleanup, name: str) -> Findings:
+    """Scan the input for what must go; raises DumpError for what cannot be a dump at all."""
+    buf = source.data
     findings = Findings()
-    nul, candidates = _scan(buf, options)
+    nul, candidates = _scan(source, options)
     if nul >= 0:
         raise DumpError(
             "binary data (a NUL byte): not a plain SQL dump, or a damaged one",
@@ -111,7 +111,7 @@ def find(buf: bytes, options: Cleanup, name: str) -> Findings:
         findings.removals.append(Removal(0, 3, 1, 0, True))
         findings.notices.append("notice: removed the UTF-8 byte order mark at the start (psql does not need it)")
     if candidates:
-        _walk(buf, options, name, candidates, findings)
+        _walk(source, options, name, candidates, findings)
         _refuse_interleaved(buf, candidates, findings, name)
     return findings
 
@@ -181,7 +181,7 @@ def portable_setting(statement: bytes, encoding: str) -> bytes | None:
 
 
 def needles(options: Cleanup) -> list[bytes]:
-    """What _scan looks for: the input's one pass (needles.index) should include them."""
+    """What _scan looks for: the input's one pass (Input.indexed) should include them."""
     return [b"\0", _TOOL_NEEDLE, *_asked_for(options)]
 
 
@@ -200,31 +200,33 @@ _TOOL_NEEDLE = b"pg_"
 _TOOL_NAMES = (b"pg_dump: ", b"pg_dumpall: ", b"pg_restore: ")
 
 
-def _scan(buf: bytes, options: Cleanup) -> tuple[int, list[int]]:
+def _scan(source: Input, options: Cleanup) -> tuple[int, list[int]]:
     """The first NUL byte (or -1) and where something to remove may stand (may include data).
 
     Looked up in the input's NeedleIndex when source.py made one (a search otherwise).
     """
-    nul = find_rare(buf, b"\0", 0, len(buf))
-    found = [at for at in _tool_candidates(buf) if bytes(buf[at : at + 12]).startswith(_TOOL_NAMES)]
+    buf = source.data
+    nul = source.find_rare(b"\0", 0, len(buf))
+    found = [at for at in _tool_candidates(source) if bytes(buf[at : at + 12]).startswith(_TOOL_NAMES)]
     for needle in _asked_for(options):
-        found += everywhere(buf, needle)
+        found += source.everywhere(needle)
     return nul, sorted(set(found))
 
 
-def _tool_candidates(buf: bytes) -> Iterator[int]:
-    known = indexed(buf, _TOOL_NEEDLE)
+def _tool_candidates(source: Input) -> Iterator[int]:
+    known = source.known(_TOOL_NEEDLE)
     rest = 0
     if known is not None:
         yield from known.positions
         rest = known.complete_until
     for name in (b"pg_dump", b"pg_restore: "):
-        yield from everywhere(buf, name, rest)
+        yield from source.everywhere(name, rest)
 
 
-def _walk(buf: bytes, options: Cleanup, name: str, candidates: list[int], findings: Findings) -> None:
+def _walk(source: Input, options: Cleanup, name: str, candidates: list[int], findings: Findings) -> None:
     """Go from statement to statement up to the last candidate, removing what stands
     between statements and noting the candidates that stand in data."""
+    buf = source.data
     n = len(buf)
     last = candidates[-1]
     pending = 0  # the first candidate not yet passed
@@ -257,7 +259,7 @@ def _walk(buf: bytes, options: Cleanup, name: str, candidates: list[int], findin
             elif _INSERT_HEAD.match(buf, pos):
                 end = statement_end(buf, pos, n)
             elif _COPY_HEAD.match(buf, pos):
-                end, columns = _copy_end(buf, pos, n)
+                end, columns = _copy_end(source, pos, n)
                 head_end = statement_end(buf, pos, n)
                 while pending < len(candidates) and candidates[pending] < end:
                     at = candidates[pending]
@@ -316,9 +318,10 @@ def _remove(buf: bytes, findings: Findings, start: int, end: int) -> None:
     findings.removals.append(Removal(start, end, line_number(buf, start), newlines, at_line_start))
 
 
-def _copy_end(buf: bytes, pos: int, n: int) -> tuple[int, int | None]:
+def _copy_end(source: Input, pos: int, n: int) -> tuple[int, int | None]:
     """The end of a COPY statement, and of its inline data when it reads from stdin;
     with the number of columns its column list names (None: no list, or no data)."""
+    buf = source.data
     head_end = statement_end(buf, pos, n)
     try:
         copy = parse_sql(bytes(buf[pos:head_end]).decode("utf-8", "surrogateescape"))[0].stmt
@@ -330,4 +333,4 @@ def _copy_end(buf: bytes, pos: int, n: int) -> tuple[int, int | None]:
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
     columns = len(copy.attlist) if copy.attlist and not copy.options else None  # text, TAB-separated
-    return copy_data_end(buf, eol.end(), n), columns
+    return copy_data_end(source, eol.end(), n), columns

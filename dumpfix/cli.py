@@ -212,7 +212,7 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
 def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | None) -> Analysis:
     catalog, settings = shared.get()
     try:
-        return analyse(source.buf, catalog=catalog, settings=settings, progress=bar)
+        return analyse(source.input, catalog=catalog, settings=settings, progress=bar)
     except PlanError as e:
         if options.dsn and options.detect_role:  # the message names a --role nobody typed
             raise PlanError(f"{e.message} (--role {settings.role.value}: what --dsn's role may do)") from None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,7 +20,7 @@ from pglast.parser import ParseError
 
 from dumpfix.catalog import quote_ident
 from dumpfix.errors import DumpError
-from dumpfix.mapping import consumed, find_rare, read
+from dumpfix.input import Input, read
 from dumpfix.settings import Settings, followed, may_set
 from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
 
@@ -125,8 +125,18 @@ def line_number(buf: bytes, pos: int) -> int:
 
 
 def split(buf: bytes) -> Iterator[Item]:
-    """Items of the whole buffer (bytes or mmap), in order, covering every byte."""
-    return Splitter(buf).items()
+    """Items of the whole buffer, in order, covering every byte."""
+    return Splitter(Input(buf)).items()
+
+
+def split_items(source: Input, progress: Callable[[int], None] | None = None) -> list[Item]:
+    """Items of the whole input, as split() gives them; progress hears offsets reached."""
+    items = []
+    for item in Splitter(source).items():
+        items.append(item)
+        if progress is not None:
+            progress(item.end)
+    return items
 
 
 class Splitter:
@@ -134,13 +144,13 @@ class Splitter:
 
     def __init__(
         self,
-        buf: bytes,
+        source: Input,
         pos: int = 0,
         search_path: tuple[str, ...] = ("public",),
         encoding: str = "utf-8",
         settings: Settings = (),
     ) -> None:
-        self.buf = buf
+        self.source = source
         self.pos = pos
         self.search_path = search_path
         self.encoding = encoding
@@ -157,7 +167,8 @@ class Splitter:
         With a stop, runs of INSERT statements end there at the latest (they are
         matched as if the buffer ended at stop), every other item where it ends.
         """
-        buf, n = self.buf, len(self.buf)
+        source = self.source
+        buf, n = source.data, len(source)
         limit = n if stop is None else stop
         while self.pos < limit:
             pos = self.pos
@@ -171,9 +182,9 @@ class Splitter:
                     nl = buf.find(b"\n", pos)
                     item = Item(Kind.META, pos, n if nl < 0 else nl + 1, settings=self.settings)
                 elif _INSERT_HEAD.match(buf, pos):
-                    item = _insert_run(buf, pos, n, limit, self.search_path, self.encoding, self.settings)
+                    item = _insert_run(source, pos, n, limit, self.search_path, self.encoding, self.settings)
                 elif _COPY_HEAD.match(buf, pos):
-                    item = _copy_block(buf, pos, n, self.search_path, self.encoding, self.settings)
+                    item = _copy_block(source, pos, n, self.search_path, self.encoding, self.settings)
                 else:
                     item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=self.settings)
                     self._follow(bytes(buf[pos : item.end]))
@@ -183,7 +194,7 @@ class Splitter:
                 raise
             yield item
             if item.kind is not Kind.INSERTS:  # a run counts its chunks as it reads them
-                consumed(buf, item.end - pos)  # flat RSS on a mapped gigabyte
+                source.release(item.end - pos)  # flat RSS on a mapped gigabyte
             self.pos = item.end
 
     def _follow(self, statement: bytes) -> None:
@@ -200,8 +211,9 @@ class Splitter:
 
 
 def _insert_run(
-    buf: bytes, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str, settings: Settings
+    source: Input, pos: int, n: int, limit: int, search_path: tuple[str, ...], encoding: str, settings: Settings
 ) -> Item:
+    buf = source.data
     head = _INSERT_PREFIX.match(buf, pos)
     if head is None:  # not a shape pg_dump writes: keep it as a plain statement
         return Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=settings)
@@ -227,7 +239,7 @@ def _insert_run(
                 default, run, partial = True, _run_pattern(prefix), len(ends) - 1
         if m is None or m.end() == end:
             break
-        consumed(buf, m.end() - end)  # a table's run can be gigabytes: keep RSS flat
+        source.release(m.end() - end)  # a table's run can be gigabytes: keep RSS flat
         end = m.end()
         ends.append(end)
         by_fast.append(quick)
@@ -352,18 +364,6 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
         yield lead + new_prefix.join([b"", *_statements(body, item.prefix)])
 
 
-def redirected_length(buf: bytes, item: Item, table: bytes) -> int:
-    """The length of redirected()'s text, known before it is made: every statement's
-    target changes by as many bytes. Only the chunks whose statements the split did
-    not count are read (a run's last, mostly)."""
-    statements = 0
-    pos = item.start
-    for stop, count in item.chunks:
-        statements += count or len(_statements(_chunk_text(buf, pos, stop)[1], item.prefix))
-        pos = stop
-    return item.end - item.start + statements * (len(_new_prefix(item, table)) - len(item.prefix))
-
-
 def _new_prefix(item: Item, table: bytes) -> bytes:
     head = _INSERT_PREFIX.match(item.prefix)
     assert head is not None
@@ -389,8 +389,9 @@ def _statements(body: bytes, prefix: bytes) -> list[bytes]:
 
 
 def _copy_block(
-    buf: bytes, pos: int, n: int, search_path: tuple[str, ...], encoding: str, settings: Settings
+    source: Input, pos: int, n: int, search_path: tuple[str, ...], encoding: str, settings: Settings
 ) -> Item:
+    buf = source.data
     head_end = statement_end(buf, pos, n)
     statement = bytes(buf[pos:head_end])
     try:
@@ -405,7 +406,7 @@ def _copy_block(
     data_start = eol.end()
     relation = copy.relation
     try:
-        end = copy_data_end(buf, data_start, n)
+        end = copy_data_end(source, data_start, n)
     except DumpError as e:  # name the table: the located line is only its COPY header's
         table = ".".join(quote_ident(p) for p in (relation.schemaname, relation.relname) if p)
         raise DumpError(e.message.replace("COPY data", f"COPY data of {table}", 1)) from None
@@ -423,17 +424,18 @@ def _copy_block(
     )
 
 
-#: The start of the line that ends COPY data (a rare needle: see needles.py).
+#: The start of the line that ends COPY data (a rare needle: see index.py).
 COPY_TERMINATOR = b"\n\\."
 
 
-def copy_data_end(buf: bytes, data_start: int, n: int) -> int:
+def copy_data_end(source: Input, data_start: int, n: int) -> int:
     """The end of the ``\\.`` line closing COPY data that starts at data_start."""
     # Inside COPY text data a backslash is always escaped, so a line that is
     # exactly \. can only be the terminator. data_start - 1 is the header's newline.
+    buf = source.data
     i = data_start - 1
     while True:
-        i = find_rare(buf, COPY_TERMINATOR, i, n)
+        i = source.find_rare(COPY_TERMINATOR, i, n)
         if i < 0:
             raise DumpError("COPY data never ends with a \\. line (truncated dump?)")
         after = i + 3

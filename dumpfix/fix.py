@@ -15,8 +15,9 @@ from typing import BinaryIO
 from dumpfix.catalog import Catalog
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.errors import DumpfixError
-from dumpfix.halves import split_items
+from dumpfix.input import Input
 from dumpfix.layout import lay_out, refuse_reconnect
+from dumpfix.parallel import split_items
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.refusals import (
     refuse_column_mismatch,
@@ -35,16 +36,20 @@ _CREATE_TABLE = re.compile(
 
 @dataclass(frozen=True)
 class Analysis:
-    buf: bytes
+    source: Input
     items: list[Item]
     catalog: Catalog
     plan: Plan
     #: The writer's dry run found the output is the input byte for byte (write.dry_run).
     unchanged: bool
 
+    @property
+    def buf(self) -> bytes:
+        return self.source.data
+
 
 def analyse(
-    buf: bytes,
+    dump: Input | bytes,
     schema_paths: Sequence[Path] = (),
     catalog: Catalog | None = None,
     settings: Settings | None = None,
@@ -61,7 +66,11 @@ def analyse(
     over every input byte) after each item: the CLI draws a bar from it.
     """
     settings = settings or Settings()
-    items = split_items(buf, progress)  # a cut inside a statement or COPY data stops it here
+    source = Input.of(dump)
+    buf = source.data
+    # On both cores for a large input (parallel.py); a cut inside a statement or COPY
+    # data stops it here.
+    items = split_items(source, progress)
     refuse_truncated(buf)
     refuse_no_data(buf, items)
     if catalog is None and schema_paths:
@@ -73,10 +82,10 @@ def analyse(
     plan = make_plan(buf, catalog, layout, settings)
     # After planning, the writer's dry run: an earlier run's output comes out as it went
     # in (no \connect to refuse then either: nothing moves, nothing is wrapped anew).
-    unchanged = dry_run(buf, plan, catalog)
+    unchanged = dry_run(source, plan, catalog)
     if not unchanged:
         refuse_reconnect(buf, layout)
-    return Analysis(buf, items, catalog, plan, unchanged)
+    return Analysis(source, items, catalog, plan, unchanged)
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
@@ -164,4 +173,4 @@ def load_catalog(given: Catalog, own: Catalog | None) -> Catalog:
 
 
 def write(analysis: Analysis, out: BinaryIO) -> None:
-    write_plan(analysis.buf, analysis.plan, analysis.catalog, out, analysis.unchanged)
+    write_plan(analysis.source, analysis.plan, analysis.catalog, out, analysis.unchanged)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from dumpfix.lexer import skip_space, statement_end
-from dumpfix.mapping import consumed
+from dumpfix.input import release
 
 CHUNK = 1 << 20
 _FIELD = rb"[^\t\r\n]*"
@@ -32,7 +32,7 @@ def copy_chunks(buf: bytes, start: int, end: int) -> Iterator[bytes]:
             nl = buf.rfind(b"\n", pos, stop)
             stop = nl + 1 if nl >= pos else buf.find(b"\n", stop, end) + 1 or end
         yield bytes(buf[pos:stop])
-        consumed(buf, stop - pos)
+        release(buf, stop - pos)
         pos = stop
 
 
@@ -192,7 +192,7 @@ def insert_statements(buf: bytes, start: int, end: int) -> Iterator[tuple[int, i
     while pos < end:
         stop = statement_end(buf, pos, end)
         yield pos, stop
-        consumed(buf, stop - pos)
+        release(buf, stop - pos)
         pos = skip_space(buf, stop)
 
 

@@ -4,9 +4,9 @@ A plain file is memory-mapped as it is. Anything else (stdin, compressed
 input, UTF-16, a pg_dump archive converted by pg_restore) is first spooled
 to a temporary file on disk, never into memory, and that file is mapped.
 One pass then finds the rare needles that clean-up and the splitter look for
-(needles.py), ``cleanup`` removes what is in the file but is not the dump
+(index.py), ``cleanup`` removes what is in the file but is not the dump
 (pg_dump's messages, a BOM, settings the target rejects), again through a
-spool, and the splitter and writer read byte ranges of one buffer.
+spool, and the splitter and writer read byte ranges of one ``Input`` (input.py).
 """
 
 from __future__ import annotations
@@ -27,13 +27,12 @@ import tempfile
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, BinaryIO
+from typing import IO, Any, TypeVar, cast
 
 from dumpfix.cleanup import Cleanup, Findings, find, needles
 from dumpfix.dumpfile import COPY_TERMINATOR, python_encoding
 from dumpfix.errors import DumpError
-from dumpfix.mapping import map_file
-from dumpfix.needles import attach
+from dumpfix.input import Input
 from dumpfix.output import sigterm_as_interrupt
 
 SPOOL_CHUNK = 1 << 20
@@ -47,16 +46,22 @@ _MAGIC = [
 ]
 _CLIENT_ENCODING = re.compile(r"^SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", re.IGNORECASE | re.MULTILINE)
 _LOCATION_LINE = re.compile(r"line (\d+)")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Source:
-    buf: bytes  # a bytes-like buffer (mmap or bytes)
+    input: Input
     name: str
     compression: str | None
     utf16: str | None  # the UTF-16 codec the input was in, if any
     archive: str | None = None  # the pg_dump archive format converted by pg_restore, if any
     notices: list[str] = field(default_factory=list)  # what clean-up removed, for stderr
+
+    @property
+    def buf(self) -> bytes:
+        """The input's bytes, to slice and match."""
+        return self.input.data
 
 
 @contextlib.contextmanager
@@ -72,15 +77,14 @@ def open_source(
     """
     name = "<stdin>" if path == "-" else path
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
-        buf, compression, utf16, archive = _load(path, name, stack, spooled)
+        loaded, compression, utf16, archive = _load(path, name, stack, spooled)
         options = cleanup or Cleanup()
-        attach(buf, [*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
-        findings = find(buf, options, name)
+        source = loaded.indexed([*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
+        findings = find(source, options, name)
         if findings.removals:
-            buf = _map(_without(buf, findings), stack)
-            attach(buf, [COPY_TERMINATOR])
+            source = _map(_without(source.data, findings), stack).indexed([COPY_TERMINATOR])
         try:
-            yield Source(buf, name, compression, utf16, archive, findings.notices)
+            yield Source(source, name, compression, utf16, archive, findings.notices)
         except DumpError as e:
             e.location = _input_location(e.location, name, findings, archive)
             raise
@@ -88,8 +92,8 @@ def open_source(
 
 def _load(
     path: str, name: str, stack: contextlib.ExitStack, spooled: Callable[[int], None] | None = None
-) -> tuple[bytes, str | None, str | None, str | None]:
-    """The input as a mapped buffer, with how it was stored."""
+) -> tuple[Input, str | None, str | None, str | None]:
+    """The input, mapped, with how it was stored."""
     if path != "-" and os.path.isdir(path):
         if not os.path.isfile(os.path.join(path, "toc.dat")):
             raise DumpError("is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)", name)
@@ -97,7 +101,7 @@ def _load(
     raw = _open_raw(path, stack)
     head = _peek(raw)
     compression = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
-    stream: BinaryIO = raw
+    stream: IO[bytes] = raw
     if compression is not None:
         stream = stack.enter_context(_decompressor(compression, raw))
         head = _read_check(lambda: _peek(stream), compression, name)
@@ -114,7 +118,7 @@ def _load(
     return _map(stream, stack), compression, utf16, None
 
 
-def _open_raw(path: str, stack: contextlib.ExitStack) -> BinaryIO:
+def _open_raw(path: str, stack: contextlib.ExitStack) -> IO[bytes]:
     if path == "-":
         if sys.stdin is None:  # started with stdin closed (`dumpfix - <&-`)
             raise DumpError("cannot read input: stdin is closed", location="<stdin>")
@@ -125,7 +129,7 @@ def _open_raw(path: str, stack: contextlib.ExitStack) -> BinaryIO:
         raise DumpError(f"cannot open input: {e.strerror or e}", location=path) from None
 
 
-def _peek(stream: BinaryIO) -> bytes:
+def _peek(stream: IO[bytes]) -> bytes:
     """The first bytes without consuming them (peek may return fewer: ask until enough)."""
     if not hasattr(stream, "peek"):
         return b""
@@ -138,7 +142,7 @@ def _peek(stream: BinaryIO) -> bytes:
     return head[:_HEAD]
 
 
-def _read_check(read, compression: str | None, name: str):  # type: ignore[no-untyped-def]
+def _read_check(read: Callable[[], T], compression: str | None, name: str) -> T:
     """Run read(), turning a damaged compressed stream into one clear DumpError."""
     try:
         return read()
@@ -156,14 +160,14 @@ def _zstd_reason(e: BaseException) -> str:
     return str(e) or type(e).__name__
 
 
-def _decompressor(kind: str, raw: BinaryIO) -> BinaryIO:
+def _decompressor(kind: str, raw: IO[bytes]) -> IO[bytes]:
     if kind == "gzip":
-        return gzip.GzipFile(fileobj=raw)  # type: ignore[return-value]
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw))  # a binary stream, typed as a file object
     if kind == "bzip2":
-        return bz2.BZ2File(raw)  # type: ignore[return-value]
+        return bz2.BZ2File(raw)
     if kind == "xz":
-        return lzma.LZMAFile(raw)  # type: ignore[return-value]
-    return io.BufferedReader(_ZstdReader(raw), SPOOL_CHUNK)  # type: ignore[return-value]
+        return lzma.LZMAFile(raw)
+    return io.BufferedReader(_ZstdReader(raw), SPOOL_CHUNK)
 
 
 class _ZstdReader(io.RawIOBase):
@@ -173,7 +177,7 @@ class _ZstdReader(io.RawIOBase):
     any error; a decompressobj tells by its ``eof`` whether the frame ended.
     """
 
-    def __init__(self, raw: BinaryIO) -> None:
+    def __init__(self, raw: IO[bytes]) -> None:
         try:
             import zstandard
         except ImportError:
@@ -187,7 +191,7 @@ class _ZstdReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+    def readinto(self, buffer: Any) -> int:
         while not self._pending:
             chunk = self._raw.read(1 << 16)
             if not chunk:
@@ -215,7 +219,7 @@ def _archive_format(head: bytes) -> str | None:
     return None
 
 
-def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitStack) -> BinaryIO:
+def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitStack) -> IO[bytes]:
     """The plain SQL script of a pg_dump archive, written by pg_restore into a spool."""
     pg_restore = shutil.which("pg_restore")
     if pg_restore is None:
@@ -240,10 +244,10 @@ def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitS
         reason = lines[-1] if lines else f"exit status {result.returncode}"
         raise DumpError(f"pg_restore could not convert this {archive}-format archive: {reason}", location=name)
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool
 
 
-def _spool_named(stream: BinaryIO, compression: str | None, name: str, stack: contextlib.ExitStack) -> str:
+def _spool_named(stream: IO[bytes], compression: str | None, name: str, stack: contextlib.ExitStack) -> str:
     """A named copy of a stream, for pg_restore to read."""
     folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="dumpfix-"))
     path = os.path.join(folder, "archive")
@@ -260,7 +264,7 @@ def _utf16_codec(head: bytes) -> str | None:
     return None
 
 
-def _is_regular(raw: BinaryIO) -> bool:
+def _is_regular(raw: IO[bytes]) -> bool:
     try:
         return stat.S_ISREG(os.fstat(raw.fileno()).st_mode)
     except (OSError, ValueError, AttributeError):
@@ -270,7 +274,7 @@ def _is_regular(raw: BinaryIO) -> bool:
 class _Counted(io.RawIOBase):
     """A stream that tells how many bytes were read from it so far."""
 
-    def __init__(self, stream: BinaryIO, report: Callable[[int], None]) -> None:
+    def __init__(self, stream: IO[bytes], report: Callable[[int], None]) -> None:
         self.stream = stream
         self.report = report
         self.count = 0
@@ -289,14 +293,14 @@ class _Counted(io.RawIOBase):
         return n
 
 
-def _counted(stream: BinaryIO, report: Callable[[int], None] | None) -> BinaryIO:
+def _counted(stream: IO[bytes], report: Callable[[int], None] | None) -> IO[bytes]:
     """stream, or a buffered reader over it that reports bytes read when someone listens."""
     if report is None:
         return stream
-    return io.BufferedReader(_Counted(stream, report), SPOOL_CHUNK)  # type: ignore[return-value]
+    return io.BufferedReader(_Counted(stream, report), SPOOL_CHUNK)
 
 
-def _spool(stream: BinaryIO, utf16: str | None, name: str, stack: contextlib.ExitStack) -> BinaryIO:
+def _spool(stream: IO[bytes], utf16: str | None, name: str, stack: contextlib.ExitStack) -> IO[bytes]:
     spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
     if utf16 is None:
         shutil.copyfileobj(stream, spool, SPOOL_CHUNK)
@@ -304,10 +308,10 @@ def _spool(stream: BinaryIO, utf16: str | None, name: str, stack: contextlib.Exi
         _transcode(stream, utf16, spool, name)
     spool.flush()
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool
 
 
-def _transcode(stream: BinaryIO, utf16: str, spool: BinaryIO, name: str) -> None:
+def _transcode(stream: IO[bytes], utf16: str, spool: IO[bytes], name: str) -> None:
     """UTF-16 (what PowerShell 5's ``>`` writes) back to the dump's client_encoding.
 
     The encoding is the first ``SET client_encoding`` of the dump (pg_dump writes
@@ -340,7 +344,7 @@ def _transcode(stream: BinaryIO, utf16: str, spool: BinaryIO, name: str) -> None
         raise DumpError(f"invalid {utf16.upper()} data after line {line}: {e.reason}", name) from None
 
 
-def _without(buf: bytes, findings: Findings) -> BinaryIO:
+def _without(buf: bytes, findings: Findings) -> IO[bytes]:
     """A spooled copy of buf without the removed spans."""
     spool = tempfile.TemporaryFile(prefix="dumpfix-")
     pos = 0
@@ -353,7 +357,7 @@ def _without(buf: bytes, findings: Findings) -> BinaryIO:
             spool.write(view[at : min(at + SPOOL_CHUNK, len(buf))])
     spool.flush()
     spool.seek(0)
-    return spool  # type: ignore[return-value]
+    return spool
 
 
 def _input_location(location: str | None, name: str, findings: Findings, archive: str | None) -> str:
@@ -369,11 +373,11 @@ def _input_location(location: str | None, name: str, findings: Findings, archive
     return f"{name}:{line}"
 
 
-def _map(stream: BinaryIO, stack: contextlib.ExitStack) -> bytes:
+def _map(stream: IO[bytes], stack: contextlib.ExitStack) -> Input:
     stack.callback(stream.close)
     size = os.fstat(stream.fileno()).st_size
     if size == 0:
-        return b""
-    mapped = map_file(stream.fileno())  # flat RSS, kernel copies: see mapping.py
+        return Input(b"")
+    mapped = Input.mapped(stream.fileno())  # flat RSS, kernel copies: see input.py
     stack.callback(mapped.close)
-    return mapped  # type: ignore[return-value]
+    return mapped

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from dumpfix.catalog import Catalog, ForeignKey, QName
 from dumpfix.dumpfile import Item, Kind
-from dumpfix.mapping import read
+from dumpfix.input import read
 from dumpfix.rows import copy_any_value, copy_chunks, copy_non_null, insert_rows, insert_statements, insert_tuples
 
 if TYPE_CHECKING:  # layout imports nothing of ours at run time, but keep it that way

@@ -31,7 +31,7 @@ from dumpfix.catalog import QName
 from dumpfix.dumpfile import Item, Kind, line_number
 from dumpfix.errors import DumpfixError
 from dumpfix.fix import Analysis, write
-from dumpfix.halves import split_items
+from dumpfix.parallel import split_items
 from dumpfix.output import sigterm_as_interrupt
 from dumpfix.schema import schema_files, schema_script
 from dumpfix.source import Source, open_source
@@ -283,7 +283,7 @@ class Verifier:
             if result.returncode != 0:
                 raise DumpfixError(f"--verify: pg_dump of the restored database failed: {scratch.last_message(result.stderr)}")
             with open_source(str(path)) as source:
-                items = split_items(source.buf)
+                items = split_items(source.input)
                 part = tally(source.buf, items, want=dumped.tables, known=known)
             for key, table in part.tables.items():
                 if table.format == fmt and (key not in merged.tables or key in dumped.tables):
@@ -378,7 +378,7 @@ def _table_at(fixed: Path, number: int) -> str | None:
     """The table whose data holds that line of the output, if a data block does."""
     with open_source(str(fixed)) as source:
         buf = source.buf
-        for item in split_items(buf):
+        for item in split_items(source.input):
             if item.kind in (Kind.COPY, Kind.INSERTS) and item.relation is not None:
                 first, last = line_number(buf, item.start), line_number(buf, max(item.start, item.end - 1))
                 if first <= number <= last:

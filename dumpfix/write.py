@@ -20,11 +20,10 @@ from typing import BinaryIO
 from dumpfix import statements as sql
 from dumpfix.catalog import Catalog, QName
 from dumpfix.cleanup import portable_setting
-from dumpfix.dumpfile import Item, Kind, redirected, redirected_header, redirected_length
+from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
-from dumpfix.mapping import copy_out
+from dumpfix.input import Input
 from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_ways
-from dumpfix.reserved import PARALLEL_MIN, Reserved, positional
 from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
 from dumpfix.rows import render_tuple
 from dumpfix.settings import Settings, changes, followed
@@ -57,13 +56,12 @@ _TRANSACTION_CONTROL = re.compile(
 END = "-- dumpfix: end"
 
 
-def write_plan(buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO, unchanged: bool = False) -> None:
+def write_plan(source: Input, plan: Plan, catalog: Catalog, out: BinaryIO, unchanged: bool = False) -> None:
     """The output for the plan; unchanged (from dry_run): the input as it is."""
     if unchanged or not plan.changed:
-        copy_out(buf, 0, len(buf), out)
+        source.copy_out(0, len(source), out)
         return
-    writer = _Writer(buf, plan, catalog, out)
-    writer.run()
+    _Writer(source, plan, catalog, out).write_all()
 
 
 class _Differs(Exception):
@@ -85,7 +83,7 @@ class _Comparing:
         return size
 
 
-def dry_run(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
+def dry_run(source: Input, plan: Plan, catalog: Catalog) -> bool:
     """The writer's dry run, the stage after planning: whether the output is the input.
 
     True when the plan only copies, and for an earlier run's output whose transaction
@@ -96,16 +94,16 @@ def dry_run(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
     """
     if not plan.changed:
         return True
-    return not plan.rewritten and _reproduces(buf, plan, catalog)
+    return not plan.rewritten and _reproduces(source, plan, catalog)
 
 
-def _reproduces(buf: bytes, plan: Plan, catalog: Catalog) -> bool:
-    sink = _Comparing(buf)
+def _reproduces(source: Input, plan: Plan, catalog: Catalog) -> bool:
+    sink = _Comparing(source.data)
     try:
-        _Writer(buf, plan, catalog, sink).run()  # type: ignore[arg-type]
+        _Writer(source, plan, catalog, sink).write_all()  # type: ignore[arg-type]
     except _Differs:
         return False
-    return sink.pos == len(buf)
+    return sink.pos == len(source)
 
 
 def own_regions(buf: bytes, plan: Plan) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
@@ -155,8 +153,9 @@ def _with_eol(buf: bytes, at: int) -> int:
 
 
 class _Writer:
-    def __init__(self, buf: bytes, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
-        self.buf = buf
+    def __init__(self, source: Input, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
+        self.source = source
+        self.buf = buf = source.data
         self.plan = plan
         self.catalog = catalog
         self.out = out
@@ -180,9 +179,6 @@ class _Writer:
         head, tail = own_regions(buf, plan)
         self.skips = [r for r in (head, tail) if r is not None]
         self.old_head = head
-        #: out's descriptor where regions can be left to a child (reserved.py).
-        self.positional = positional(buf, out)
-        self.reserved: list[Reserved] = []
 
     def copy_span(self, start: int, end: int) -> None:
         """Copy input bytes, leaving out the regions an earlier run added."""
@@ -192,7 +188,7 @@ class _Writer:
                 self.copy_span(skip_end, end)
                 return
         if start < end:
-            copy_out(self.buf, start, end, self.out)
+            self.source.copy_out(start, end, self.out)
             self.last_byte = self.buf[end - 1 : end]
 
     def emit(self, data: bytes) -> None:
@@ -238,16 +234,6 @@ class _Writer:
             return
         self.sql("\n" + "\n".join(changes(self.settings, wanted)) + "\n", encoding)
         self.settings, self.encoding = wanted, encoding
-
-    def run(self) -> None:
-        try:
-            self.write_all()
-            for region in self.reserved:
-                region.finish()
-        except BaseException:
-            for region in self.reserved:
-                region.abandon()
-            raise
 
     def write_all(self) -> None:
         layout = self.plan.layout
@@ -423,18 +409,9 @@ class _Writer:
         self.copy_items(pos, unit.last)
 
     def retarget(self, item: Item, target: bytes) -> None:
-        """The INSERTS item's statements into target; a large run in a region a child
-        writes while this process goes on (when out is a plain file)."""
-        if self.positional is None or item.end - item.start < PARALLEL_MIN:
-            for piece in redirected(self.buf, item, target):
-                self.emit(piece)
-            return
-        size = redirected_length(self.buf, item, target)
-        self.out.flush()
-        at = self.out.tell()
-        self.out.seek(at + size)
-        self.reserved.append(Reserved(self.positional, at, size, lambda: redirected(self.buf, item, target)))
-        self.last_byte = self.buf[item.end - 1 : item.end]  # a statement's end, as the input's
+        """The INSERTS item's statements into target."""
+        for piece in redirected(self.buf, item, target):
+            self.emit(piece)
 
     def capture_name(self) -> str:
         """The next temporary table's name, after those an earlier run left in the dump,

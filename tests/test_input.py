@@ -476,10 +476,10 @@ def test_compressed_output_of_a_dump_with_long_unchanged_spans(shop: Shop, work:
 def test_messages_are_found_past_data_full_of_pg_(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cap: int) -> None:
     """Data that says pg_catalog more often than the index keeps of "pg_": the
     messages after it are still found (by the programs' names) and removed."""
-    from dumpfix import needles
+    from dumpfix import index
     from dumpfix.source import open_source
 
-    monkeypatch.setattr(needles, "CAP", cap)
+    monkeypatch.setattr(index, "CAP", cap)
     rows = b"".join(b"%d\tSELECT pg_catalog.now()\n" % i for i in range(50))
     dump = (
         b"COPY public.log (id, query) FROM stdin;\n" + rows + b"\\.\n"

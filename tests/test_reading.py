@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from dumpfix import mapping, needles
+from dumpfix import index, input
 from dumpfix.errors import DumpError
-from dumpfix.mapping import find_rare, map_file, occurrences
+from dumpfix.index import occurrences
+from dumpfix.input import Input
 
 
 def _all(data: bytes, sub: bytes, start: int, end: int) -> list[int]:
@@ -25,36 +26,33 @@ def _all(data: bytes, sub: bytes, start: int, end: int) -> list[int]:
 
 @pytest.mark.parametrize("window", [1, 2, 3, 5, 64])
 def test_backward_searches_agree_with_find(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, window: int) -> None:
-    monkeypatch.setattr(mapping, "RARE_WINDOW", window)  # needles straddle every window boundary
+    monkeypatch.setattr(input, "RARE_WINDOW", window)  # needles straddle every window boundary
     rng = random.Random(window)
     data = bytes(rng.choice(b"\n\\.ab") for _ in range(3000))
     (tmp_path / "data").write_bytes(data)
     fd = os.open(tmp_path / "data", os.O_RDONLY)
     try:
-        mapped = map_file(fd)
-        for buf in (data, mapped):
+        mapped = Input.mapped(fd)
+        for source in (Input(data), mapped):
+            buf = source.data
             for sub in (b"\n\\.", b"\\.\n", b"\n\\.\n", b"aa"):
                 for start, end in ((0, len(data)), (17, 2000), (1500, 1502), (400, 400)):
                     assert occurrences(buf, sub, start, end) == _all(data, sub, start, end)
-                    assert find_rare(buf, sub, start, end) == data.find(sub, start, end)
+                    assert source.find_rare(sub, start, end) == data.find(sub, start, end)
         mapped.close()
     finally:
         os.close(fd)
 
 
-@pytest.mark.parametrize("parallel", [False, True])
 @pytest.mark.parametrize("cap", [1, 3, 10_000])
 @pytest.mark.parametrize("window", [37, 400])
-def test_needle_index_agrees_with_find(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, parallel: bool, cap: int, window: int
-) -> None:
-    """One pass (split between two processes, or not) finds what bytes.find finds:
+def test_needle_index_agrees_with_find(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cap: int, window: int) -> None:
+    """One pass finds what bytes.find finds:
     lookups through the index, and the search of what a capped needle left over;
     needles found through a rare byte, and through the needle where that byte
     turns out dense (more than 100 in a window of 400)."""
-    monkeypatch.setattr(needles, "WINDOW", window)  # needles straddle windows and the halves
-    monkeypatch.setattr(needles, "ANCHOR_SPACING", 4)
-    monkeypatch.setattr(needles, "PARALLEL_MIN", 0 if parallel else 1 << 62)
+    monkeypatch.setattr(index, "WINDOW", window)  # needles straddle windows
+    monkeypatch.setattr(index, "ANCHOR_SPACING", 4)
     rng = random.Random(cap)
     data = bytes(rng.choice(b"\n\\.ab\0") for _ in range(3001))
     # Rare bytes, so that some needles are found through them (anchors), and a needle
@@ -67,41 +65,15 @@ def test_needle_index_agrees_with_find(
     (tmp_path / "data").write_bytes(data)
     fd = os.open(tmp_path / "data", os.O_RDONLY)
     try:
-        mapped = map_file(fd)
         subs = [b"\n\\.", b"\0", b"ab\n", b"\\.\n\\", b"pg_", b"_x_", b"g_\n"]
-        monkeypatch.setattr(needles, "SAMPLE_SIZE", 30)
-        needles.attach(mapped, subs, caps={sub: cap for sub in subs})
-        assert mapped.needles is not None and set(mapped.needles) == set(subs)
+        monkeypatch.setattr(index, "SAMPLE_SIZE", 30)
+        mapped = Input.mapped(fd).indexed(subs, caps={sub: cap for sub in subs})
+        assert mapped.index is not None and set(mapped.index) == set(subs)
         for sub in subs:
-            assert list(needles.everywhere(mapped, sub)) == _all(data, sub, 0, len(data))
-            assert list(needles.everywhere(data, sub)) == _all(data, sub, 0, len(data))
+            assert list(mapped.everywhere(sub)) == _all(data, sub, 0, len(data))
+            assert list(Input(data).everywhere(sub)) == _all(data, sub, 0, len(data))
             for start, end in ((0, len(data)), (17, 2000), (1499, 1503), (1500, 1502), (400, 400), (2990, 3001)):
-                assert find_rare(mapped, sub, start, end) == data.find(sub, start, end), (sub, start, end)
-        mapped.close()
-    finally:
-        os.close(fd)
-
-
-def test_needle_index_child_that_fails_leaves_the_search_to_this_process(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(needles, "PARALLEL_MIN", 0)
-    data = b"a\n\\.b" * 100
-    (tmp_path / "data").write_bytes(data)
-    fd = os.open(tmp_path / "data", os.O_RDONLY)
-    real_search = needles._search
-
-    def failing_in_child(buf: bytes, limits: dict[bytes, int], lo: int, hi: int) -> mapping.NeedleIndex:
-        if os.getpid() != parent:
-            raise RuntimeError("the child fails")
-        return real_search(buf, limits, lo, hi)
-
-    parent = os.getpid()
-    monkeypatch.setattr(needles, "_search", failing_in_child)
-    try:
-        mapped = map_file(fd)
-        index = needles.index(mapped, [b"\n\\."])
-        assert index[b"\n\\."].positions == _all(data, b"\n\\.", 0, len(data))
+                assert mapped.find_rare(sub, start, end) == data.find(sub, start, end), (sub, start, end)
         mapped.close()
     finally:
         os.close(fd)
@@ -114,12 +86,12 @@ def test_a_file_that_shrinks_while_read_is_an_input_error(tmp_path: Path) -> Non
     path.write_bytes(b"x" * 100_000)
     fd = os.open(path, os.O_RDONLY)
     try:
-        mapped = map_file(fd)
+        mapped = Input.mapped(fd)
         os.truncate(path, 50_000)
         with pytest.raises(DumpError, match="became shorter"):
-            needles.index(mapped, [b"\n\\."])
+            mapped.indexed([b"\n\\."])
         with pytest.raises(DumpError, match="became shorter"):
-            mapping.copy_out(mapped, 0, 100_000, io.BytesIO())
+            mapped.copy_out(0, 100_000, io.BytesIO())
         mapped.close()
     finally:
         os.close(fd)
@@ -133,23 +105,22 @@ def test_reads_and_copies_through_the_map_where_there_is_no_pread(
     or a pipe) take the bytes through the map instead, with the same results."""
     for name in missing:
         monkeypatch.delattr(os, name)
-    monkeypatch.setattr(needles, "WINDOW", 1000)
-    monkeypatch.setattr(mapping, "COPY_BUFFER", 700)
+    monkeypatch.setattr(index, "WINDOW", 1000)
+    monkeypatch.setattr(input, "COPY_BUFFER", 700)
     data = bytes(random.Random(7).choice(b"\n\\.ab") for _ in range(5000))
     (tmp_path / "data").write_bytes(data)
     fd = os.open(tmp_path / "data", os.O_RDONLY)
     try:
-        mapped = map_file(fd)
-        index = needles.index(mapped, [b"\n\\."])
-        assert index[b"\n\\."].positions == _all(data, b"\n\\.", 0, len(data))
-        assert mapping.read(mapped, 1234, 567) == data[1234:1801]
+        mapped = Input.mapped(fd).indexed([b"\n\\."])
+        assert mapped.index[b"\n\\."].positions == _all(data, b"\n\\.", 0, len(data))
+        assert mapped.read(1234, 567) == data[1234:1801]
         out = io.BytesIO()
-        mapping.copy_out(mapped, 10, 4990, out)
+        mapped.copy_out(10, 4990, out)
         assert out.getvalue() == data[10:4990]
         read_end, write_end = os.pipe()
         with os.fdopen(write_end, "wb") as pipe:
-            monkeypatch.setattr(mapping, "KERNEL_COPY_MIN", 1)
-            mapping.copy_out(mapped, 10, 4990, pipe)
+            monkeypatch.setattr(input, "KERNEL_COPY_MIN", 1)
+            mapped.copy_out(10, 4990, pipe)
         with os.fdopen(read_end, "rb") as piped:
             assert piped.read() == data[10:4990]
         mapped.close()

@@ -1,19 +1,21 @@
 """The split in two halves (a forked child from a guessed seam) gives split()'s items,
 whatever the seam: a real statement start, a line inside a string or COPY data,
-a place where the dump's state changed, or no boundary at all."""
+a place where the dump's state changed, or no boundary at all; and also where no
+child can be made (fork fails, or there is no fork: Windows) or the child fails."""
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from dumpfix import halves
+from dumpfix import parallel
 from dumpfix.dumpfile import Item, Kind, redirected, split
 from dumpfix.errors import DumpError
-from dumpfix.mapping import map_file
+from dumpfix.input import Input
 
 
 def _dump(eol: bytes) -> bytes:
@@ -59,18 +61,19 @@ def test_halves_give_the_items_of_split_whatever_the_seam(
     seams = sorted(set(line_starts[::97] + [data.index(b"INSERT INTO public.users VALUES (9")]
                        + [data.index(b"1\tINSERT") + 2, data.index(b"SET search_path"), data.index(b"INSERT INTO public.orders"),
                           data.index(b"INSERT INTO items VALUES (2"), 17, len(data) - 3]))
-    monkeypatch.setattr(halves, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
     fd = os.open(tmp_path / "dump.sql", os.O_RDONLY)
     try:
-        mapped = map_file(fd)
+        source = Input.mapped(fd)
+        mapped = source.data
         for seam in seams:
-            monkeypatch.setattr(halves, "_seam", lambda buf, seam=seam: seam)
+            monkeypatch.setattr(parallel, "_seam", lambda buf, seam=seam: seam)
             reached: list[int] = []
-            got = halves.split_items(mapped, reached.append)
+            got = parallel.split_items(source, reached.append)
             assert _without_chunks(got) == _without_chunks(expected), seam
             assert _redirected(mapped, got) == _redirected(data, expected), seam
             assert reached[-1] == len(data)
-        mapped.close()
+        source.close()
     finally:
         os.close(fd)
 
@@ -79,16 +82,16 @@ def test_a_run_the_seam_parts_is_one_item_again(monkeypatch: pytest.MonkeyPatch,
     data = b"".join(b"INSERT INTO t VALUES (%d);\n" % i for i in range(5000))
     (tmp_path / "dump.sql").write_bytes(data)
     seam = data.index(b"INSERT INTO t VALUES (2500)")
-    monkeypatch.setattr(halves, "PARALLEL_MIN", 0)
-    monkeypatch.setattr(halves, "_seam", lambda buf: seam)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parallel, "_seam", lambda buf: seam)
     fd = os.open(tmp_path / "dump.sql", os.O_RDONLY)
     try:
-        mapped = map_file(fd)
-        got = halves.split_items(mapped)
+        source = Input.mapped(fd)
+        got = parallel.split_items(source)
         runs = [i for i in got if i.kind is Kind.INSERTS]
         assert len(runs) == 1 and runs[0].start == 0 and runs[0].end == len(data) - 1
         assert any(end == seam - 1 for end, _ in runs[0].chunks)  # the child's share, joined
-        mapped.close()
+        source.close()
     finally:
         os.close(fd)
 
@@ -100,13 +103,62 @@ def test_an_error_in_the_second_half_is_reported_as_split_reports_it(
     (tmp_path / "dump.sql").write_bytes(data)
     with pytest.raises(DumpError) as expected:
         list(split(data))
-    monkeypatch.setattr(halves, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
     fd = os.open(tmp_path / "dump.sql", os.O_RDONLY)
     try:
-        mapped = map_file(fd)
+        source = Input.mapped(fd)
         with pytest.raises(DumpError) as got:
-            halves.split_items(mapped)
+            parallel.split_items(source)
         assert (got.value.message, got.value.location) == (expected.value.message, expected.value.location)
-        mapped.close()
+        source.close()
+    finally:
+        os.close(fd)
+
+
+def _forks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts the children split_items makes."""
+    made: list[int] = []
+    real = parallel.Forked.__init__
+
+    def counted(self: parallel.Forked[object], compute: Callable[[], object]) -> None:
+        made.append(1)
+        real(self, compute)
+
+    monkeypatch.setattr(parallel.Forked, "__init__", counted)
+    return made
+
+
+@pytest.mark.parametrize("how", ["fork fails", "no fork", "child fails"])
+def test_without_a_child_this_process_splits_alone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, how: str) -> None:
+    data = _dump(b"\n")
+    (tmp_path / "dump.sql").write_bytes(data)
+    expected = list(split(data))
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
+    monkeypatch.setattr(parallel, "_seam", lambda source: data.index(b"INSERT INTO public.orders"))
+    made = _forks(monkeypatch)
+    if how == "fork fails":
+
+        def no_more_processes() -> int:
+            raise OSError("no more processes")
+
+        monkeypatch.setattr(os, "fork", no_more_processes)
+    elif how == "no fork":
+        monkeypatch.delattr(os, "fork")
+    else:
+        parent = os.getpid()
+        real_items = parallel.Splitter.items
+
+        def failing_in_child(self: parallel.Splitter, stop: int | None = None) -> object:
+            if os.getpid() != parent:
+                raise RuntimeError("the child fails")
+            return real_items(self, stop)
+
+        monkeypatch.setattr(parallel.Splitter, "items", failing_in_child)
+    fd = os.open(tmp_path / "dump.sql", os.O_RDONLY)
+    try:
+        source = Input.mapped(fd)
+        assert _without_chunks(parallel.split_items(source)) == _without_chunks(expected)
+        assert len(made) == (0 if how == "no fork" else 1)
+        source.close()
     finally:
         os.close(fd)
