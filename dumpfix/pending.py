@@ -39,7 +39,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     name text NOT NULL,             -- the constraint's name
     definition text NOT NULL,       -- as ADD CONSTRAINT takes it, without NOT VALID
     validated boolean NOT NULL,     -- validated in the schema: VALIDATE it after the load
-    deferrable boolean NOT NULL,
+    is_deferrable boolean NOT NULL,
     comment text,
     method text,                    -- 'not enforced' or 'dropped', once taken off
     state text NOT NULL DEFAULT 'on' CHECK (state IN ('on', 'off', 'restored')),
@@ -64,7 +64,7 @@ DECLARE
 BEGIN
     FOR r IN SELECT * FROM {TABLE} WHERE state = 'on' ORDER BY table_name, name LOOP
         -- 18.0-18.3 lose DEFERRABLE on NOT ENFORCED and back ("Fix loss of deferrability", 18.4).
-        IF v >= 180004 OR (v >= 180000 AND NOT r.deferrable) THEN
+        IF v >= 180004 OR (v >= 180000 AND NOT r.is_deferrable) THEN
             EXECUTE format('ALTER TABLE %s ALTER CONSTRAINT %I NOT ENFORCED', r.table_name, r.name);
             how := 'not enforced';
         ELSE
@@ -158,7 +158,7 @@ def pre_step(fks: list[Pending]) -> str:
             for p in fks
         )
         parts.append(
-            f"INSERT INTO {TABLE} (table_name, name, definition, validated, deferrable, comment) VALUES\n    {rows};\n"
+            f"INSERT INTO {TABLE} (table_name, name, definition, validated, is_deferrable, comment) VALUES\n    {rows};\n"
         )
     parts.append(_TAKE_OFF)
     return "".join(parts)
