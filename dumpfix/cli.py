@@ -569,7 +569,7 @@ def _parallel(
         click.echo(f"dumpfix: error: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        click.echo("dumpfix: interrupted (every FK is back in place; the load is partial)", err=True)
+        click.echo("dumpfix: interrupted", err=True)
         sys.exit(130)
     sys.exit(code)
 

@@ -143,8 +143,14 @@ def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say) -> int:
             failure = _pg_restore(dsn, toc, jobs)
             if failure is None:
                 _execute(dsn, pending.LOADED)
-        finally:
-            done = finish(dsn, jobs)  # also after Ctrl-C: nothing stays unprotected
+        except KeyboardInterrupt:
+            finish(dsn, jobs)  # nothing stays unprotected
+            say("interrupted: every FK is back in place; the tables hold part of the archive's data")
+            raise
+        except Exception:
+            finish(dsn, jobs)
+            raise
+        done = finish(dsn, jobs)
     if failure is not None:
         _raise_failures(done)
         raise DumpfixError(f"pg_restore failed: {failure}; every FK is back in place, but the tables hold "
