@@ -354,7 +354,7 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 #: Parameters that name this run's files or actions, not settings a project keeps.
 _NOT_SETTINGS = frozenset(
     {"inputs", "output", "config", "check", "in_place", "verify", "server_dsn", "graph", "print_deferrable_migration",
-     "print_deferrable_revert", "help", "version"}
+     "print_deferrable_revert", "help", "version", "jobs", "finish"}
 )
 
 
@@ -467,6 +467,14 @@ _VERSION = _Version()
     callback=_read_config,
     help="Read [tool.dumpfix] from this file instead of the nearest pyproject.toml.",
 )
+@click.option(
+    "--jobs",
+    type=click.IntRange(1, 256),
+    metavar="N",
+    help="Load a custom (-Fc) or directory (-Fd) archive with pg_restore -j N into --dsn as the tables' owner "
+    "(FKs off, then back and validated), or write that plan and its scripts into -o DIR. Not atomic.",
+)
+@click.option("--finish", is_flag=True, help="Put back (and validate) the FKs an interrupted --jobs load left off in --dsn.")
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors on stderr (no notices, no progress).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="dumpfix")
@@ -493,6 +501,8 @@ def command(
     graph: str | None,
     print_deferrable_migration: bool,
     print_deferrable_revert: bool,
+    jobs: int | None,
+    finish: bool,
     quiet: bool,
     verbose: bool,
 ) -> None:
@@ -501,6 +511,8 @@ def command(
     IN is a file or - for stdin; the result goes to stdout unless -o is given.
     With --check or --in-place, IN... are any number of files (as pre-commit passes them).
     """
+    if jobs is not None or finish:
+        _parallel(inputs, output, schema, dsn, jobs, finish, quiet, verbose)
     if dsn and schema:
         # The command line beats pyproject.toml: a --dsn typed now replaces the file's schema.
         from_file = {ParameterSource.DEFAULT_MAP, ParameterSource.DEFAULT}
@@ -549,6 +561,32 @@ def command(
         code = run(options)
     except DumpfixError as e:
         _traceback(options)
+        click.echo(f"dumpfix: error: {e}", err=True)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        click.echo("dumpfix: interrupted", err=True)
+        sys.exit(130)
+    sys.exit(code)
+
+
+def _parallel(
+    inputs: tuple[str, ...], output: str | None, schema: tuple[Path, ...], dsn: str | None,
+    jobs: int | None, finish: bool, quiet: bool, verbose: bool,
+) -> None:
+    """--jobs / --finish: an archive loaded in parallel (archive.py); exits like any run."""
+    from dumpfix.archive import ParallelOptions, run_parallel
+
+    if len(inputs) > 1:
+        raise click.UsageError("--jobs loads one archive")
+    options = ParallelOptions(inputs[0] if inputs else None, jobs or 1, dsn, schema, output, finish)
+    say = _echo(Options(inputs, output, schema, False, verbose, quiet=quiet))
+    try:
+        code = run_parallel(options, say)
+    except DumpfixError as e:
+        if verbose:
+            import traceback
+
+            traceback.print_exc()
         click.echo(f"dumpfix: error: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:

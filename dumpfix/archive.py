@@ -1,0 +1,287 @@
+"""``--jobs N``: load a custom or directory archive with ``pg_restore -j N`` as the tables' owner.
+
+A table owner cannot switch FK triggers off (``--disable-triggers`` needs a
+superuser), and pg_restore's parallel workers each load in their own
+transaction, so no ordering or deferral works across them. Instead the FKs of
+the loaded tables come off for the load and go back after it, checked once
+each (see pending.py for how that survives an interrupted load).
+
+With ``--dsn`` the three steps run now; with ``-o DIR`` they are written as
+files with a POSIX shell script and a PowerShell script that run them.
+Loading in parallel is not atomic: a failed load leaves part of the data
+(and every FK back in place); the plain-SQL pipe through psql is the atomic way.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dumpfix import pending
+from dumpfix.catalog import Catalog, QName
+from dumpfix.errors import DumpfixError
+from dumpfix.output import sigterm_as_interrupt
+from dumpfix.pending import Pending
+from dumpfix.toc import Toc, loaded_tables, read_toc
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ParallelOptions:
+    archive: str | None
+    jobs: int
+    dsn: str | None
+    schema: tuple[Path, ...]
+    #: -o DIR: write the plan there instead of running it.
+    output: str | None
+    #: Only put back the FKs an earlier run left off.
+    finish: bool
+
+
+@dataclass(frozen=True)
+class Finished:
+    """What the post step did: FKs validated, and those that failed (one line each)."""
+
+    validated: int
+    failures: tuple[str, ...]
+    #: Whether the run that took them off had finished loading (None: nothing was pending).
+    loaded: bool | None
+
+
+def run_parallel(options: ParallelOptions, say: Say) -> int:
+    """The parallel load, its written plan, or --finish; DumpfixError (exit 2) on any failure."""
+    if options.finish:
+        if not options.dsn:
+            raise DumpfixError("--finish needs --dsn URL: the database whose FKs an earlier run left off")
+        done = finish(options.dsn, options.jobs)
+        if done.loaded is None:
+            say(f"nothing to finish: no {pending.TABLE} in the --dsn database")
+            return 0
+        _report_finished(done, say)
+        if not done.loaded:
+            raise DumpfixError(_PARTIAL)
+        return 0
+    if not options.archive:
+        raise DumpfixError("--jobs needs an archive: a pg_dump -Fc file or -Fd folder")
+    if options.output is None and not options.dsn:
+        raise DumpfixError("--jobs loads into --dsn URL, or writes the plan into -o DIR (with --schema or --dsn)")
+    toc = read_toc(options.archive)
+    catalog = _catalog(options)
+    fks = taken_off(catalog, toc)
+    order = "largest tables first" if toc.by_size else "in the archive's order (a -Fc archive does not tell sizes)"
+    say(f"{len(toc.tables())} tables with {toc.pg_restore}, {options.jobs} jobs, {order}; "
+        f"{len(fks)} FKs off during the load, then back and validated")
+    if options.output is not None:
+        write_plan(Path(options.output), toc, fks, options.jobs)
+        say(f"wrote the plan into {options.output}: run `sh {shlex.quote(os.path.join(options.output, 'restore.sh'))} URL` "
+            f"(Windows: restore.ps1 -Dsn URL)")
+        return 0
+    assert options.dsn is not None
+    return load(options.dsn, toc, fks, options.jobs, say)
+
+
+_PARTIAL = (
+    "an earlier parallel load was interrupted before pg_restore finished: its FKs are back in place, "
+    "but the tables hold part of the archive's data; empty them and run again"
+)
+
+
+def _catalog(options: ParallelOptions) -> Catalog:
+    if options.dsn:
+        from dumpfix.live import load_catalog
+
+        return load_catalog(options.dsn)
+    if not options.schema:
+        raise DumpfixError("-o DIR with --jobs needs the target's schema: --schema FILE_OR_DIR (or --dsn URL)")
+    from dumpfix.schema import load_schema
+
+    return load_schema(options.schema)
+
+
+def taken_off(catalog: Catalog, toc: Toc) -> list[Pending]:
+    """The enforced FKs declared on a table the archive loads (or on a partition root of one).
+
+    An FK only checks rows of its own table: loading the referenced table fires nothing.
+    """
+    loaded = loaded_tables(toc, list(catalog.tables))
+    declared: set[QName] = set()
+    for name in loaded:
+        seen: set[QName] = set()
+        while name not in seen:
+            seen.add(name)
+            declared.add(name)
+            table = catalog.tables.get(name)
+            if table is None or table.parent is None:
+                break
+            name = table.parent
+    return [Pending.of(fk) for fk in catalog.foreign_keys if fk.enforced and fk.table in declared]
+
+
+def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say) -> int:
+    """Pre step, pg_restore -j, post step; the FKs go back however the load ends."""
+    started = time.monotonic()
+    earlier = finish(dsn, jobs)  # a second run finishes the first one before anything else
+    if earlier.loaded is not None:
+        _report_finished(earlier, say)
+        if not earlier.loaded:
+            raise DumpfixError(_PARTIAL)
+        say("the earlier run had loaded the archive already: nothing loaded again")
+        return 0
+    _execute(dsn, pending.pre_step(fks))
+    failure: str | None = None
+    with sigterm_as_interrupt():
+        try:
+            failure = _pg_restore(dsn, toc, jobs)
+            if failure is None:
+                _execute(dsn, pending.LOADED)
+        except KeyboardInterrupt:
+            finish(dsn, jobs)  # nothing stays unprotected
+            say("interrupted: every FK is back in place; the tables hold part of the archive's data")
+            raise
+        except Exception:
+            finish(dsn, jobs)
+            raise
+        done = finish(dsn, jobs)
+    if failure is not None:
+        _raise_failures(done)
+        raise DumpfixError(f"pg_restore failed: {failure}; every FK is back in place, but the tables hold "
+                           "part of the archive's data (a parallel load is not atomic)")
+    _raise_failures(done)
+    say(f"loaded {len(toc.tables())} tables in {time.monotonic() - started:.1f} s; "
+        f"{done.validated} FKs back and validated")
+    return 0
+
+
+def _report_finished(done: Finished, say: Say) -> None:
+    _raise_failures(done)
+    say(f"finished an earlier run: {done.validated} FKs back in place and validated")
+
+
+def _raise_failures(done: Finished) -> None:
+    """Orphan rows: the FKs are in place (NOT VALID) and pending; one line names each and a key."""
+    if done.failures:
+        raise DumpfixError(
+            f"{len(done.failures)} FK(s) are back in place, NOT VALID (they check new rows), but rows break them: "
+            + "; ".join(done.failures)
+            + ": fix those rows, then run `dumpfix --finish --dsn URL` to validate"
+        )
+
+
+def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
+    """Run the load; the last error line when it fails, None when it succeeds."""
+    with tempfile.TemporaryDirectory(prefix="dumpfix-") as folder:
+        listing = os.path.join(folder, "restore.list")
+        with open(listing, "w", encoding="utf-8") as f:
+            f.write(toc.list_file())
+        args = [toc.pg_restore.path, "-j", str(jobs), "--data-only", "--exit-on-error", "-L", listing,
+                "-d", dsn, toc.archive]
+        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _, err = proc.communicate()
+        except BaseException:
+            proc.terminate()
+            proc.wait()
+            raise
+    if proc.returncode == 0:
+        return None
+    lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return " ".join((errors or lines or [f"exit status {proc.returncode}"])[0].split())
+
+
+def _connect(dsn: str) -> Any:
+    from dumpfix.live import _connect as connect  # its one-line errors, timeouts and conninfo handling
+
+    return connect(dsn)
+
+
+def _execute(dsn: str, sql: str) -> None:
+    """One transaction of SQL; a server error becomes one line (exit 2)."""
+    import psycopg
+
+    with _connect(dsn) as conn:
+        try:
+            conn.execute(sql)
+            conn.commit()
+        except psycopg.Error as e:
+            raise DumpfixError(f"--dsn: {_one_line(e)}") from None
+
+
+def finish(dsn: str, jobs: int) -> Finished:
+    """Put back what dumpfix.pending_fks lists, validate in parallel, then drop the table if all passed."""
+    import psycopg
+
+    with _connect(dsn) as conn:
+        row = conn.execute(f"SELECT pg_catalog.to_regclass('{pending.TABLE}') IS NOT NULL").fetchone()
+        if not row or not row[0]:
+            return Finished(0, (), None)
+        loaded = conn.execute(f"SELECT coalesce(bool_and(loaded), true) FROM {pending.TABLE}").fetchone()[0]
+        try:
+            conn.execute(pending.RESTORE)
+            conn.commit()
+        except psycopg.Error as e:
+            raise DumpfixError(f"--dsn: cannot put the FKs back: {_one_line(e)}") from None
+        todo = [(t, n) for t, n in conn.execute(pending.PENDING_VALIDATION).fetchall()]
+        conn.rollback()
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        results = list(pool.map(lambda fk: _validate(dsn, *fk), todo))
+    failures = tuple(r for r in results if r is not None)
+    if not failures:
+        _execute(dsn, pending.FINISH)
+    return Finished(len(todo) - len(failures), failures, bool(loaded))
+
+
+def _validate(dsn: str, table: str, name: str) -> str | None:
+    """VALIDATE one FK on a connection of its own; the violation in words when it fails."""
+    import psycopg
+
+    with _connect(dsn) as conn:
+        try:
+            conn.execute(pending.validate_step(table, name))
+            conn.commit()
+        except psycopg.Error as e:
+            detail = e.diag.message_detail
+            return f"FK {name} on {table}: " + (" ".join(detail.split()) if detail else _one_line(e))
+    return None
+
+
+def _one_line(error: BaseException) -> str:
+    diag = getattr(error, "diag", None)
+    text = getattr(diag, "message_primary", None) or str(error)
+    return " ".join(text.split())
+
+
+def write_plan(folder: Path, toc: Toc, fks: list[Pending], jobs: int) -> None:
+    """The three steps as files, and the scripts that run them (see the scripts' headers)."""
+    from dumpfix.scripts import powershell, shell
+
+    folder.mkdir(parents=True, exist_ok=True)
+    validate = folder / "validate"
+    validate.mkdir(exist_ok=True)
+    for old in validate.glob("*.sql"):
+        old.unlink()
+    files = {
+        "pre.sql": pending.pre_step(fks),
+        "restore.list": toc.list_file(),
+        "loaded.sql": pending.LOADED,
+        "post.sql": pending.RESTORE,
+        "finish.sql": pending.FINISH,
+    }
+    for i, fk in enumerate((p for p in fks if p.validated), 1):
+        files[f"validate/{i:04d}.sql"] = pending.validate_step(str(fk.table), fk.name)
+    archive = os.path.abspath(toc.archive)
+    files["restore.sh"] = shell(archive, jobs)
+    files["restore.ps1"] = powershell(archive, jobs)
+    for name, text in files.items():
+        with open(folder / name, "w", encoding="utf-8", newline="\r\n" if name.endswith(".ps1") else "\n") as f:
+            f.write(text)
+    os.chmod(folder / "restore.sh", 0o755)
