@@ -26,14 +26,21 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO / "bench"))
 
-import pgharness  # noqa: E402
 import run as shop  # noqa: E402  (bench/run.py: the schema and the fill)
+
+import pgharness  # noqa: E402
 
 
 def _timed(args: list[str], env: dict[str, str], shell: bool = False) -> float:
     start = time.perf_counter()
-    result = subprocess.run(args if not shell else " ".join(args), env=env, shell=shell, capture_output=True,
-                            stdin=subprocess.DEVNULL, check=False)
+    result = subprocess.run(
+        args if not shell else " ".join(args),
+        env=env,
+        shell=shell,
+        capture_output=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     seconds = time.perf_counter() - start
     if result.returncode != 0:
         raise SystemExit(f"{args[0]} failed: {result.stderr.decode(errors='replace')[-2000:]}")
@@ -61,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
             pgharness.pg_dump(server, source, "--data-only", "-Fd", "-f", str(archive))
             schema = pgharness.schema_dump(server, source)
             size = sum(p.stat().st_size for p in archive.iterdir()) / 1e6
-            print(f"users {n}: archive {size:.0f} MB (uncompressed -Fd: "
-                  f"{sum(1 for _ in archive.glob('*.dat*'))} data files), PostgreSQL {server.version}, "
-                  f"{os.cpu_count()} cores")
+            print(
+                f"users {n}: archive {size:.0f} MB (uncompressed -Fd: "
+                f"{sum(1 for _ in archive.glob('*.dat*'))} data files), PostgreSQL {server.version}, "
+                f"{os.cpu_count()} cores"
+            )
 
             def fresh() -> pgharness.Target:
                 return pgharness.create_target(server, schema)
@@ -73,31 +82,77 @@ def main(argv: list[str] | None = None) -> int:
 
             def superuser(n_jobs: int) -> float:
                 t = fresh()
-                s = _timed([str(bins / "pg_restore"), "-j", str(n_jobs), "--data-only", "--disable-triggers",
-                            "-d", server.dsn(t.dbname), str(archive)], server.env())
+                s = _timed(
+                    [
+                        str(bins / "pg_restore"),
+                        "-j",
+                        str(n_jobs),
+                        "--data-only",
+                        "--disable-triggers",
+                        "-d",
+                        server.dsn(t.dbname),
+                        str(archive),
+                    ],
+                    server.env(),
+                )
                 drop(t)
                 return s
 
             def owner(n_jobs: int) -> float:
                 t = fresh()
-                s = _timed([sys.executable, "-m", "dumpfix", str(archive), "--dsn", server.dsn(t.dbname, t.owner),
-                            "--jobs", str(n_jobs), "-q"], env_dumpfix)
+                s = _timed(
+                    [
+                        sys.executable,
+                        "-m",
+                        "dumpfix",
+                        str(archive),
+                        "--dsn",
+                        server.dsn(t.dbname, t.owner),
+                        "--jobs",
+                        str(n_jobs),
+                        "-q",
+                    ],
+                    env_dumpfix,
+                )
                 drop(t)
                 return s
 
             def plain() -> float:
                 t = fresh()
                 q = pgharness.quote_ident
-                cmd = [f"{bins}/pg_restore", "-f", "-", str(archive), "|", sys.executable, "-m", "dumpfix", "-",
-                       "--dsn", f"'{server.dsn(t.dbname, t.owner)}'", "-q", "|", f"{bins}/psql", "-X", "-q",
-                       "-v", "ON_ERROR_STOP=1", "-d", q(t.dbname).replace('"', ""), "-o", "/dev/null"]
+                cmd = [
+                    f"{bins}/pg_restore",
+                    "-f",
+                    "-",
+                    str(archive),
+                    "|",
+                    sys.executable,
+                    "-m",
+                    "dumpfix",
+                    "-",
+                    "--dsn",
+                    f"'{server.dsn(t.dbname, t.owner)}'",
+                    "-q",
+                    "|",
+                    f"{bins}/psql",
+                    "-X",
+                    "-q",
+                    "-v",
+                    "ON_ERROR_STOP=1",
+                    "-d",
+                    q(t.dbname).replace('"', ""),
+                    "-o",
+                    "/dev/null",
+                ]
                 s = _timed(cmd, env_dumpfix | server.env(t.owner) | {"PYTHONPATH": str(REPO)}, shell=True)
                 drop(t)
                 return s
 
             one = statistics.median(plain() for _ in range(args.runs))
-            print(f"{'N':>3} {'superuser -j N s':>17} {'owner dumpfix -j N s':>21} {'ratio':>6} "
-                  f"{'one-transaction plain s':>24} {'ratio':>6}")
+            print(
+                f"{'N':>3} {'superuser -j N s':>17} {'owner dumpfix -j N s':>21} {'ratio':>6} "
+                f"{'one-transaction plain s':>24} {'ratio':>6}"
+            )
             for n_jobs in jobs:
                 su = statistics.median(superuser(n_jobs) for _ in range(args.runs))
                 ow = statistics.median(owner(n_jobs) for _ in range(args.runs))

@@ -170,8 +170,11 @@ def build_dumps(size: str, out: Path, servers: Servers, formats: list[str]) -> D
         for proc in sessions:
             _finish(proc)
         dumps.schema.write_bytes(pgharness.schema_dump(server, db))
-        print(f"[{size}] filled in {time.perf_counter() - t0:.0f} s; pg_dump {', '.join(missing)} ...",
-              file=sys.stderr, flush=True)
+        print(
+            f"[{size}] filled in {time.perf_counter() - t0:.0f} s; pg_dump {', '.join(missing)} ...",
+            file=sys.stderr,
+            flush=True,
+        )
         procs = [_pg_dump_async(server, db, FORMATS[fmt], files[fmt]) for fmt in missing]
         for proc in procs:
             _finish(proc)
@@ -347,7 +350,9 @@ def report(results: list[Result]) -> str:
             f" {r.ratio:>6.2f} {r.peak_rss / MB:>11.0f}{restore}"
         )
     lines.append("ratio: median over paired runs of dumpfix time / cp time; restore ratio: owner / replica (medians).")
-    lines.append("fixed replica: the rewritten dump loaded with FK checks off (dumpfix's own statements, no FK checks).")
+    lines.append(
+        "fixed replica: the rewritten dump loaded with FK checks off (dumpfix's own statements, no FK checks)."
+    )
     for fmt, variant in [(f, v) for f in FORMATS for v in VARIANTS]:
         rows = sorted((r for r in results if r.fmt == fmt and r.variant == variant), key=lambda r: r.bytes)
         if len(rows) >= 2:
@@ -396,8 +401,9 @@ def main(argv: list[str] | None = None) -> int:
                     result = bench_one(size, fmt, variant, dumps.files[fmt], dumps.schema, args.runs, args.out)
                     if fmt in restore:
                         print(f"[{size}] restoring {fmt} {variant} ...", file=sys.stderr, flush=True)
-                        result = bench_restore(result, dumps.files[fmt], dumps.schema, servers, args.out,
-                                               args.restore_runs, replica)
+                        result = bench_restore(
+                            result, dumps.files[fmt], dumps.schema, servers, args.out, args.restore_runs, replica
+                        )
                         replica = result.restore_replica
                     results.append(result)
     finally:

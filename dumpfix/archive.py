@@ -78,12 +78,16 @@ def run_parallel(options: ParallelOptions, say: Say) -> int:
     catalog = _catalog(options)
     fks = taken_off(catalog, toc)
     order = "largest tables first" if toc.by_size else "in the archive's order (a -Fc archive does not tell sizes)"
-    say(f"{len(toc.tables())} tables with {toc.pg_restore}, {options.jobs} jobs, {order}; "
-        f"{len(fks)} FKs off during the load, then back and validated")
+    say(
+        f"{len(toc.tables())} tables with {toc.pg_restore}, {options.jobs} jobs, {order}; "
+        f"{len(fks)} FKs off during the load, then back and validated"
+    )
     if options.output is not None:
         write_plan(Path(options.output), toc, fks, options.jobs)
-        say(f"wrote the plan into {options.output}: run `sh {shlex.quote(os.path.join(options.output, 'restore.sh'))} URL` "
-            f"(Windows: restore.ps1 -Dsn URL)")
+        say(
+            f"wrote the plan into {options.output}: run `sh {shlex.quote(os.path.join(options.output, 'restore.sh'))} URL` "
+            f"(Windows: restore.ps1 -Dsn URL)"
+        )
         return 0
     assert options.dsn is not None
     return load(options.dsn, toc, fks, options.jobs, say)
@@ -153,11 +157,15 @@ def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say) -> int:
         done = finish(dsn, jobs)
     if failure is not None:
         _raise_failures(done)
-        raise DumpfixError(f"pg_restore failed: {failure}; every FK is back in place, but the tables hold "
-                           "part of the archive's data (a parallel load is not atomic)")
+        raise DumpfixError(
+            f"pg_restore failed: {failure}; every FK is back in place, but the tables hold "
+            "part of the archive's data (a parallel load is not atomic)"
+        )
     _raise_failures(done)
-    say(f"loaded {len(toc.tables())} tables in {time.monotonic() - started:.1f} s; "
-        f"{done.validated} FKs back and validated")
+    say(
+        f"loaded {len(toc.tables())} tables in {time.monotonic() - started:.1f} s; "
+        f"{done.validated} FKs back and validated"
+    )
     return 0
 
 
@@ -182,8 +190,18 @@ def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
         listing = os.path.join(folder, "restore.list")
         with open(listing, "w", encoding="utf-8") as f:
             f.write(toc.list_file())
-        args = [toc.pg_restore.path, "-j", str(jobs), "--data-only", "--exit-on-error", "-L", listing,
-                "-d", dsn, toc.archive]
+        args = [
+            toc.pg_restore.path,
+            "-j",
+            str(jobs),
+            "--data-only",
+            "--exit-on-error",
+            "-L",
+            listing,
+            "-d",
+            dsn,
+            toc.archive,
+        ]
         proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
             _, err = proc.communicate()

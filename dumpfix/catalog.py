@@ -7,8 +7,8 @@ folded to lower case, quoted ones kept as written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
 from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import NamedTuple, Protocol
 
 from pglast import keywords
@@ -26,9 +26,7 @@ class QName(NamedTuple):
 
 _SAFE_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
 # PostgreSQL's quote_identifier() quotes every keyword that is not unreserved.
-_QUOTED_KEYWORDS = frozenset(
-    keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS
-)
+_QUOTED_KEYWORDS = frozenset(keywords.RESERVED_KEYWORDS | keywords.COL_NAME_KEYWORDS | keywords.TYPE_FUNC_NAME_KEYWORDS)
 
 
 def quote_ident(name: str) -> str:
@@ -101,9 +99,7 @@ class ForeignKey:
 
     def definition(self) -> str:
         """The constraint as ADD CONSTRAINT takes it back, in pg_get_constraintdef's words."""
-        parts = [
-            f"FOREIGN KEY ({_idents(self.columns)}) REFERENCES {self.ref_table}({_idents(self.ref_columns)})"
-        ]
+        parts = [f"FOREIGN KEY ({_idents(self.columns)}) REFERENCES {self.ref_table}({_idents(self.ref_columns)})"]
         if self.match_full:
             parts.append("MATCH FULL")
         if self.on_update != "a":

@@ -66,13 +66,23 @@ class TableDraft:
     @classmethod
     def of(cls, table: Table) -> TableDraft:
         return cls(
-            table.name, dict(table.columns), table.primary_key, list(table.unique_keys), table.parent,
-            table.partitioned, list(table.triggers),
+            table.name,
+            dict(table.columns),
+            table.primary_key,
+            list(table.unique_keys),
+            table.parent,
+            table.partitioned,
+            list(table.triggers),
         )
 
     def freeze(self) -> Table:
         return Table(
-            self.name, dict(self.columns), self.primary_key, list(self.unique_keys), self.parent, self.partitioned,
+            self.name,
+            dict(self.columns),
+            self.primary_key,
+            list(self.unique_keys),
+            self.parent,
+            self.partitioned,
             list(self.triggers),
         )
 
@@ -151,9 +161,7 @@ class CatalogEditor:
     # -- keys and constraints ------------------------------------------------
     def add_key(self, table: TableDraft, primary: bool, columns: tuple[str, ...], name: str | None) -> None:
         kind = "pkey" if primary else "key"
-        name = name or choose_name(
-            table.name.name, None if primary else columns, kind, self.taken(table.name.schema)
-        )
+        name = name or choose_name(table.name.name, None if primary else columns, kind, self.taken(table.name.schema))
         self.named_keys[(table.name, name)] = NamedKey(kind, columns)
         if primary:
             table.primary_key = columns
@@ -382,8 +390,5 @@ class CatalogEditor:
         table.unique_keys.extend(k for k in parent.unique_keys if k not in table.unique_keys)
         own_triggers = {t.name for t in table.triggers}
         for trigger in parent.triggers if triggers else ():
-            if (
-                trigger.name not in own_triggers
-                and (parent.name, trigger.name) not in self.statement_triggers
-            ):
+            if trigger.name not in own_triggers and (parent.name, trigger.name) not in self.statement_triggers:
                 table.triggers.append(replace(trigger, table=table.name))

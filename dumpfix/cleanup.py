@@ -20,6 +20,7 @@ import codecs
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast import parse_sql
 from pglast.parser import ParseError
@@ -27,8 +28,8 @@ from pglast.parser import ParseError
 from dumpfix import statements
 from dumpfix.dumpfile import copy_data_end, line_number
 from dumpfix.errors import DumpError
-from dumpfix.lexer import in_quoted, skip_space, statement_end
 from dumpfix.input import Input
+from dumpfix.lexer import in_quoted, skip_space, statement_end
 
 #: Settings pg_dump writes that a supported older server (12+) rejects, with the first
 #: major version that knows them (pg_dump's _doSetFixedOutputState and the per-table
@@ -324,7 +325,7 @@ def _copy_end(source: Input, pos: int, n: int) -> tuple[int, int | None]:
     buf = source.data
     head_end = statement_end(buf, pos, n)
     try:
-        copy = parse_sql(bytes(buf[pos:head_end]).decode("utf-8", "surrogateescape"))[0].stmt
+        copy: Any = parse_sql(bytes(buf[pos:head_end]).decode("utf-8", "surrogateescape"))[0].stmt
     except ParseError as e:
         raise DumpError(f"cannot parse COPY statement: {e}") from None
     if not getattr(copy, "is_from", False) or copy.filename is not None or copy.is_program:

@@ -353,8 +353,22 @@ def _read_config(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 #: Parameters that name this run's files or actions, not settings a project keeps.
 _NOT_SETTINGS = frozenset(
-    {"inputs", "output", "config", "check", "in_place", "verify", "server_dsn", "graph", "print_deferrable_migration",
-     "print_deferrable_revert", "help", "version", "jobs", "finish"}
+    {
+        "inputs",
+        "output",
+        "config",
+        "check",
+        "in_place",
+        "verify",
+        "server_dsn",
+        "graph",
+        "print_deferrable_migration",
+        "print_deferrable_revert",
+        "help",
+        "version",
+        "jobs",
+        "finish",
+    }
 )
 
 
@@ -379,7 +393,11 @@ _VERSION = _Version()
 @click.command(epilog=EXAMPLES, context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("inputs", metavar="IN...", nargs=-1)
 @click.option("-o", "--output", metavar="OUT", help="Write here (atomically) instead of stdout.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if any dump would be rewritten (and say why), 0 if all restore as they are.")
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Write nothing; exit 1 if any dump would be rewritten (and say why), 0 if all restore as they are.",
+)
 @click.option("--in-place", is_flag=True, help="Rewrite each dump that needs it in its own file, atomically.")
 @click.option(
     "--verify",
@@ -452,13 +470,21 @@ _VERSION = _Version()
     "running meta-commands hidden in the data: use only on dumps of databases you trust.",
 )
 @click.option("--explain", is_flag=True, help="Describe the plan on stderr.")
-@click.option("--graph", metavar="FILE", help="Draw the FK graph, cycles and cut FKs: Graphviz for .dot/.gv, Mermaid for .mmd/.md.")
+@click.option(
+    "--graph",
+    metavar="FILE",
+    help="Draw the FK graph, cycles and cut FKs: Graphviz for .dot/.gv, Mermaid for .mmd/.md.",
+)
 @click.option(
     "--print-deferrable-migration",
     is_flag=True,
     help="Print the migration making the FKs DEFERRABLE INITIALLY DEFERRED (those in IN's cycles, or all of the schema's).",
 )
-@click.option("--print-deferrable-revert", is_flag=True, help="Print the migration giving the FKs back their declared deferrability.")
+@click.option(
+    "--print-deferrable-revert",
+    is_flag=True,
+    help="Print the migration giving the FKs back their declared deferrability.",
+)
 @click.option(
     "--config",
     metavar="FILE",
@@ -474,7 +500,9 @@ _VERSION = _Version()
     help="Load a custom (-Fc) or directory (-Fd) archive with pg_restore -j N into --dsn as the tables' owner "
     "(FKs off, then back and validated), or write that plan and its scripts into -o DIR. Not atomic.",
 )
-@click.option("--finish", is_flag=True, help="Put back (and validate) the FKs an interrupted --jobs load left off in --dsn.")
+@click.option(
+    "--finish", is_flag=True, help="Put back (and validate) the FKs an interrupted --jobs load left off in --dsn."
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors on stderr (no notices, no progress).")
 @click.option("-v", "--verbose", is_flag=True, help="Show tracebacks on errors.")
 @click.version_option(__version__, prog_name="dumpfix")
@@ -523,8 +551,13 @@ def command(
         else:
             raise click.UsageError("--schema and --dsn both give the schema: use one")
     given = {
-        "bulk": bulk, "strategy": strategy, "no_staging": no_staging, "role": role == Role.USER.value,
-        "wrap": wrap, "explain": explain, "strip_restrict": strip_restrict,
+        "bulk": bulk,
+        "strategy": strategy,
+        "no_staging": no_staging,
+        "role": role == Role.USER.value,
+        "wrap": wrap,
+        "explain": explain,
+        "strip_restrict": strip_restrict,
         "print_deferrable_migration": print_deferrable_migration,
         "print_deferrable_revert": print_deferrable_revert,
     }
@@ -570,8 +603,14 @@ def command(
 
 
 def _parallel(
-    inputs: tuple[str, ...], output: str | None, schema: tuple[Path, ...], dsn: str | None,
-    jobs: int | None, finish: bool, quiet: bool, verbose: bool,
+    inputs: tuple[str, ...],
+    output: str | None,
+    schema: tuple[Path, ...],
+    dsn: str | None,
+    jobs: int | None,
+    finish: bool,
+    quiet: bool,
+    verbose: bool,
 ) -> None:
     """--jobs / --finish: an archive loaded in parallel (archive.py); exits like any run."""
     from dumpfix.archive import ParallelOptions, run_parallel
@@ -644,8 +683,14 @@ def _flag(name: str, ctx: click.Context) -> str:
 
 
 def _mode(
-    inputs: tuple[str, ...], output: str | None, check: bool, in_place: bool, graph: str | None,
-    migration: bool, revert: bool, verify: bool = False,
+    inputs: tuple[str, ...],
+    output: str | None,
+    check: bool,
+    in_place: bool,
+    graph: str | None,
+    migration: bool,
+    revert: bool,
+    verify: bool = False,
 ) -> Mode:
     """The one mode the flags ask for; contradictions are usage errors (exit 2)."""
     if migration or revert:

@@ -121,8 +121,7 @@ class DdlApplier:
 
     def set_variable(self, node: Node) -> None:
         if node.kind == VariableSetKind.VAR_RESET_ALL or (
-            node.name == "search_path"
-            and node.kind in (VariableSetKind.VAR_SET_DEFAULT, VariableSetKind.VAR_RESET)
+            node.name == "search_path" and node.kind in (VariableSetKind.VAR_SET_DEFAULT, VariableSetKind.VAR_RESET)
         ):
             self.set_search_path(["$user", "public"])
         elif node.name == "search_path" and node.kind == VariableSetKind.VAR_SET_VALUE:
@@ -372,13 +371,9 @@ class DdlApplier:
         params = node.indexParams or ()
         plain = all(param.name for param in params)
         columns = tuple(p.name or "expr" for p in params)
-        name = node.idxname or choose_name(
-            table.name.name, columns, "idx", self.edit.taken(table.name.schema)
-        )
+        name = node.idxname or choose_name(table.name.name, columns, "idx", self.edit.taken(table.name.schema))
         is_key = bool(node.unique) and plain and node.whereClause is None
-        self.edit.add_index(
-            QName(table.name.schema, name), IndexInfo(table.name, columns if plain else None, is_key)
-        )
+        self.edit.add_index(QName(table.name.schema, name), IndexInfo(table.name, columns if plain else None, is_key))
 
     def create_trigger(self, node: Node) -> None:
         """User triggers only: FK checks are system triggers (RI_FKey_* functions)."""
@@ -412,7 +407,7 @@ _SERIAL_TYPES = frozenset({"serial", "serial4", "bigserial", "serial8", "smallse
 
 def _serial(node: Any) -> bool:
     """serial and its kin: an integer with a sequence's DEFAULT (migrations write it)."""
-    names = node.typeName.names if node.typeName is not None else ()
+    names: Any = node.typeName.names if node.typeName is not None else ()
     return len(names) == 1 and getattr(names[0], "sval", None) in _SERIAL_TYPES
 
 

@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from pglast import parse_sql
 from pglast.parser import ParseError
@@ -21,8 +22,8 @@ from pglast.parser import ParseError
 from dumpfix.catalog import quote_ident
 from dumpfix.errors import DumpError
 from dumpfix.input import Input, read
-from dumpfix.settings import Settings, followed, may_set
 from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
+from dumpfix.settings import Settings, followed, may_set
 
 # How many INSERT statements one pattern match takes: bounds the regex
 # engine's bookkeeping while keeping Python steps rare.
@@ -84,9 +85,7 @@ _COPY_HEADER = re.compile(
     re.IGNORECASE,
 )
 _SEARCH_PATH_SET = re.compile(rb"SET\s+(?:SESSION\s+)?search_path\b", re.IGNORECASE)
-_SEARCH_PATH_CONFIG = re.compile(
-    rb"SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'", re.IGNORECASE
-)
+_SEARCH_PATH_CONFIG = re.compile(rb"SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'", re.IGNORECASE)
 _CLIENT_ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", re.IGNORECASE)
 _COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
 _INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
@@ -296,8 +295,13 @@ def _chunk(prefix: bytes, first: bytes, further: bytes) -> re.Pattern[bytes]:
     compared in one loop of the regex engine, where a literal takes one of its
     steps per character (a quarter of a short statement's time)."""
     return re.compile(
-        rb"(?:\r?\n)?(?P<prefix>" + re.escape(prefix) + rb")" + first
-        + rb"(?:\r?\n(?P=prefix)" + further + rb"){0,%d}+" % (_RUN_LENGTH - 1)
+        rb"(?:\r?\n)?(?P<prefix>"
+        + re.escape(prefix)
+        + rb")"
+        + first
+        + rb"(?:\r?\n(?P=prefix)"
+        + further
+        + rb"){0,%d}+" % (_RUN_LENGTH - 1)
     )
 
 
@@ -395,7 +399,7 @@ def _copy_block(
     head_end = statement_end(buf, pos, n)
     statement = bytes(buf[pos:head_end])
     try:
-        copy = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
+        copy: Any = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
     except ParseError as e:
         raise DumpError(f"cannot parse COPY statement: {e}") from None
     if not copy.is_from or copy.filename is not None or copy.is_program:
@@ -450,6 +454,7 @@ def copy_data_end(source: Input, data_start: int, n: int) -> int:
 
 def _new_search_path(statement: bytes, encoding: str) -> tuple[str, ...] | None:
     """The search_path a SET search_path or set_config('search_path', ...) establishes."""
+    stmt: Any
     if _SEARCH_PATH_SET.match(statement):
         stmt = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
         names = [a.val.sval for a in (stmt.args or ()) if hasattr(a, "val")]

@@ -27,8 +27,10 @@ def explain(analysis: Analysis) -> str:
                 cols = ", ".join(edge.deferral.nulled)
                 rewrite = plan.rewrites.get(edge.source)
                 if rewrite is not None and rewrite.staged and edge.deferral.forward_only:
-                    lines.append(f"    staged: {edge.fk.table} loads through a temporary table in one INSERT ... "
-                                 f"SELECT, which checks its self-reference once every row is in ({fk})")
+                    lines.append(
+                        f"    staged: {edge.fk.table} loads through a temporary table in one INSERT ... "
+                        f"SELECT, which checks its self-reference once every row is in ({fk})"
+                    )
                     continue
                 which = "rows pointing ahead" if edge.deferral.forward_only else "rows"
                 via = " (staged: a temporary table, then INSERT ... SELECT)" if rewrite and rewrite.staged else ""

@@ -117,9 +117,7 @@ def cheapest_cut(
         if order is None:
             return None
         # How far the resulting order strays from the given one: pairs swapped.
-        moved = sum(
-            1 for i, a in enumerate(order) for b in order[i + 1 :] if position[a] > position[b]
-        )
+        moved = sum(1 for i, a in enumerate(order) for b in order[i + 1 :] if position[a] > position[b])
         return (sum(cost(i) for i in cut), moved, len(cut), tuple(sorted(cut)))
 
     best: tuple[tuple[int, int, int, tuple[int, ...]], frozenset[int]] | None = None
@@ -133,9 +131,9 @@ def cheapest_cut(
         return best[1] if best else None
     # Greedy: cut everything breakable, then give back the costliest edges
     # that keep the graph acyclic.
-    cut = set(candidates)
+    removed = set(candidates)
     for i in sorted(candidates, key=lambda i: -cost(i)):
-        kept = [e for j, e in enumerate(edges) if (j not in cut or j == i) and e[0] != e[1]]
+        kept = [e for j, e in enumerate(edges) if (j not in removed or j == i) and e[0] != e[1]]
         if stable_order(nodes, kept) is not None:
-            cut.discard(i)
-    return frozenset(cut)
+            removed.discard(i)
+    return frozenset(removed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from pglast import parse_sql
 
@@ -21,9 +22,7 @@ _LEADING = re.compile(
     rb"(?:SET\s+SESSION\s+AUTHORIZATION\b|ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+DISABLE\s+TRIGGER\b)",
     re.IGNORECASE,
 )
-_TRAILING = re.compile(
-    rb"ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+ENABLE\s+TRIGGER\b", re.IGNORECASE
-)
+_TRAILING = re.compile(rb"ALTER\s+TABLE\s+(?:ONLY\s+)?\S+\s+ENABLE\s+TRIGGER\b", re.IGNORECASE)
 #: INSERT prefixes a temporary table cannot stand in for: DEFAULT VALUES rows and
 #: OVERRIDING USER VALUE (identities generated anew) mean the target's defaults.
 _NOT_STAGEABLE_PREFIX = re.compile(rb"(?:DEFAULT\s+VALUES|OVERRIDING\s+USER\s+VALUE)", re.IGNORECASE)
@@ -156,7 +155,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         else:
             break
     units = []
-    barriers = []
+    barriers: list[tuple[int, int]] = []
     ddl_barriers: dict[int, int] = {}
     segment = 0
     for n, group in enumerate(groups):
@@ -182,8 +181,16 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         for item in items[: groups[0][0]]
     )
     return Layout(
-        items, starts[0], units, end, reconnect, earlier, max(numbers, default=0),
-        earlier_head=head, barriers=barriers, ddl_barriers=ddl_barriers,
+        items,
+        starts[0],
+        units,
+        end,
+        reconnect,
+        earlier,
+        max(numbers, default=0),
+        earlier_head=head,
+        barriers=barriers,
+        ddl_barriers=ddl_barriers,
     )
 
 
@@ -276,7 +283,8 @@ def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | No
     if items[after].kind is not Kind.STATEMENT or insert is None or insert.group(1).decode() != name.group()[8:]:
         return None
     create = parse_sql(bytes(buf[items[before].start : items[before].end]).decode(first.encoding, "surrogateescape"))
-    source = create[0].stmt.query.fromClause[0]
+    stmt: Any = create[0].stmt
+    source = stmt.query.fromClause[0]
     return QName(source.schemaname or first.search_path[0], source.relname)
 
 

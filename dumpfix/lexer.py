@@ -41,7 +41,8 @@ def _token(tag: str, without_default: bool) -> bytes:
         rb"'[^']*+'"  # standard string; '' is two adjacent strings, same bounds
         rb"|[^;'\"$/\-" + _IDENT_START + rb"]++"  # anything else, in runs
         rb"|[Ee]'(?:[^'\\]++|\\[\s\S]|'')*+'"  # E'' string: backslash escapes
-        rb"|" + word  # identifier or keyword
+        rb"|"
+        + word  # identifier or keyword
         + rb'|"[^"]*+"'  # quoted identifier
         rb"|--[^\n]*+"  # line comment
         rb"|/\*(?:[^*/]++|\*(?!/)|/(?!\*))*+\*/"  # block comment (not nested: slow path)

@@ -31,7 +31,13 @@ if TYPE_CHECKING:
     from dumpfix.refusals import Need
 
 __all__ = [
-    "Inspection", "RestoreCheck", "inspect", "load_catalog", "restore_check", "role_capabilities", "server_version",
+    "Inspection",
+    "RestoreCheck",
+    "inspect",
+    "load_catalog",
+    "restore_check",
+    "role_capabilities",
+    "server_version",
 ]
 
 _TRIGGER_TYPE_INSERT = 1 << 2
@@ -95,7 +101,7 @@ def _server_major(conn: psycopg.Connection[Any]) -> int:
 
 def _rows(conn: psycopg.Connection[Any], sql: str) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
-        cur.execute(sql.format(relations=_RELATIONS))  # type: ignore[arg-type]
+        cur.execute(sql.format(relations=_RELATIONS))
         return cur.fetchall()
 
 
@@ -342,7 +348,6 @@ def restore_check(dsn: str, needs: Sequence[Need], tables: Sequence[QName]) -> R
     Inserting needs USAGE on the table's schema too, which has_table_privilege
     does not look at: it is checked with INSERT.
     """
-    from dumpfix.refusals import Need
 
     with _connect(dsn) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -17,9 +17,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from dumpfix import statements
-from dumpfix.statements import BEGIN, COMMIT
 from dumpfix.catalog import Catalog, ForeignKey
 from dumpfix.fix import Analysis
+from dumpfix.statements import BEGIN, COMMIT
 
 
 def cycle_fks(analysis: Analysis) -> list[ForeignKey]:

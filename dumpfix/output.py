@@ -178,7 +178,7 @@ def _compressor(kind: str, out: BinaryIO) -> Iterator[BinaryIO]:
             import zstandard
         except ImportError:
             raise DumpfixError("zstd output needs the zstandard package: pip install 'dumpfix[zstd]'") from None
-        packed = zstandard.ZstdCompressor().stream_writer(out, closefd=False)  # type: ignore[assignment]
+        packed = zstandard.ZstdCompressor().stream_writer(out, closefd=False)
     yield packed
     packed.close()
 

@@ -29,7 +29,8 @@ import signal
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
-from dumpfix.dumpfile import Item, Kind, Splitter, split_items as split_in_one
+from dumpfix.dumpfile import Item, Kind, Splitter
+from dumpfix.dumpfile import split_items as split_in_one
 from dumpfix.input import Input
 from dumpfix.settings import Settings, followed
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 from dumpfix import graph
 from dumpfix.catalog import Catalog, ForeignKey, QName, Table
-from dumpfix.errors import PlanError
 from dumpfix.dumpfile import line_number
+from dumpfix.errors import PlanError
 from dumpfix.layout import Layout, Unit
 from dumpfix.stats import Stats, estimated_rows
 
@@ -447,17 +448,24 @@ def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
     # FKs of tables the dump creates after its data begins do not exist before it: they
     # stay in force, as in the input, whose order --bulk keeps.
     fks = [
-        fk for fk in catalog.foreign_keys
+        fk
+        for fk in catalog.foreign_keys
         if fk.enforced and catalog.root_of(fk.table) in present and fk.table not in catalog.late_tables
     ]
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
     plan = Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=tuple(fks))
     for fk in fks:
         if plan.dropped(fk) and not fk.ref_columns:
-            when = "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK" if plan.unenforced else (
-                "before PostgreSQL 18 drops and re-creates each FK")
-            hint = "--target-version 18.4 where the server is 18.4 or later" if plan.unenforced else (
-                "--target-version 18 where the server is 18")
+            when = (
+                "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK"
+                if plan.unenforced
+                else ("before PostgreSQL 18 drops and re-creates each FK")
+            )
+            hint = (
+                "--target-version 18.4 where the server is 18.4 or later"
+                if plan.unenforced
+                else ("--target-version 18 where the server is 18")
+            )
             raise PlanError(
                 f"--bulk {when}, and {fk.name} on {fk.table} references {fk.ref_table}, "
                 f"whose key the schema does not show: give its definition too, or {hint}"
@@ -511,12 +519,17 @@ def _choose(nodes: list[QName], cross: list[Edge], loops: list[Edge], settings: 
                 nodes,
                 [(e.source, e.target) for e in cross],
                 [allowed(e) is not None for e in cross],
-                lambda j: 0 if allowed(cross[j]) is not Method.NULLS else cross[j].cost,
+                partial(_cut_cost, cross, allowed),
             )
         if chosen is not None:
             picked = [cross[j] for j in sorted(chosen)] + loops
             return [Cut(e, method) for e in picked if (method := allowed(e)) is not None]
     raise PlanError(_unbreakable_message(nodes, cross + loops, settings))
+
+
+def _cut_cost(cross: list[Edge], allowed: Allowed, j: int) -> int:
+    """What cutting edge j costs: the UPDATEs it needs when loaded as NULL, else nothing."""
+    return 0 if allowed(cross[j]) is not Method.NULLS else cross[j].cost
 
 
 def _edge(fk: ForeignKey, source: QName, target: QName, catalog: Catalog) -> Edge:
@@ -551,8 +564,7 @@ def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferra
     nullable = [
         c
         for c in fk.columns
-        if c in table.columns and not table.columns[c].not_null and c not in key
-        and not table.columns[c].generated
+        if c in table.columns and not table.columns[c].not_null and c not in key and not table.columns[c].generated
     ]
     if fk.match_full:
         if len(nullable) != len(fk.columns):
@@ -562,8 +574,7 @@ def _deferral(fk: ForeignKey, catalog: Catalog, self_reference: bool) -> Deferra
         if not nullable:
             return None
         # One NULL column skips a MATCH SIMPLE check; prefer one no other FK uses.
-        shared = {c for other in catalog.foreign_keys if other != fk for c in other.columns
-                  if other.table == fk.table}
+        shared = {c for other in catalog.foreign_keys if other != fk for c in other.columns if other.table == fk.table}
         columns = (sorted(nullable, key=lambda c: (c in shared, fk.columns.index(c)))[0],)
     return Deferral(fk, columns, forward_only=self_reference)
 

@@ -32,9 +32,7 @@ _EDGE = 1 << 16
 _HEADER = re.compile(rb"^-- PostgreSQL database dump\r?$", re.MULTILINE)
 _COMPLETE = re.compile(rb"^-- PostgreSQL database dump complete\r?$", re.MULTILINE)
 _CREATE = re.compile(rb"CREATE\s", re.IGNORECASE)
-_SETVAL = re.compile(
-    rb"SELECT\s+(?:pg_catalog\.)?setval\s*\(\s*'((?:[^']|'')*)'", re.IGNORECASE
-)
+_SETVAL = re.compile(rb"SELECT\s+(?:pg_catalog\.)?setval\s*\(\s*'((?:[^']|'')*)'", re.IGNORECASE)
 #: Names listed in one message before "and N more".
 _LISTED = 8
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from itertools import chain
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
-from dumpfix.lexer import skip_space, statement_end
 from dumpfix.input import release
+from dumpfix.lexer import skip_space, statement_end
 
 CHUNK = 1 << 20
 _FIELD = rb"[^\t\r\n]*"
@@ -106,16 +106,14 @@ def copy_null_out(chunk: bytes, nulled: tuple[int, ...]) -> bytes:
     found = _gaps(nulled).findall(b"\n" + chunk + b"\t" * nulled[-1])
     if len(found) == chunk.count(b"\n") + 1 and chunk.endswith(b"\n"):
         groups = found if len(nulled) == 1 else chain.from_iterable(found)
-        out = b"\\N".join(groups)  # type: ignore[arg-type]
+        out = b"\\N".join(groups)
         return out[1 : out.rfind(b"\n") + 1]
     pattern, template = _nulling(nulled)  # a row with too few fields: leave it as it is
     return pattern.sub(template, chunk)
 
 
 @lru_cache(maxsize=256)
-def _extraction(
-    fields: tuple[int, ...], nulled: tuple[int, ...]
-) -> tuple[re.Pattern[bytes], re.Pattern[bytes], bytes]:
+def _extraction(fields: tuple[int, ...], nulled: tuple[int, ...]) -> tuple[re.Pattern[bytes], re.Pattern[bytes], bytes]:
     last = max(fields + nulled)
     drop, keep, template = [rb"^"], [rb"^"], []
     for i in range(last + 1):
@@ -131,9 +129,7 @@ def _extraction(
 
 
 @lru_cache(maxsize=256)
-def _row_filters(
-    fields: tuple[int, ...], nulled: tuple[int, ...]
-) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
+def _row_filters(fields: tuple[int, ...], nulled: tuple[int, ...]) -> tuple[re.Pattern[bytes], re.Pattern[bytes]]:
     """A pattern for "newline, then a row whose nulled fields are all NULL", and one
     matching a row whose groups are exactly the output: the kept fields, each
     with the tab before it (but the first), and the line end."""
@@ -174,9 +170,7 @@ _VALUE = re.compile(
     rb"|[A-Za-z]?'(?:[^']|'')*+'"  # '', B'', X'' strings
     rb"|[^,()'\s]++"  # numbers, NULL, DEFAULT, true, false
 )
-_TUPLE = re.compile(
-    rb"\((?:\s*+(?:" + _VALUE.pattern + rb")\s*+(?:,\s*+(?:" + _VALUE.pattern + rb")\s*+)*+)?\)"
-)
+_TUPLE = re.compile(rb"\((?:\s*+(?:" + _VALUE.pattern + rb")\s*+(?:,\s*+(?:" + _VALUE.pattern + rb")\s*+)*+)?\)")
 
 
 @dataclass(frozen=True, slots=True)

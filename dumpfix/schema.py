@@ -63,9 +63,7 @@ _TOKEN = re.compile(
 _BLOCK_EDGE = re.compile(r"/\*|\*/")
 # A plain '' string while standard_conforming_strings is off: backslashes escape, as in E''.
 _ESCAPED_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'?", re.DOTALL)
-_SET_SCS = re.compile(
-    r"\s*SET\s+(?:SESSION\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*$", re.IGNORECASE
-)
+_SET_SCS = re.compile(r"\s*SET\s+(?:SESSION\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*$", re.IGNORECASE)
 _SCS_OFF = frozenset({"off", "false", "no", "0", "of", "f", "n"})
 _COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
 _END_OF_COPY_DATA = re.compile(r"^\\\.\r?$", re.MULTILINE)
@@ -245,9 +243,7 @@ _FIRST_WORDS = re.compile(r"\(*\s*(\w+)(?:\s+or\s+replace)?(?:\s+(\w+))?", re.I)
 _COMMENT_ON_CONSTRAINT = re.compile(r"\s*comment\s+on\s+constraint\s", re.I)
 _IDENT = r'(?:"(?:[^"]|"")*"|[^\s",;.]+)'
 # pg_dump writes one of these per object; only ALTER TABLE ... OWNER TO alone is skipped.
-_ALTER_OWNER = re.compile(
-    rf"ALTER\s+TABLE\s+(?:ONLY\s+)?{_IDENT}(?:\.{_IDENT})*\s+OWNER\s+TO\s+{_IDENT}\s*$", re.I
-)
+_ALTER_OWNER = re.compile(rf"ALTER\s+TABLE\s+(?:ONLY\s+)?{_IDENT}(?:\.{_IDENT})*\s+OWNER\s+TO\s+{_IDENT}\s*$", re.I)
 
 
 def _worth_parsing(text: str) -> bool:
@@ -311,9 +307,7 @@ def _do_block_statements(node: ast.DoStmt, statement: Statement, source: str) ->
     offset = max(statement.text.find(body), 0)
     first_line = statement.line + statement.text.count("\n", 0, offset)
     try:
-        tree = json.loads(
-            parse_plpgsql_json(f"CREATE FUNCTION f() RETURNS void AS {tag}{body}{tag} LANGUAGE plpgsql")
-        )
+        tree = json.loads(parse_plpgsql_json(f"CREATE FUNCTION f() RETURNS void AS {tag}{body}{tag} LANGUAGE plpgsql"))
     except ParseError as error:
         # PL/pgSQL errors carry no position: point at the token the message names.
         near = re.search(r'at or near "(.*)"$', error.args[0])

@@ -118,8 +118,13 @@ def run(args: list[str], env: dict[str, str] | None = None, *, what: str, **kw: 
     """
     try:
         proc = subprocess.Popen(
-            args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            **detached(), **kw,
+            args,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            **detached(),
+            **kw,
         )
     except OSError as e:
         raise ScratchError(f"{what}: cannot run {args[0]}: {e.strerror or e}") from None
@@ -226,8 +231,10 @@ def _server_user() -> tuple[int, int] | None:
         try:  # another run may have created it meanwhile
             pw = pwd.getpwnam(OS_USER)
         except KeyError:
-            raise ScratchError(f"running as root, --verify needs a system user {OS_USER} for the server, "
-                               "and useradd could not create it") from None
+            raise ScratchError(
+                f"running as root, --verify needs a system user {OS_USER} for the server, "
+                "and useradd could not create it"
+            ) from None
     return pw.pw_uid, pw.pw_gid
 
 
@@ -343,7 +350,6 @@ def shielded() -> Iterator[None]:
             signal.signal(getattr(signal, n), handler)
 
 
-
 def _major(bin_dir: Path) -> int:
     out = run([program(bin_dir, "pg_ctl"), "--version"], what="pg_ctl --version")
     digits = out.rsplit(" ", 1)[-1].split(".")[0].strip()
@@ -374,13 +380,18 @@ def named(dsn: str) -> Server:
     maintenance = info.pop("dbname", None) or "postgres"
     params = tuple(sorted(info.items()))
     server = Server(params, admin, password, maintenance, embedded_bin_dir(), 0, False, inherit_env=True)
-    row = psql(server, maintenance, "SELECT current_setting('server_version_num'), rolsuper, rolcreatedb, "
-               "rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user")
+    row = psql(
+        server,
+        maintenance,
+        "SELECT current_setting('server_version_num'), rolsuper, rolcreatedb, "
+        "rolcreaterole FROM pg_catalog.pg_roles WHERE rolname = current_user",
+    )
     num, is_super, createdb, createrole = (row.strip().split("|") + ["", "", "", ""])[:4]
     if is_super != "t" and (createdb != "t" or createrole != "t"):
         raise ScratchError(f"--server-dsn: role {admin} may not CREATE DATABASE and CREATE ROLE")
-    return Server(params, admin, password, maintenance, server.bin_dir, int(num) // 10000, is_super == "t",
-                  inherit_env=True)
+    return Server(
+        params, admin, password, maintenance, server.bin_dir, int(num) // 10000, is_super == "t", inherit_env=True
+    )
 
 
 def _login_name() -> str:
@@ -390,4 +401,3 @@ def _login_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "postgres"
-

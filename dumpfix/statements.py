@@ -167,4 +167,3 @@ def set_where_known(name: str, value: str) -> str:
         f"SELECT pg_catalog.set_config(name, {quote_literal(value)}, false) "
         f"FROM pg_catalog.pg_settings WHERE name = {quote_literal(name)};"
     )
-

@@ -93,10 +93,16 @@ def archive_format(path: str) -> str:
     if head.startswith(b"PGDMP"):
         return "custom"
     if len(head) >= 262 and head[257:262] == b"ustar":
-        raise DumpfixError("a tar-format archive: pg_restore loads only custom (-Fc) and directory (-Fd) "
-                           "archives in parallel; dump with -Fd, or restore the plain way without --jobs", path)
-    raise DumpfixError("--jobs loads a pg_dump custom (-Fc) or directory (-Fd) archive; this is neither "
-                       "(a plain SQL dump: pipe it through dumpfix into psql without --jobs)", path)
+        raise DumpfixError(
+            "a tar-format archive: pg_restore loads only custom (-Fc) and directory (-Fd) "
+            "archives in parallel; dump with -Fd, or restore the plain way without --jobs",
+            path,
+        )
+    raise DumpfixError(
+        "--jobs loads a pg_dump custom (-Fc) or directory (-Fd) archive; this is neither "
+        "(a plain SQL dump: pipe it through dumpfix into psql without --jobs)",
+        path,
+    )
 
 
 def candidates() -> list[str]:
@@ -112,8 +118,13 @@ def candidates() -> list[str]:
             found.append(os.path.join(bindir.strip(), "pg_restore" + _EXE))
         except OSError:
             pass
-    patterns = ["/usr/lib/postgresql/*/bin", "/usr/pgsql-*/bin", "/opt/homebrew/opt/postgresql@*/bin",
-                "/usr/local/opt/postgresql@*/bin", "/Applications/Postgres.app/Contents/Versions/*/bin"]
+    patterns = [
+        "/usr/lib/postgresql/*/bin",
+        "/usr/pgsql-*/bin",
+        "/opt/homebrew/opt/postgresql@*/bin",
+        "/usr/local/opt/postgresql@*/bin",
+        "/Applications/Postgres.app/Contents/Versions/*/bin",
+    ]
     for root in filter(None, (os.environ.get("ProgramFiles"), os.environ.get("ProgramW6432"))):
         patterns.append(os.path.join(root, "PostgreSQL", "*", "bin"))
     others = [os.path.join(d, "pg_restore" + _EXE) for p in patterns for d in glob.glob(p)]
@@ -145,8 +156,10 @@ def read_toc(archive: str) -> Toc:
     fmt = archive_format(archive)
     programs = candidates()
     if not programs:
-        raise DumpfixError("pg_restore is not on PATH (nor in the usual PostgreSQL folders): install the "
-                           "PostgreSQL client programs of the archive's version, or put their bin folder on PATH")
+        raise DumpfixError(
+            "pg_restore is not on PATH (nor in the usual PostgreSQL folders): install the "
+            "PostgreSQL client programs of the archive's version, or put their bin folder on PATH"
+        )
     refused: list[str] = []
     last = ""
     for path in programs:
@@ -163,8 +176,10 @@ def read_toc(archive: str) -> Toc:
     if refused:
         raise DumpfixError(
             f"this archive was made by a newer pg_dump than every pg_restore found ({', '.join(refused)}): "
-            f"they stop with \"{last}\"; install the pg_restore of the pg_dump that made it (or newer) and put "
-            "its bin folder first on PATH", archive)
+            f'they stop with "{last}"; install the pg_restore of the pg_dump that made it (or newer) and put '
+            "its bin folder first on PATH",
+            archive,
+        )
     raise DumpfixError(f"pg_restore -l cannot read the archive: {last}", archive)
 
 
@@ -179,7 +194,7 @@ def _entries(listing: str) -> list[Entry]:
         kind = next((k for k in _DATA_KINDS if text.startswith(k)), None)
         if kind is None:
             continue
-        entries.append(Entry(line, int(m.group(1)), kind.strip(), text[len(kind):]))
+        entries.append(Entry(line, int(m.group(1)), kind.strip(), text[len(kind) :]))
     return entries
 
 

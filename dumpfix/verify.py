@@ -31,8 +31,8 @@ from dumpfix.catalog import QName
 from dumpfix.dumpfile import Item, Kind, line_number
 from dumpfix.errors import DumpfixError
 from dumpfix.fix import Analysis, write
-from dumpfix.parallel import split_items
 from dumpfix.output import sigterm_as_interrupt
+from dumpfix.parallel import split_items
 from dumpfix.schema import schema_files, schema_script
 from dumpfix.source import Source, open_source
 from dumpfix.tally import Key, Tally, tally
@@ -117,7 +117,12 @@ class Verdict:
 
 
 def _cells(line: Line) -> tuple[str, str, str, str]:
-    return (line.name, line.in_dump, line.loaded, ("yes" if line.match else "NO") + (f" ({line.note})" if line.note else ""))
+    return (
+        line.name,
+        line.in_dump,
+        line.loaded,
+        ("yes" if line.match else "NO") + (f" ({line.note})" if line.note else ""),
+    )
 
 
 def _count(n: int, noun: str) -> str:
@@ -142,9 +147,7 @@ class Verifier:
         self._stack.enter_context(sigterm_as_interrupt())
         return self
 
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None) -> None:
         self._stack.close()
 
     def verify(self, name: str, source: Source, analysis: Analysis) -> Verdict:
@@ -231,8 +234,7 @@ class Verifier:
         scratch.psql(
             server,
             server.maintenance_db,
-            f"CREATE DATABASE {db} OWNER {owner} TEMPLATE template0 ENCODING '{encoding}' "
-            "LC_COLLATE 'C' LC_CTYPE 'C'",
+            f"CREATE DATABASE {db} OWNER {owner} TEMPLATE template0 ENCODING '{encoding}' LC_COLLATE 'C' LC_CTYPE 'C'",
         )
         return db
 
@@ -281,7 +283,9 @@ class Verifier:
             args += ["--dbname", server.conninfo(db, owner)]
             result = _run(args, server.env(password))
             if result.returncode != 0:
-                raise DumpfixError(f"--verify: pg_dump of the restored database failed: {scratch.last_message(result.stderr)}")
+                raise DumpfixError(
+                    f"--verify: pg_dump of the restored database failed: {scratch.last_message(result.stderr)}"
+                )
             with open_source(str(path)) as source:
                 items = split_items(source.input)
                 part = tally(source.buf, items, want=dumped.tables, known=known)

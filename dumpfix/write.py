@@ -21,11 +21,18 @@ from dumpfix import statements as sql
 from dumpfix.catalog import Catalog, QName
 from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
-from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
 from dumpfix.input import Input
+from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
 from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_ways
-from dumpfix.rows import copy_chunks, copy_extract, copy_null_out, insert_rows, insert_statements, insert_tuples
-from dumpfix.rows import render_tuple
+from dumpfix.rows import (
+    copy_chunks,
+    copy_extract,
+    copy_null_out,
+    insert_rows,
+    insert_statements,
+    insert_tuples,
+    render_tuple,
+)
 from dumpfix.settings import Settings, changes, followed
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
@@ -50,9 +57,7 @@ VALIDATION_MEMORY = sql.VALIDATION_MEMORY  # where tests have long found it
 TAIL = "-- dumpfix: after the data"
 #: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
 #: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
-_TRANSACTION_CONTROL = re.compile(
-    rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE
-)
+_TRANSACTION_CONTROL = re.compile(rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE)
 END = "-- dumpfix: end"
 
 

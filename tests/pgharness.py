@@ -177,9 +177,7 @@ def run_checked(
     args: list[str], *, env: dict[str, str] | None = None, input: bytes | None = None, cwd: Path | None = None
 ) -> bytes:
     """Run a program and return its stdout; raise HarnessError with its stderr on failure."""
-    result = subprocess.run(
-        args, input=input, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=cwd, check=False
-    )
+    result = subprocess.run(args, input=input, capture_output=True, env=env, cwd=cwd, check=False)
     if result.returncode != 0:
         stderr = result.stderr.decode(errors="replace").strip()
         raise HarnessError(f"{' '.join(args)} exited {result.returncode}:\n{stderr}")

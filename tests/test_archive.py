@@ -61,10 +61,18 @@ def _env(bin_dir: Path | None) -> dict[str, str]:
     return env
 
 
-def _dumpfix(*args: str | Path, bin_dir: Path | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+def _dumpfix(
+    *args: str | Path, bin_dir: Path | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "dumpfix", *map(str, args)], env=_env(bin_dir), cwd=cwd,
-        capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=300, check=False,
+        [sys.executable, "-m", "dumpfix", *map(str, args)],
+        env=_env(bin_dir),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+        check=False,
     )
 
 
@@ -108,8 +116,14 @@ def test_fk_details_survive(restore_case: DumpCase, tmp_path: Path) -> None:
     target = _target(server, source)
     before = _fks(server, target.dbname)
     assert before == _fks(server, source)
-    result = _dumpfix(archive, "--dsn", server.dsn(target.dbname, target.owner), "--jobs", "2",
-                      bin_dir=restore_case.pg_dump_bin.parent)
+    result = _dumpfix(
+        archive,
+        "--dsn",
+        server.dsn(target.dbname, target.owner),
+        "--jobs",
+        "2",
+        bin_dir=restore_case.pg_dump_bin.parent,
+    )
     assert result.returncode == 0, result.stderr
     pgharness.assert_same(server, source, target.dbname)
     assert _fks(server, target.dbname) == before
@@ -118,11 +132,14 @@ def test_fk_details_survive(restore_case: DumpCase, tmp_path: Path) -> None:
 def test_dangling_reference_leaves_every_fk_in_place(pg_server: Server, tmp_path: Path) -> None:
     """An orphan row: exit 2 naming the FK and the key; the FK stays (NOT VALID) and checks new rows;
     --finish validates once the row is fixed, and then removes dumpfix's schema."""
-    source = pgharness.create_database(pg_server, """
+    source = pgharness.create_database(
+        pg_server,
+        """
         CREATE TABLE parent (id int PRIMARY KEY);
         CREATE TABLE child (id int PRIMARY KEY, parent_id int);
         INSERT INTO parent VALUES (1), (2);
-        INSERT INTO child VALUES (1, 1), (2, 42);""")
+        INSERT INTO child VALUES (1, 1), (2, 42);""",
+    )
     archive = _archive(pg_server, source, "c", tmp_path)
     schema = pgharness.schema_dump(pg_server, source)
     schema += b"ALTER TABLE public.child ADD CONSTRAINT child_parent_fkey FOREIGN KEY (parent_id) REFERENCES public.parent(id);\n"
@@ -151,15 +168,19 @@ def test_pg_restore_failure_puts_every_fk_back(pg_server: Server, source_db: Sou
     """pg_restore fails (the target lacks a column): exit 2 saying so, every FK back in place."""
     source = source_db(pg_server, "shop")
     archive = _archive(pg_server, source, "d", tmp_path)
-    schema = pgharness.schema_dump(pg_server, source).replace(b"    price numeric(10,2) NOT NULL\n", b"    pricey int\n")
+    schema = pgharness.schema_dump(pg_server, source).replace(
+        b"    price numeric(10,2) NOT NULL\n", b"    pricey int\n"
+    )
     assert b"pricey" in schema
     target = pgharness.create_target(pg_server, schema)
     before = _fks(pg_server, target.dbname)
-    result = _dumpfix(archive, "--dsn", pg_server.dsn(target.dbname, target.owner), "--jobs", "2",
-                      bin_dir=pg_server.bin_dir)
+    result = _dumpfix(
+        archive, "--dsn", pg_server.dsn(target.dbname, target.owner), "--jobs", "2", bin_dir=pg_server.bin_dir
+    )
     assert result.returncode == 2, result.stderr
     assert "pg_restore failed" in result.stderr or "NOT VALID" in result.stderr
     after = _fks(pg_server, target.dbname)
+
     # Each FK is there with its definition (NOT VALID only when partial data breaks it).
     def strip(rows: list[str]) -> list[list[str]]:
         fields = [r.replace(" NOT VALID", "").split("|") for r in rows]
@@ -171,7 +192,9 @@ def test_pg_restore_failure_puts_every_fk_back(pg_server: Server, source_db: Sou
 def test_killed_load_is_finished_by_the_same_command(pg_server: Server, tmp_path: Path) -> None:
     """SIGKILL to dumpfix (and its pg_restore) after the pre step: the same command again puts the
     FKs back and says the data is partial (exit 2); emptied tables then load as usual."""
-    source = pgharness.create_database(pg_server, """
+    source = pgharness.create_database(
+        pg_server,
+        """
         CREATE TABLE big (id int PRIMARY KEY, pad text);
         CREATE TABLE p (id int PRIMARY KEY, q_id int);
         CREATE TABLE q (id int PRIMARY KEY, p_id int NOT NULL REFERENCES p (id));
@@ -180,22 +203,38 @@ def test_killed_load_is_finished_by_the_same_command(pg_server: Server, tmp_path
         BEGIN; SET CONSTRAINTS ALL DEFERRED;
         INSERT INTO p SELECT i, i FROM generate_series(1, 10) i;
         INSERT INTO q SELECT i, i FROM generate_series(1, 10) i;
-        COMMIT;""")
+        COMMIT;""",
+    )
     archive = _archive(pg_server, source, "d", tmp_path)
     target = _target(pg_server, source)
     dsn = pg_server.dsn(target.dbname, target.owner)
     before = _fks(pg_server, target.dbname)
     # The largest table loads first (-j 1): a lock held here stops the load right after the pre step.
     locker = subprocess.Popen(
-        [str(pg_server.bin_dir / "psql"), "-X", "-q", "-d", target.dbname, "-c",
-         "BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);"],
+        [
+            str(pg_server.bin_dir / "psql"),
+            "-X",
+            "-q",
+            "-d",
+            target.dbname,
+            "-c",
+            "BEGIN; LOCK TABLE big IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);",
+        ],
         env={**pg_server.env(), "PGAPPNAME": "dumpfix_test_locker"},
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         time.sleep(0.5)
-        proc = subprocess.Popen([sys.executable, "-m", "dumpfix", str(archive), "--dsn", dsn, "--jobs", "1"],
-                                env=_env(pg_server.bin_dir), stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "dumpfix", str(archive), "--dsn", dsn, "--jobs", "1"],
+            env=_env(pg_server.bin_dir),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         off = "0"
         for _ in range(200):
             time.sleep(0.1)
@@ -209,8 +248,10 @@ def test_killed_load_is_finished_by_the_same_command(pg_server: Server, tmp_path
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
     finally:
-        pg_server.psql(target.dbname, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                       "WHERE application_name = 'dumpfix_test_locker'")
+        pg_server.psql(
+            target.dbname,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'dumpfix_test_locker'",
+        )
         locker.wait()
     again = _dumpfix(archive, "--dsn", dsn, "--jobs", "1", bin_dir=pg_server.bin_dir)
     assert again.returncode == 2, again.stderr
@@ -229,8 +270,9 @@ def test_plan_folder_and_its_script_restore(pg_server: Server, source_db: Source
     source = source_db(pg_server, "shop")
     archive = _archive(pg_server, source, "d", tmp_path)
     (tmp_path / "schema.sql").write_bytes(pgharness.schema_dump(pg_server, source))
-    result = _dumpfix(archive, "--schema", "schema.sql", "--jobs", "2", "-o", "plan", bin_dir=pg_server.bin_dir,
-                      cwd=tmp_path)
+    result = _dumpfix(
+        archive, "--schema", "schema.sql", "--jobs", "2", "-o", "plan", bin_dir=pg_server.bin_dir, cwd=tmp_path
+    )
     assert result.returncode == 0, result.stderr
     plan = tmp_path / "plan"
     for name in ["pre.sql", "restore.list", "post.sql", "finish.sql", "loaded.sql", "restore.sh", "restore.ps1"]:
@@ -241,8 +283,13 @@ def test_plan_folder_and_its_script_restore(pg_server: Server, source_db: Source
     assert len(list((plan / "validate").glob("*.sql"))) == len(_fks(pg_server, source))
     target = _target(pg_server, source)
     env = _env(pg_server.bin_dir)
-    run = subprocess.run(["sh", str(plan / "restore.sh"), pg_server.dsn(target.dbname, target.owner)],
-                         env=env, capture_output=True, text=True, check=False)
+    run = subprocess.run(
+        ["sh", str(plan / "restore.sh"), pg_server.dsn(target.dbname, target.owner)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert run.returncode == 0, run.stderr
     pgharness.assert_same(pg_server, source, target.dbname)
     assert _fks(pg_server, target.dbname) == _fks(pg_server, source)
@@ -258,8 +305,13 @@ def test_only_an_older_pg_restore_is_a_clear_error(pg_pool, pg_server: Server, t
     archive = _archive(pg_server, source, "c", tmp_path)
     env = _env(None)
     env["PATH"] = f"{old}{os.pathsep}/usr/bin{os.pathsep}/bin"
-    result = subprocess.run([sys.executable, "-m", "dumpfix", str(archive), "--dsn", pg_server.dsn(source), "--jobs", "2"],
-                            env=env, capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "dumpfix", str(archive), "--dsn", pg_server.dsn(source), "--jobs", "2"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "newer pg_dump" in lines[0] and "unsupported version" in lines[0], result.stderr

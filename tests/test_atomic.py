@@ -27,8 +27,14 @@ ALREADY = "WARNING:  there is already a transaction in progress"
 NONE_IN_PROGRESS = "WARNING:  there is no transaction in progress"
 
 
-def _fixed_shop(case: DumpCase, source_db: SourceDb, fmt: str, run_dumpfix, tmp_path: Path,
-                edit: Callable[[bytes], bytes] = lambda dump: dump) -> tuple[str, bytes]:
+def _fixed_shop(
+    case: DumpCase,
+    source_db: SourceDb,
+    fmt: str,
+    run_dumpfix,
+    tmp_path: Path,
+    edit: Callable[[bytes], bytes] = lambda dump: dump,
+) -> tuple[str, bytes]:
     """The shop's dump (edited), rewritten by dumpfix (default: nulls) into out.sql."""
     source = source_db(case.server, "shop")
     dump = pgharness.data_dump(case.server, source, fmt, case.pg_dump_bin)
@@ -42,7 +48,11 @@ def _fixed_shop(case: DumpCase, source_db: SourceDb, fmt: str, run_dumpfix, tmp_
     output = (tmp_path / "out.sql").read_bytes()
     # The nulls strategy, in one transaction that ends after the sequences are set.
     assert b"UPDATE public.users AS dumpfix_t" in output
-    begin, setval, commit = output.index(b"\nBEGIN;\n"), output.rindex(b"pg_catalog.setval("), output.index(b"\nCOMMIT;\n")
+    begin, setval, commit = (
+        output.index(b"\nBEGIN;\n"),
+        output.rindex(b"pg_catalog.setval("),
+        output.index(b"\nCOMMIT;\n"),
+    )
     assert begin < output.index(b"CREATE TEMP TABLE") and setval < commit
     return source, schema
 
@@ -130,7 +140,10 @@ def test_dangling_reference_leaves_the_target_as_it_was(
     _, schema = _fixed_shop(case, source_db, "copy", run_dumpfix, tmp_path, _dangling_cart)
     target = pgharness.create_target(pg_server, schema)
     stderr = _unchanged_by(
-        target, tmp_path / "out.sql", 'violates foreign key constraint "users_cart_id_fkey"', on_error_stop=on_error_stop
+        target,
+        tmp_path / "out.sql",
+        'violates foreign key constraint "users_cart_id_fkey"',
+        on_error_stop=on_error_stop,
     )
     _all_empty(pg_server, target.dbname)
     if not on_error_stop:

@@ -16,8 +16,22 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def test_bench_runs_on_a_tiny_size(tmp_path: Path) -> None:
     result = subprocess.run(
-        [sys.executable, str(REPO_ROOT / "bench" / "run.py"), "--size", "tiny", "--runs", "1",
-         "--restore-runs", "1", "--restore", "copy", "--restore", "inserts", "--out", str(tmp_path)],
+        [
+            sys.executable,
+            str(REPO_ROOT / "bench" / "run.py"),
+            "--size",
+            "tiny",
+            "--runs",
+            "1",
+            "--restore-runs",
+            "1",
+            "--restore",
+            "copy",
+            "--restore",
+            "inserts",
+            "--out",
+            str(tmp_path),
+        ],
         capture_output=True,
         text=True,
         check=False,

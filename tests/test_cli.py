@@ -93,9 +93,15 @@ def test_help_has_examples_and_exit_codes() -> None:
         pytest.param([], "missing IN: a dump file, or - for stdin", id="no-input"),
         pytest.param(["broken.sql", "fixed.sql"], "several IN files need --check or --in-place", id="several"),
         pytest.param(["--check", "--in-place", "broken.sql"], "--check and --in-place exclude each other", id="both"),
-        pytest.param(["--check", "broken.sql", "-o", "x.sql"], "-o goes with a single IN, not with --check", id="check-o"),
+        pytest.param(
+            ["--check", "broken.sql", "-o", "x.sql"], "-o goes with a single IN, not with --check", id="check-o"
+        ),
         pytest.param(["--in-place", "-"], "--in-place needs files, not - (stdin)", id="in-place-stdin"),
-        pytest.param(["--check", "--graph", "g.dot", "broken.sql", "fixed.sql"], "--graph draws one dump: give one IN", id="graph-several"),
+        pytest.param(
+            ["--check", "--graph", "g.dot", "broken.sql", "fixed.sql"],
+            "--graph draws one dump: give one IN",
+            id="graph-several",
+        ),
         pytest.param(
             ["--print-deferrable-migration", "--print-deferrable-revert"],
             "--print-deferrable-migration/--print-deferrable-revert go alone",
@@ -266,7 +272,9 @@ def test_config_option_names_the_file() -> None:
             "pyproject.toml: [tool.dumpfix] role: 'root' is not one of 'user', 'owner', 'superuser'.",
             id="bad-choice",
         ),
-        pytest.param('[tool.dumpfix]\nschema = 3\n', "pyproject.toml: schema must be a path or a list of paths", id="bad-path"),
+        pytest.param(
+            "[tool.dumpfix]\nschema = 3\n", "pyproject.toml: schema must be a path or a list of paths", id="bad-path"
+        ),
         pytest.param("[tool.dumpfix\n", "pyproject.toml: not valid TOML: ", id="bad-toml"),
     ],
 )
@@ -297,7 +305,10 @@ def test_graph_dot_marks_cycles_and_cuts() -> None:
     dot = Path("plan.dot").read_text()
     assert dot.splitlines()[2] == "digraph dumpfix {"
     ids = {label: nid for nid, label in _dot_nodes(dot)}
-    assert f'  {ids["public.users"]} -> {ids["public.carts"]} [label="cart_id: nulls, 5 rows updated after", color=red, style=dashed];' in dot
+    assert (
+        f'  {ids["public.users"]} -> {ids["public.carts"]} [label="cart_id: nulls, 5 rows updated after", color=red, style=dashed];'
+        in dot
+    )
     assert f'  {ids["public.colors"]} -> {ids["public.imgs"]} [label="img_id"];' in dot
     assert f'  {ids["public.colors"]} [label="public.colors"];' in dot
     assert f'  {ids["public.users"]} [label="public.users", color=red];' in dot
@@ -309,7 +320,9 @@ def test_graph_dot_marks_cycles_and_cuts() -> None:
 
 
 def test_graph_cut_fk_altered_for_the_load_counts_its_rows() -> None:
-    result = dumpfix("broken.sql", "--schema", "schema.sql", "--strategy", "owner", "--graph", "plan.dot", "-o", "out.sql")
+    result = dumpfix(
+        "broken.sql", "--schema", "schema.sql", "--strategy", "owner", "--graph", "plan.dot", "-o", "out.sql"
+    )
     assert result.exit_code == 0
     dot = Path("plan.dot").read_text()
     assert re.search(r'label="\w+: owner, about [\d,]+ rows? checked at the end"', dot), dot
@@ -467,9 +480,7 @@ def test_progress_waits_then_shows_bytes_rate_and_time_left() -> None:
     clock.now += 1.5
     bar(4_000_000)
     # 6 MB of this pass and 10 MB of writing left at 2 MB/s: 8 s.
-    assert stream.getvalue() == (
-        "\rdumpfix: planning backup.sql: 4.0 MB of 10.0 MB (40%), 2.0 MB/s, 0:08 left\x1b[K"
-    )
+    assert stream.getvalue() == ("\rdumpfix: planning backup.sql: 4.0 MB of 10.0 MB (40%), 2.0 MB/s, 0:08 left\x1b[K")
     clock.now += 1.0
     bar(8_000_000)  # faster now: the time left follows
     assert stream.getvalue().rsplit("\r", 1)[1] == (

@@ -12,19 +12,27 @@ from dumpfix.dumpfile import Kind, Relation, redirected, split
 from dumpfix.errors import DumpError
 from dumpfix.lexer import statement_end
 
-S, M, ST, C, I = Kind.SPACE, Kind.META, Kind.STATEMENT, Kind.COPY, Kind.INSERTS
+S, M, ST, C, I = Kind.SPACE, Kind.META, Kind.STATEMENT, Kind.COPY, Kind.INSERTS  # noqa: E741 (the cases' columns)
 
 CASES = [
     pytest.param(
         b"SET statement_timeout = 0;\nSELECT pg_catalog.set_config('search_path', '', false);\n",
-        [(ST, b"SET statement_timeout = 0;"), (S, b"\n"),
-         (ST, b"SELECT pg_catalog.set_config('search_path', '', false);"), (S, b"\n")],
+        [
+            (ST, b"SET statement_timeout = 0;"),
+            (S, b"\n"),
+            (ST, b"SELECT pg_catalog.set_config('search_path', '', false);"),
+            (S, b"\n"),
+        ],
         id="preamble",
     ),
     pytest.param(
         b"\\restrict abc123\n\nCOPY public.t (a, b) FROM stdin;\n1\tx\\\\.\n\\.\n\\unrestrict abc123\n",
-        [(M, b"\\restrict abc123\n"), (S, b"\n"),
-         (C, b"COPY public.t (a, b) FROM stdin;\n1\tx\\\\.\n\\.\n"), (M, b"\\unrestrict abc123\n")],
+        [
+            (M, b"\\restrict abc123\n"),
+            (S, b"\n"),
+            (C, b"COPY public.t (a, b) FROM stdin;\n1\tx\\\\.\n\\.\n"),
+            (M, b"\\unrestrict abc123\n"),
+        ],
         id="copy-with-escaped-backslash-dot-and-restrict",
     ),
     pytest.param(
@@ -39,14 +47,20 @@ CASES = [
     ),
     pytest.param(
         b"INSERT INTO public.t VALUES (1, 'a;\n\\.\n\\! echo hi\n');\nINSERT INTO public.t VALUES (2, NULL);\n",
-        [(I, b"INSERT INTO public.t VALUES (1, 'a;\n\\.\n\\! echo hi\n');\nINSERT INTO public.t VALUES (2, NULL);"),
-         (S, b"\n")],
+        [
+            (I, b"INSERT INTO public.t VALUES (1, 'a;\n\\.\n\\! echo hi\n');\nINSERT INTO public.t VALUES (2, NULL);"),
+            (S, b"\n"),
+        ],
         id="insert-literal-with-newline-semicolon-meta",
     ),
     pytest.param(
         b"INSERT INTO public.t VALUES (1, E'it\\'s;');\nINSERT INTO public.u VALUES ($$;$$);\n",
-        [(I, b"INSERT INTO public.t VALUES (1, E'it\\'s;');"), (S, b"\n"),
-         (I, b"INSERT INTO public.u VALUES ($$;$$);"), (S, b"\n")],
+        [
+            (I, b"INSERT INTO public.t VALUES (1, E'it\\'s;');"),
+            (S, b"\n"),
+            (I, b"INSERT INTO public.u VALUES ($$;$$);"),
+            (S, b"\n"),
+        ],
         id="e-string-and-dollar-quote",
     ),
     pytest.param(
@@ -56,8 +70,10 @@ CASES = [
     ),
     pytest.param(
         b"INSERT INTO public.t (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'a') ON CONFLICT DO NOTHING;\n",
-        [(I, b"INSERT INTO public.t (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'a') ON CONFLICT DO NOTHING;"),
-         (S, b"\n")],
+        [
+            (I, b"INSERT INTO public.t (id, v) OVERRIDING SYSTEM VALUE VALUES (1, 'a') ON CONFLICT DO NOTHING;"),
+            (S, b"\n"),
+        ],
         id="overriding-on-conflict",
     ),
     pytest.param(
@@ -72,8 +88,12 @@ CASES = [
     ),
     pytest.param(
         b"SELECT pg_catalog.lo_create('16385');\nSELECT pg_catalog.lowrite(0, '\\x0102');\n",
-        [(ST, b"SELECT pg_catalog.lo_create('16385');"), (S, b"\n"),
-         (ST, b"SELECT pg_catalog.lowrite(0, '\\x0102');"), (S, b"\n")],
+        [
+            (ST, b"SELECT pg_catalog.lo_create('16385');"),
+            (S, b"\n"),
+            (ST, b"SELECT pg_catalog.lowrite(0, '\\x0102');"),
+            (S, b"\n"),
+        ],
         id="large-objects",
     ),
 ]
@@ -105,11 +125,14 @@ def test_old_search_path_applies_to_unqualified_names() -> None:
 
 
 SETTINGS = [
-    pytest.param(b"SET client_encoding = 'LATIN1';",
-                 (("client_encoding", "SET client_encoding = 'LATIN1';"),), id="set"),
-    pytest.param(b"SELECT pg_catalog.set_config('search_path', 'a\\b', false);",
-                 (("search_path", "SELECT pg_catalog.set_config('search_path', E'a\\\\b', false);"),),
-                 id="set_config-either-strings-setting"),
+    pytest.param(
+        b"SET client_encoding = 'LATIN1';", (("client_encoding", "SET client_encoding = 'LATIN1';"),), id="set"
+    ),
+    pytest.param(
+        b"SELECT pg_catalog.set_config('search_path', 'a\\b', false);",
+        (("search_path", "SELECT pg_catalog.set_config('search_path', E'a\\\\b', false);"),),
+        id="set_config-either-strings-setting",
+    ),
     pytest.param(b"SELECT pg_catalog.set_config('search_path', 'x', true);", (), id="set_config-local"),
     pytest.param(b"SET LOCAL search_path = x;", (), id="set-local"),
     pytest.param(b"SET SESSION AUTHORIZATION DEFAULT;", (), id="session-authorization"),
@@ -235,12 +258,44 @@ def test_a_run_knows_whether_default_stands_among_its_values(values: bytes, defa
 
 # Values the fast pattern takes, and values it leaves to the general one.
 _FAST_VALUES = [
-    b"1", b"NULL", b"'a''b'", b"'x;y'", b"'two\nlines'", b"'--'", b"3.5", b"'$q$'", b"'E''x'", b"U&'d'", b"true",
-    b"false", b"-5", b"- 2", b"1e-5", b"x'1f'", b"-'7'", b"'a'-'b'", b"''", b"''';'", b"' '-3",
+    b"1",
+    b"NULL",
+    b"'a''b'",
+    b"'x;y'",
+    b"'two\nlines'",
+    b"'--'",
+    b"3.5",
+    b"'$q$'",
+    b"'E''x'",
+    b"U&'d'",
+    b"true",
+    b"false",
+    b"-5",
+    b"- 2",
+    b"1e-5",
+    b"x'1f'",
+    b"-'7'",
+    b"'a'-'b'",
+    b"''",
+    b"''';'",
+    b"' '-3",
 ]
 _GENERAL_VALUES = [
-    b"E'it\\'s; x'", b"e'\\';'", b"DEFAULT", b"dEfault", b"$q$ ; $q$", b"a$b$c", b"/* ; */ 2", b"-- ;\n 2",
-    b"--;\n2", b'"col;"', b"/* a /* nested; */ */ 3", b"'a'E'b;'", b"true'x;'", b"1e'x;'", b"'a'-- ;\n1",
+    b"E'it\\'s; x'",
+    b"e'\\';'",
+    b"DEFAULT",
+    b"dEfault",
+    b"$q$ ; $q$",
+    b"a$b$c",
+    b"/* ; */ 2",
+    b"-- ;\n 2",
+    b"--;\n2",
+    b'"col;"',
+    b"/* a /* nested; */ */ 3",
+    b"'a'E'b;'",
+    b"true'x;'",
+    b"1e'x;'",
+    b"'a'-- ;\n1",
 ]
 
 
@@ -305,9 +360,13 @@ def test_changes_set_what_differs_encoding_first_and_reset_what_was_not_set() ->
         ("xmloption", "SET xmloption = content;"),
     )
     assert changes(have, want) == [
-        "SET client_encoding = 'LATIN1';", "SET standard_conforming_strings = off;", "SET search_path = b;"
+        "SET client_encoding = 'LATIN1';",
+        "SET standard_conforming_strings = off;",
+        "SET search_path = b;",
     ]
     assert changes(want, have) == [
-        "RESET client_encoding;", "RESET standard_conforming_strings;", "SET search_path = a;"
+        "RESET client_encoding;",
+        "RESET standard_conforming_strings;",
+        "SET search_path = a;",
     ]
     assert changes(have, have) == []

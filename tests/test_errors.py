@@ -9,9 +9,9 @@ written, an existing output file untouched, no temporary file left. Interrupts
 from __future__ import annotations
 
 import bz2
+import contextlib
 import gzip
 import lzma
-import contextlib
 import os
 import signal
 import subprocess
@@ -25,9 +25,8 @@ import zstandard
 
 import pgharness
 from conftest import REPO_ROOT
-from pgharness import Server
-
 from dumpfix.cli import main
+from pgharness import Server
 
 SCHEMA = b"""\
 CREATE TABLE public.a (id integer PRIMARY KEY, b_id integer);
@@ -75,8 +74,13 @@ def run(tmp_path: Path, *args: str, input: bytes | None = None) -> subprocess.Co
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     return subprocess.run(
         [sys.executable, "-m", "dumpfix", *args],
-        input=input, stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True, cwd=tmp_path, env=env, timeout=120, check=False,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+        check=False,
     )
 
 
@@ -157,17 +161,31 @@ def _cut_after(marker: bytes, extra: int = 0) -> bytes:
 
 
 TRUNCATED = [
-    pytest.param(_cut_after(b"2\t\\N\n"), "in.sql:13: COPY data of public.a never ends with a \\. line (truncated dump?)",
-                 id="inside-copy-data"),
-    pytest.param(_cut_after(b"COPY public.a (id, b_id) FROM stdin;\n"),
-                 "in.sql:13: COPY data of public.a never ends with a \\. line (truncated dump?)", id="after-copy-header"),
-    pytest.param(_cut_after(b"COPY public.a (id, b_id) FR"),
-                 "in.sql:13: statement never ends (unterminated string, comment or truncated file)", id="copy-header"),
-    pytest.param(_cut_after(b"INSERT INTO public.b VALUES (2, "),
-                 "in.sql:25: statement never ends (unterminated string, comment or truncated file)", id="insert"),
-    pytest.param(DUMP.replace(b"(2, 3);", b"(2, '3);"),
-                 "in.sql:25: statement never ends (unterminated string, comment or truncated file)",
-                 id="unterminated-string"),
+    pytest.param(
+        _cut_after(b"2\t\\N\n"),
+        "in.sql:13: COPY data of public.a never ends with a \\. line (truncated dump?)",
+        id="inside-copy-data",
+    ),
+    pytest.param(
+        _cut_after(b"COPY public.a (id, b_id) FROM stdin;\n"),
+        "in.sql:13: COPY data of public.a never ends with a \\. line (truncated dump?)",
+        id="after-copy-header",
+    ),
+    pytest.param(
+        _cut_after(b"COPY public.a (id, b_id) FR"),
+        "in.sql:13: statement never ends (unterminated string, comment or truncated file)",
+        id="copy-header",
+    ),
+    pytest.param(
+        _cut_after(b"INSERT INTO public.b VALUES (2, "),
+        "in.sql:25: statement never ends (unterminated string, comment or truncated file)",
+        id="insert",
+    ),
+    pytest.param(
+        DUMP.replace(b"(2, 3);", b"(2, '3);"),
+        "in.sql:25: statement never ends (unterminated string, comment or truncated file)",
+        id="unterminated-string",
+    ),
 ]
 
 
@@ -178,8 +196,10 @@ def test_truncated_dump(files: Path, data: bytes, expected: str) -> None:
 
 
 def test_line_numbers_count_the_lines_cleanup_removed(files: Path) -> None:
-    messages = b"pg_dump: warning: there are circular foreign-key constraints among these tables:\n" \
-               b"pg_dump: detail: a\npg_dump: detail: b\n"
+    messages = (
+        b"pg_dump: warning: there are circular foreign-key constraints among these tables:\n"
+        b"pg_dump: detail: a\npg_dump: detail: b\n"
+    )
     (files / "in.sql").write_bytes(messages + _cut_after(b"2\t\\N\n"))
     (files / "out.sql").write_bytes(KEEP)
     result = run(files, "in.sql", "--schema", "schema.sql", "-o", "out.sql")
@@ -201,20 +221,33 @@ def _flip(data: bytes, at: int) -> bytes:
 
 BIG = DUMP.replace(b"2\t\\N\n", b"".join(b"%d\t\\N\n" % i for i in range(10, 20000)))
 COMPRESSED = [
-    pytest.param(gzip.compress(BIG)[:-2000], "cannot read gzip data: the compressed stream ends early (truncated file?)",
-                 id="gzip-truncated"),
+    pytest.param(
+        gzip.compress(BIG)[:-2000],
+        "cannot read gzip data: the compressed stream ends early (truncated file?)",
+        id="gzip-truncated",
+    ),
     pytest.param(_flip(gzip.compress(BIG), 400), None, id="gzip-corrupt"),
-    pytest.param(bz2.compress(BIG)[:-2000], "cannot read bzip2 data: the compressed stream ends early (truncated file?)",
-                 id="bzip2-truncated"),
+    pytest.param(
+        bz2.compress(BIG)[:-2000],
+        "cannot read bzip2 data: the compressed stream ends early (truncated file?)",
+        id="bzip2-truncated",
+    ),
     pytest.param(_flip(bz2.compress(BIG), 400), "cannot read bzip2 data: Invalid data stream", id="bzip2-corrupt"),
-    pytest.param(lzma.compress(BIG)[:-2000], "cannot read xz data: the compressed stream ends early (truncated file?)",
-                 id="xz-truncated"),
+    pytest.param(
+        lzma.compress(BIG)[:-2000],
+        "cannot read xz data: the compressed stream ends early (truncated file?)",
+        id="xz-truncated",
+    ),
     pytest.param(_flip(lzma.compress(BIG), 400), "cannot read xz data: Corrupt input data", id="xz-corrupt"),
-    pytest.param(_zstd(BIG)[:-2000], "cannot read zstd data: the compressed stream ends early (truncated file?)",
-                 id="zstd-truncated"),
+    pytest.param(
+        _zstd(BIG)[:-2000],
+        "cannot read zstd data: the compressed stream ends early (truncated file?)",
+        id="zstd-truncated",
+    ),
     pytest.param(_flip(_zstd(BIG), 40), None, id="zstd-corrupt"),
-    pytest.param(b"\x1f\x8b", "cannot read gzip data: the compressed stream ends early (truncated file?)",
-                 id="gzip-magic-only"),
+    pytest.param(
+        b"\x1f\x8b", "cannot read gzip data: the compressed stream ends early (truncated file?)", id="gzip-magic-only"
+    ),
 ]
 
 
@@ -249,7 +282,8 @@ def test_binary_garbage(files: Path, data: bytes) -> None:
     (files / "in.sql").write_bytes(data)
     line = data.count(b"\n", 0, data.index(b"\0")) + 1
     assert_refused(
-        files, ["in.sql", "--schema", "schema.sql"],
+        files,
+        ["in.sql", "--schema", "schema.sql"],
         f"in.sql:{line}: binary data (a NUL byte): not a plain SQL dump, or a damaged one",
     )
 
@@ -259,25 +293,33 @@ def test_pg_dump_error_in_the_file(files: Path) -> None:
     failed = _cut_after(b"\\.\n\n") + b"pg_dump: error: query failed: server closed the connection unexpectedly\n"
     (files / "in.sql").write_bytes(failed)
     assert_refused(
-        files, ["in.sql", "--schema", "schema.sql"],
+        files,
+        ["in.sql", "--schema", "schema.sql"],
         "in.sql:19: the dump file contains an error message, so the dump is incomplete: "
         "pg_dump: error: query failed: server closed the connection unexpectedly",
     )
 
 
 def test_missing_input(files: Path) -> None:
-    assert_refused(files, ["nope.sql", "--schema", "schema.sql"], "nope.sql: cannot open input: No such file or directory")
+    assert_refused(
+        files, ["nope.sql", "--schema", "schema.sql"], "nope.sql: cannot open input: No such file or directory"
+    )
 
 
 def test_input_is_a_folder(files: Path) -> None:
     (files / "folder").mkdir()
-    assert_refused(files, ["folder", "--schema", "schema.sql"],
-                   "folder: is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)")
+    assert_refused(
+        files,
+        ["folder", "--schema", "schema.sql"],
+        "folder: is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)",
+    )
 
 
 def test_unreadable_input(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (files / "in.sql").chmod(0)
-    assert_refused_in_process(files, ["in.sql", "--schema", "schema.sql"], "in.sql: cannot open input: Permission denied", capsys)
+    assert_refused_in_process(
+        files, ["in.sql", "--schema", "schema.sql"], "in.sql: cannot open input: Permission denied", capsys
+    )
 
 
 def test_missing_schema(files: Path) -> None:
@@ -286,7 +328,9 @@ def test_missing_schema(files: Path) -> None:
 
 def test_unreadable_schema(files: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (files / "schema.sql").chmod(0)
-    assert_refused_in_process(files, ["in.sql", "--schema", "schema.sql"], "schema.sql: cannot read: Permission denied", capsys)
+    assert_refused_in_process(
+        files, ["in.sql", "--schema", "schema.sql"], "schema.sql: cannot read: Permission denied", capsys
+    )
 
 
 def test_schema_syntax_error_names_file_and_line(files: Path) -> None:
@@ -297,7 +341,10 @@ def test_schema_syntax_error_names_file_and_line(files: Path) -> None:
 def test_output_folder_missing(files: Path) -> None:
     result = run(files, "in.sql", "--schema", "schema.sql", "-o", "no/such/folder/out.sql")
     assert result.returncode == 2
-    assert result.stderr.decode() == f"dumpfix: error: no/such/folder/out.sql: output folder does not exist: {files}/no/such/folder\n"
+    assert (
+        result.stderr.decode()
+        == f"dumpfix: error: no/such/folder/out.sql: output folder does not exist: {files}/no/such/folder\n"
+    )
     assert sorted(p.name for p in files.iterdir()) == ["in.sql", "schema.sql"]
 
 
@@ -354,10 +401,19 @@ def _dumpfix_process(args: list[str], *, reading: bool, without_tmpfile: bool = 
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
     command = [sys.executable, "-m", "dumpfix", *args]
     if without_tmpfile:  # the portable fallback: a system without O_TMPFILE (macOS, Windows)
-        command = [sys.executable, "-c",
-                   "import os, sys; del os.O_TMPFILE; from dumpfix.cli import main; sys.exit(main(sys.argv[1:]))", *args]
-    return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            stdin=subprocess.PIPE if reading else subprocess.DEVNULL)
+        command = [
+            sys.executable,
+            "-c",
+            "import os, sys; del os.O_TMPFILE; from dumpfix.cli import main; sys.exit(main(sys.argv[1:]))",
+            *args,
+        ]
+    return subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE if reading else subprocess.DEVNULL,
+    )
 
 
 def _wait_until_writing(proc: subprocess.Popen[bytes], folder: Path) -> None:
@@ -424,8 +480,11 @@ def test_sigkill_while_writing_leaves_nothing(big: Path, tmp_path: Path, mode: s
 
 def test_output_written_without_tmpfile_is_complete(files: Path) -> None:
     """Where O_TMPFILE is missing, a hidden temporary name is written and renamed."""
-    proc = _dumpfix_process([str(files / "in.sql"), "--schema", str(files / "schema.sql"), "-o",
-                             str(files / "out.sql")], reading=False, without_tmpfile=True)
+    proc = _dumpfix_process(
+        [str(files / "in.sql"), "--schema", str(files / "schema.sql"), "-o", str(files / "out.sql")],
+        reading=False,
+        without_tmpfile=True,
+    )
     stdout, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 0, stderr.decode()
     expected = run(files, "in.sql", "--schema", "schema.sql")
@@ -451,11 +510,15 @@ def _shell(files: Path, command: str) -> subprocess.CompletedProcess[bytes]:
 @pytest.mark.parametrize(
     ("command", "message"),
     [
-        ('"$PY" -m dumpfix in.sql --schema schema.sql >&-',
-         "dumpfix: error: cannot write output: stdout is closed; give -o FILE or a pipe\n"),
+        (
+            '"$PY" -m dumpfix in.sql --schema schema.sql >&-',
+            "dumpfix: error: cannot write output: stdout is closed; give -o FILE or a pipe\n",
+        ),
         ('"$PY" -m dumpfix - --schema schema.sql <&-', "dumpfix: error: <stdin>: cannot read input: stdin is closed\n"),
-        ('"$PY" -m dumpfix in.sql --schema schema.sql > /dev/full',
-         "dumpfix: error: cannot write output to stdout: No space left on device\n"),
+        (
+            '"$PY" -m dumpfix in.sql --schema schema.sql > /dev/full',
+            "dumpfix: error: cannot write output to stdout: No space left on device\n",
+        ),
     ],
     ids=["stdout-closed", "stdin-closed", "stdout-full"],
 )
@@ -469,7 +532,9 @@ def test_closed_or_full_standard_streams(files: Path, command: str, message: str
 
 def test_reader_that_stops_early_is_an_error(big: Path) -> None:
     """psql stopping on an error closes the pipe: dumpfix says so once and exits 2."""
-    result = _shell(big, '"$PY" -m dumpfix in.sql --schema schema.sql | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}" >&2')
+    result = _shell(
+        big, '"$PY" -m dumpfix in.sql --schema schema.sql | head -c 10 >/dev/null; echo "${PIPESTATUS[0]}" >&2'
+    )
     lines = result.stderr.decode().splitlines()
     assert lines == [
         "dumpfix: error: cannot write output to stdout: the reader closed the pipe before the end "
@@ -520,7 +585,9 @@ def test_fk_to_a_table_not_in_the_dump_is_assumed_satisfied(
     """pg_dump -t: only some tables; the target already holds the rows they point at."""
     source = source_db(pg_server, "shop")
     schema = pgharness.schema_dump(pg_server, source)
-    tables = pg_server.psql(source, "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace").split()
+    tables = pg_server.psql(
+        source, "SELECT relname FROM pg_class WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+    ).split()
     assert "users" in tables and "orders" in tables
     dump = pgharness.pg_dump(pg_server, source, "--data-only", "-t", "public.orders")
     (tmp_path / "in.sql").write_bytes(dump)

@@ -68,7 +68,9 @@ def test_example_restores_as_the_owner(pg_pool: ServerPool, dump: Path, tmp_path
     out = tmp_path / "fixed.sql"
     result = subprocess.run(
         [sys.executable, "-m", "dumpfix", str(dump), "--schema", str(SCHEMA), "-o", str(out)],
-        capture_output=True, env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)), check=False,
+        capture_output=True,
+        env=dict(os.environ, PYTHONPATH=str(REPO_ROOT)),
+        check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
     target = pgharness.create_target(server, SCHEMA.read_bytes())

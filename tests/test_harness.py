@@ -124,9 +124,7 @@ def test_fingerprints_cover_partitions_and_sequences(pg_server: Server, source_d
 
 
 @pytest.mark.parametrize("fmt", DUMP_FORMATS)
-def test_shop_dump_fails_plain_restore(
-    restore_case: DumpCase, fmt: str, source_db: SourceDb, tmp_path: Path
-) -> None:
+def test_shop_dump_fails_plain_restore(restore_case: DumpCase, fmt: str, source_db: SourceDb, tmp_path: Path) -> None:
     """The problem dumpfix solves exists: pg_dump's own order violates the shop's FKs."""
     _, result = restore_copy(restore_case, source_db(restore_case.server, "shop"), fmt, tmp_path)
     assert result.returncode == 3
@@ -162,9 +160,7 @@ def test_fixture_restores_identically_with_triggers_disabled(
 
 
 @pytest.mark.parametrize("fmt", ["inserts", "rows-per-insert"])
-def test_awkward_values_put_a_shell_command_on_its_own_line(
-    pg_server: Server, fmt: str, source_db: SourceDb
-) -> None:
+def test_awkward_values_put_a_shell_command_on_its_own_line(pg_server: Server, fmt: str, source_db: SourceDb) -> None:
     """The canary is armed: in INSERT dumps the \\! line sits alone inside a literal."""
     dump = pgharness.data_dump(pg_server, source_db(pg_server, "awkward_values"), fmt)
     assert f"\n\\! touch {pgharness.CANARY_PATH}\n".encode() in dump
@@ -231,7 +227,12 @@ def test_server_free_tests_run_without_postgresql(tmp_path: Path) -> None:
     files = ["tests/test_plan.py", "tests/test_golden.py", "tests/test_dumpfile.py", "tests/test_examples.py"]
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o", f"cache_dir={tmp_path}", *files],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, result.stdout[-3000:]
     summary = result.stdout.strip().splitlines()[-1]

@@ -58,8 +58,9 @@ def notices(result: subprocess.CompletedProcess[bytes]) -> str:
     return "".join(line for line in lines if not line.startswith(("dumpfix: fixed ", "dumpfix: copied ")))
 
 
-def dumpfix(*args: str | os.PathLike[str], cwd: Path, input: bytes | None = None,
-            path: str | None = None) -> subprocess.CompletedProcess[bytes]:
+def dumpfix(
+    *args: str | os.PathLike[str], cwd: Path, input: bytes | None = None, path: str | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run dumpfix in a subprocess; path replaces PATH (to hide or pick a pg_restore)."""
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO_ROOT)
@@ -67,8 +68,13 @@ def dumpfix(*args: str | os.PathLike[str], cwd: Path, input: bytes | None = None
         env["PATH"] = path
     return subprocess.run(
         [sys.executable, "-m", "dumpfix", *map(str, args)],
-        input=input, stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True, cwd=cwd, env=env, timeout=300, check=False,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
     )
 
 
@@ -151,7 +157,10 @@ def test_utf8_bom_is_dropped_with_a_notice(shop: Shop, work: Path) -> None:
     (work / "in.sql").write_bytes(codecs.BOM_UTF8 + shop.dump)
     result = ok(dumpfix("in.sql", "--schema", "schema.sql", cwd=work))
     assert result.stdout == shop.fixed
-    assert result.stderr.decode() == "dumpfix: notice: removed the UTF-8 byte order mark at the start (psql does not need it)\n"
+    assert (
+        result.stderr.decode()
+        == "dumpfix: notice: removed the UTF-8 byte order mark at the start (psql does not need it)\n"
+    )
 
 
 def _crlf(data: bytes) -> bytes:
@@ -166,9 +175,7 @@ def _assert_crlf_only(data: bytes) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["copy", "inserts"])
-def test_crlf_dump_that_needs_rewriting_stays_crlf_and_restores(
-    shop: Shop, work: Path, fmt: str
-) -> None:
+def test_crlf_dump_that_needs_rewriting_stays_crlf_and_restores(shop: Shop, work: Path, fmt: str) -> None:
     """PowerShell and Windows editors turn every line end into CRLF; shop has no newline in its data."""
     dump = pgharness.data_dump(shop.server, shop.source, fmt)
     (work / "in.sql").write_bytes(_crlf(dump))
@@ -261,7 +268,7 @@ def test_pg_dump_words_on_4096_byte_boundaries_are_data(pg_server: Server, tmp_p
     fixed (a cycle to rewrite) and restores identically."""
     sql = (
         'CREATE TABLE "pg_dump: t" (id int PRIMARY KEY, "pg_dump: c" text, other int);\n'
-        "CREATE TABLE u (id int PRIMARY KEY, t_id int REFERENCES \"pg_dump: t\", s text);\n"
+        'CREATE TABLE u (id int PRIMARY KEY, t_id int REFERENCES "pg_dump: t", s text);\n'
         'ALTER TABLE "pg_dump: t" ADD FOREIGN KEY (other) REFERENCES u;\n'
         "INSERT INTO u SELECT i, NULL, repeat('pg_dump: error: x', 300 + i) FROM generate_series(1, 30) AS i;\n"
         "INSERT INTO \"pg_dump: t\" SELECT i, repeat('pg_dump: ', 500 + i) || E'\\\\ \\t' || repeat(E'pg_dump: \\'', 40),"
@@ -388,12 +395,15 @@ def test_strip_restrict(shop: Shop, work: Path) -> None:
     assert "trust" in stderr and len(stderr.splitlines()) == 1
     out = (work / "out.sql").read_bytes()
     assert b"\\restrict" not in out and b"\\unrestrict" not in out
-    lines = [line for line in shop.fixed.splitlines(keepends=True) if not line.startswith((b"\\restrict", b"\\unrestrict"))]
+    lines = [
+        line for line in shop.fixed.splitlines(keepends=True) if not line.startswith((b"\\restrict", b"\\unrestrict"))
+    ]
     assert out == b"".join(lines)
     restores(shop.server, shop.source, shop.schema, work / "out.sql")
 
 
 # -- pg_dump's other formats ---------------------------------------------------
+
 
 def _no_keys(data: bytes) -> bytes:
     """pg_dump and pg_restore draw a new \\restrict key each run."""
@@ -423,8 +433,16 @@ def test_archive_is_converted_with_pg_restore(
     assert b"UPDATE public." in (tmp_path / "out.sql").read_bytes()
     restores(server, source, schema, tmp_path / "out.sql")
     if fmt == "custom":  # from stdin too, and compressed
-        piped = ok(dumpfix("-", "--schema", "schema.sql", cwd=tmp_path, path=path,
-                           input=gzip.compress((tmp_path / "backup").read_bytes())))
+        piped = ok(
+            dumpfix(
+                "-",
+                "--schema",
+                "schema.sql",
+                cwd=tmp_path,
+                path=path,
+                input=gzip.compress((tmp_path / "backup").read_bytes()),
+            )
+        )
         assert _no_keys(piped.stdout) == _no_keys((tmp_path / "out.sql").read_bytes())
 
 

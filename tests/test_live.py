@@ -20,14 +20,13 @@ import pytest
 
 import pgharness
 from conftest import REPO_ROOT
-from pgharness import DumpCase, Server, Target
-
 from dumpfix.catalog import Catalog
 from dumpfix.errors import DumpfixError
 from dumpfix.fix import analyse, write
 from dumpfix.live import inspect, load_catalog, role_capabilities, server_version
 from dumpfix.plan import Role, Settings
 from dumpfix.schema import load_schema
+from pgharness import DumpCase, Server, Target
 
 SourceDb = Callable[[Server, str], str]
 FORMATS = list(pgharness.DUMP_FORMATS)
@@ -90,8 +89,17 @@ def shape(catalog: Catalog) -> dict[str, set[tuple[Any, ...]]]:
         },
         "unique keys": {(t.name, key) for t in tables for key in t.unique_keys},
         "foreign keys": {
-            (fk.table, fk.name, fk.columns, fk.ref_table, fk.ref_columns, fk.deferrable,
-             fk.initially_deferred, fk.match_full, fk.enforced)
+            (
+                fk.table,
+                fk.name,
+                fk.columns,
+                fk.ref_table,
+                fk.ref_columns,
+                fk.deferrable,
+                fk.initially_deferred,
+                fk.match_full,
+                fk.enforced,
+            )
             for fk in catalog.foreign_keys
         },
         "triggers": {
@@ -217,7 +225,9 @@ def test_role_detection(pg_server: Server, source_db: SourceDb) -> None:
     assert role_capabilities(pg_server.dsn(target.dbname, plain_user(target))) is Role.USER
     # A member of the owning role may act as the owner (pg_has_role ... USAGE).
     member = pgharness.create_role(pg_server)
-    pg_server.psql(pg_server.maintenance_db, f"GRANT {pgharness.quote_ident(target.owner)} TO {pgharness.quote_ident(member)}")
+    pg_server.psql(
+        pg_server.maintenance_db, f"GRANT {pgharness.quote_ident(target.owner)} TO {pgharness.quote_ident(member)}"
+    )
     assert role_capabilities(pg_server.dsn(target.dbname, member)) is Role.OWNER
     assert server_version(owner_dsn(target)) == pg_server.version
     # One table the role does not own is enough to make it a plain user.
@@ -331,7 +341,10 @@ def test_dsn_may_be_a_bare_database_name_as_psql_takes_it(
     env = dict(pg_server.env(target.owner), PYTHONPATH=str(REPO_ROOT))
     result = subprocess.run(
         [sys.executable, "-m", "dumpfix", "in.sql", "-o", "out.sql", "--dsn", target.dbname],
-        cwd=tmp_path, env=env, capture_output=True, check=False,
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr.decode()
     restored = pgharness.restore(target, tmp_path / "out.sql")

@@ -16,9 +16,8 @@ from pathlib import Path
 import pytest
 
 import pgharness
-from pgharness import Server, ServerPool
-
 from dumpfix.dumpfile import Kind, split
+from pgharness import Server, ServerPool
 
 SCHEMA = """
 CREATE SCHEMA evil;
@@ -107,9 +106,7 @@ def test_unqualified_blocks_keep_their_search_path(
 
 def test_latin1_block_keeps_its_client_encoding(pg_server: Server, source: str, tmp_path: Path, run_dumpfix) -> None:
     """Two dumps cat'ed, the second LATIN1: its users block moves above its SET client_encoding."""
-    dump = _concatenated(
-        pg_server, source, ("-t", "carts"), ("-t", "public.users", "--encoding=LATIN1"), OTHERS
-    )
+    dump = _concatenated(pg_server, source, ("-t", "carts"), ("-t", "public.users", "--encoding=LATIN1"), OTHERS)
     assert "café".encode("latin-1") in dump
     out = _restores(pg_server, source, tmp_path, run_dumpfix, dump)
     assert out.index("1\tcafé 1\t".encode("latin-1")) < out.index(b"COPY public.carts")
@@ -146,9 +143,7 @@ def _restrict_key(meta: bytes) -> bytes:
     return meta.split()[1]
 
 
-def test_data_stays_inside_its_own_restrict_pair(
-    pg_server: Server, source: str, tmp_path: Path, run_dumpfix
-) -> None:
+def test_data_stays_inside_its_own_restrict_pair(pg_server: Server, source: str, tmp_path: Path, run_dumpfix) -> None:
     """Two real dumps cat'ed, each with its \\restrict pair: the first one's cycle is
     reordered inside its pair, the second one's data stays below its own \\restrict."""
     first = _dump(pg_server, source, "-t", "carts", "-t", "public.users")

@@ -20,7 +20,9 @@ from dumpfix.input import Input
 
 def _dump(eol: bytes) -> bytes:
     users = [b"INSERT INTO public.users VALUES (%d, 'u%d', NULL);" % (i, i) for i in range(3000)]
-    users[1500] = b"INSERT INTO public.users VALUES (1500, 'two" + eol + b"INSERT INTO public.users VALUES (9, ''x'');', 1);"
+    users[1500] = (
+        b"INSERT INTO public.users VALUES (1500, 'two" + eol + b"INSERT INTO public.users VALUES (9, ''x'');', 1);"
+    )
     orders = [b"INSERT INTO public.orders VALUES (%d, %d);" % (i, i % 7) for i in range(2500)]
     orders[700] = b"INSERT INTO public.orders VALUES (700 /* a /* nested */ comment */, 1);"
     parts = [
@@ -58,9 +60,20 @@ def test_halves_give_the_items_of_split_whatever_the_seam(
     (tmp_path / "dump.sql").write_bytes(data)
     expected = list(split(data))
     line_starts = [i + 1 for i in range(len(data)) if data[i : i + 1] == b"\n"]
-    seams = sorted(set(line_starts[::97] + [data.index(b"INSERT INTO public.users VALUES (9")]
-                       + [data.index(b"1\tINSERT") + 2, data.index(b"SET search_path"), data.index(b"INSERT INTO public.orders"),
-                          data.index(b"INSERT INTO items VALUES (2"), 17, len(data) - 3]))
+    seams = sorted(
+        set(
+            line_starts[::97]
+            + [data.index(b"INSERT INTO public.users VALUES (9")]
+            + [
+                data.index(b"1\tINSERT") + 2,
+                data.index(b"SET search_path"),
+                data.index(b"INSERT INTO public.orders"),
+                data.index(b"INSERT INTO items VALUES (2"),
+                17,
+                len(data) - 3,
+            ]
+        )
+    )
     monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
     fd = os.open(tmp_path / "dump.sql", os.O_RDONLY)
     try:

@@ -51,8 +51,7 @@ CREATE TABLE staff (id int PRIMARY KEY, store_id int NOT NULL REFERENCES store);
 ALTER TABLE store ADD FOREIGN KEY (manager) REFERENCES staff;
 """
 DUMP = (
-    b"COPY public.store (id, manager) FROM stdin;\n1\t1\n\\.\n"
-    b"COPY public.staff (id, store_id) FROM stdin;\n1\t1\n\\.\n"
+    b"COPY public.store (id, manager) FROM stdin;\n1\t1\n\\.\nCOPY public.staff (id, store_id) FROM stdin;\n1\t1\n\\.\n"
 )
 
 
@@ -130,8 +129,13 @@ TRIGGER_DUMP = (
 )
 
 
-def _trigger_plan(settings: Settings, when: str = "BEFORE INSERT", carts_null: str = "NOT NULL",
-                  deferrable: str = "", level: str = "ROW") -> dict[str, Method]:
+def _trigger_plan(
+    settings: Settings,
+    when: str = "BEFORE INSERT",
+    carts_null: str = "NOT NULL",
+    deferrable: str = "",
+    level: str = "ROW",
+) -> dict[str, Method]:
     schema = TRIGGER_SCHEMA.format(when=when, carts_null=carts_null, deferrable=deferrable, level=level)
     plan = analyse(TRIGGER_DUMP, catalog=load_schema_sql(schema), settings=settings).plan
     return {str(c.edge.fk.table): c.method for cycle in plan.cycles for c in cycle.cuts}

@@ -35,7 +35,10 @@ def test_progress_on_a_terminal_tells_the_truth(tmp_path: Path) -> None:
     leader, follower = pty.openpty()
     proc = subprocess.Popen(
         [sys.executable, "-m", "dumpfix", "-", "--schema", str(GOLDEN / "shop.schema.sql"), "-o", "out.sql"],
-        stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=follower, cwd=tmp_path,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=follower,
+        cwd=tmp_path,
         env=dict(os.environ, PYTHONPATH=str(REPO_ROOT), COLUMNS="200"),
     )
     os.close(follower)

@@ -27,17 +27,35 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pgharness
-from pgharness import Server
-
 from dumpfix.errors import PlanError
 from dumpfix.fix import analyse, write
 from dumpfix.plan import Role, Settings
+from pgharness import Server
 
 EXAMPLES = int(os.environ.get("DUMPFIX_HYPOTHESIS_EXAMPLES", "15"))
 FORMATS = list(pgharness.DUMP_FORMATS)
 AWKWARD = [
-    "", " ", "\t", "\n", "\r\n", "\\", "\\N", "\\.", "\\.\n", "'", "''", '"', ";", "--", "/*", "$$",
-    "\\! touch @CANARY@", "日本語", "🐘", "é", "a\tb\\nc",
+    "",
+    " ",
+    "\t",
+    "\n",
+    "\r\n",
+    "\\",
+    "\\N",
+    "\\.",
+    "\\.\n",
+    "'",
+    "''",
+    '"',
+    ";",
+    "--",
+    "/*",
+    "$$",
+    "\\! touch @CANARY@",
+    "日本語",
+    "🐘",
+    "é",
+    "a\tb\\nc",
 ]
 
 
@@ -103,7 +121,8 @@ def cases(draw: st.DrawFn) -> Case:
             rows.append(tuple(picks))
         data.append(tuple(rows))
     text = st.one_of(
-        st.none(), st.sampled_from(AWKWARD),
+        st.none(),
+        st.sampled_from(AWKWARD),
         st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12),
     )
     count = sum(t.rows for t in tables)
@@ -121,8 +140,11 @@ def _literal(value: str | None) -> str:
 def schema_sql(case: Case) -> str:
     lines = []
     for i, table in enumerate(case.tables):
-        cols = {"pk": ["id integer PRIMARY KEY"], "composite": ["a integer NOT NULL", "b integer NOT NULL"],
-                "unique": ["u integer UNIQUE"]}[table.key]
+        cols = {
+            "pk": ["id integer PRIMARY KEY"],
+            "composite": ["a integer NOT NULL", "b integer NOT NULL"],
+            "unique": ["u integer UNIQUE"],
+        }[table.key]
         if table.key == "composite":
             cols.append("PRIMARY KEY (a, b)")
         for j, fk in enumerate(case.fks):
@@ -241,8 +263,13 @@ def test_the_oracle_sees_cycles() -> None:
 @pytest.mark.parametrize("role", [Role.USER, Role.OWNER])
 def test_a_known_unbreakable_cycle_is_refused_only_for_user(pg_server: Server, tmp_path: Path, role: Role) -> None:
     tables = (Table("t0", "pk", 2), Table("t1", "unique", 2))
-    case = Case(tables, (Fk(0, 1, False, False), Fk(1, 0, True, False)), (((1, None),) * 2, ((None, 0),) * 2),
-                ("x", None, "\\N", "y"), role)
+    case = Case(
+        tables,
+        (Fk(0, 1, False, False), Fk(1, 0, True, False)),
+        (((1, None),) * 2, ((None, 0),) * 2),
+        ("x", None, "\\N", "y"),
+        role,
+    )
     source = pgharness.create_database(pg_server, schema_sql(case) + data_sql(case))
     (tmp_path / "schema.sql").write_bytes(pgharness.schema_dump(pg_server, source))
     dump = pgharness.data_dump(pg_server, source, "copy")

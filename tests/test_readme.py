@@ -76,8 +76,12 @@ def test_quick_start_shows_what_the_command_prints(tmp_path: Path) -> None:
     args = shlex.split(QUICK_START.split(".venv/bin/dumpfix ", 1)[1])
     shutil.copytree(ROOT / "examples", tmp_path / "examples")  # a clone's root, as far as the command sees
     result = subprocess.run(
-        [sys.executable, "-m", "dumpfix", *args], capture_output=True, text=True, cwd=tmp_path,
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), check=False,
+        [sys.executable, "-m", "dumpfix", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     shown = README.split("## Quick start", 1)[1].split("```text\n", 1)[1].split("```", 1)[0]
@@ -90,7 +94,13 @@ def test_readme_has_the_powershell_pipe_and_each_platform() -> None:
     commands = [line.strip() for line in windows.splitlines() if line.startswith("    ")]
     assert commands[0].startswith("pg_dump --data-only -f ")  # files first: PowerShell 5 re-encodes pipes
     assert commands[2].startswith("psql -v ON_ERROR_STOP=1 -f ")
-    for heading in ("**Neon.**", "**Supabase.**", "**Amazon RDS / Aurora.**", "**Windows PowerShell.**", "A local server"):
+    for heading in (
+        "**Neon.**",
+        "**Supabase.**",
+        "**Amazon RDS / Aurora.**",
+        "**Windows PowerShell.**",
+        "A local server",
+    ):
         assert heading in README
 
 

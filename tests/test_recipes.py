@@ -22,9 +22,8 @@ from click.testing import CliRunner
 
 import pgharness
 from conftest import REPO_ROOT
-from pgharness import Server, ServerPool
-
 from dumpfix.cli import command
+from pgharness import Server, ServerPool
 
 README = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 EXAMPLES = REPO_ROOT / "examples"
@@ -92,7 +91,9 @@ def _target(server: Server, env: dict[str, str]) -> pgharness.Target:
 
 
 @pytest.mark.parametrize("block", _recipes(), ids=lambda b: b[0][:50])
-def test_readme_recipe_runs_as_written(world: tuple[Server, str, dict[str, str]], tmp_path: Path, block: list[str]) -> None:
+def test_readme_recipe_runs_as_written(
+    world: tuple[Server, str, dict[str, str]], tmp_path: Path, block: list[str]
+) -> None:
     server, source, env = world
     env = dict(env, SRC=server.dsn(source))
     if block[0].startswith("createdb "):  # the local-server recipe names its databases
@@ -124,6 +125,8 @@ def test_help_example_runs_as_written(world: tuple[Server, str, dict[str, str]],
         assert "ERROR" not in result.stderr, result.stderr
         pgharness.assert_same(server, source, target.dbname)
     if example.startswith("dumpfix --in-place"):
-        assert (tmp_path / "plan.mmd").exists() and (tmp_path / "backup.sql").read_bytes() != (EXAMPLES / "backup.sql").read_bytes()
+        assert (tmp_path / "plan.mmd").exists() and (tmp_path / "backup.sql").read_bytes() != (
+            EXAMPLES / "backup.sql"
+        ).read_bytes()
     if "> defer_fks.sql" in example:
         assert "DEFERRABLE INITIALLY DEFERRED" in (tmp_path / "defer_fks.sql").read_text()

@@ -77,7 +77,10 @@ def test_the_sample_dump_is_fine(run_dumpfix: DumpfixRunner, tmp_path: Path, sch
     (tmp_path / "in.sql").write_bytes(DUMP)
     result = run_dumpfix("in.sql", "--schema", "schema.sql", "-o", "out.sql")
     assert result.returncode == 0, result.stderr.decode()
-    assert result.stderr.decode() == "dumpfix: fixed in.sql -> out.sql: 1 cycle, 1 FK column loaded as NULL, one transaction\n"
+    assert (
+        result.stderr.decode()
+        == "dumpfix: fixed in.sql -> out.sql: 1 cycle, 1 FK column loaded as NULL, one transaction\n"
+    )
     out = (tmp_path / "out.sql").read_bytes()
     assert out != DUMP and out.endswith(TAIL)
     again = run_dumpfix("--check", "out.sql", "--schema", "schema.sql")
@@ -100,8 +103,13 @@ def test_schema_lacking_some_tables_is_refused_unless_passed(
     run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path
 ) -> None:
     dump = HEAD + A_COPY + b"COPY public.audit (id) FROM stdin;\n1\n\\.\n\n" + B_COPY + TAIL
-    refused(run_dumpfix, tmp_path, ["--schema", "schema.sql"],
-            "the schema lacks 1 of the 3 tables the dump loads: public.audit;", dump)
+    refused(
+        run_dumpfix,
+        tmp_path,
+        ["--schema", "schema.sql"],
+        "the schema lacks 1 of the 3 tables the dump loads: public.audit;",
+        dump,
+    )
     result = run_dumpfix("in.sql", "--schema", "schema.sql", "--pass-unknown", "-o", "out.sql")
     assert result.returncode == 0, result.stderr.decode()
     assert result.stderr.decode() == (
@@ -128,15 +136,20 @@ def test_earlier_runs_staging_tables_are_not_unknown(run_dumpfix: DumpfixRunner,
 
 
 def test_in_and_schema_swapped(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -> None:
-    refused(run_dumpfix, tmp_path, ["--schema", "schema.sql"],
-            "IN holds no data: it defines objects (CREATE at line 1) and loads no table: did you swap IN and --schema?",
-            SCHEMA)
+    refused(
+        run_dumpfix,
+        tmp_path,
+        ["--schema", "schema.sql"],
+        "IN holds no data: it defines objects (CREATE at line 1) and loads no table: did you swap IN and --schema?",
+        SCHEMA,
+    )
     # With no --schema at all, the same file is not taken for a dump carrying its DDL.
     refused(run_dumpfix, tmp_path, [], "did you swap IN and --schema?", SCHEMA)
 
 
-@pytest.mark.parametrize("dump", [b"", b"\n  \n", b"--\n-- nothing here\n--\n/* at all */\n"],
-                         ids=["zero-bytes", "whitespace", "comments"])
+@pytest.mark.parametrize(
+    "dump", [b"", b"\n  \n", b"--\n-- nothing here\n--\n/* at all */\n"], ids=["zero-bytes", "whitespace", "comments"]
+)
 def test_empty_input(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path, dump: bytes) -> None:
     """pg_dump failed upstream of a pipe: an empty output would 'restore' nothing."""
     refused(run_dumpfix, tmp_path, ["--schema", "schema.sql"], "IN holds no SQL at all", dump)
@@ -155,10 +168,14 @@ def test_empty_stdin(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -
     ("dump", "where"),
     [
         pytest.param(HEAD + A_COPY, "in.sql:15: truncated: the dump stops here ('\\\\.')", id="between-tables"),
-        pytest.param(HEAD + A_COPY + B_COPY + b"--\n", "in.sql:21: truncated: the dump stops here ('--')",
-                     id="before-last-line"),
-        pytest.param(HEAD, "in.sql:10: truncated: the dump stops here (\"SELECT pg_catalog.set_config('search_pat...\")",
-                     id="before-data"),
+        pytest.param(
+            HEAD + A_COPY + B_COPY + b"--\n", "in.sql:21: truncated: the dump stops here ('--')", id="before-last-line"
+        ),
+        pytest.param(
+            HEAD,
+            'in.sql:10: truncated: the dump stops here ("SELECT pg_catalog.set_config(\'search_pat...")',
+            id="before-data",
+        ),
     ],
 )
 def test_truncated_between_statements(
@@ -166,14 +183,24 @@ def test_truncated_between_statements(
 ) -> None:
     """Cut where a statement ends: every statement is whole, and only pg_dump's missing
     last line tells that tables are missing."""
-    refused(run_dumpfix, tmp_path, ["--schema", "schema.sql"],
-            f"{where}, without pg_dump's last line '-- PostgreSQL database dump complete': dump it again", dump)
+    refused(
+        run_dumpfix,
+        tmp_path,
+        ["--schema", "schema.sql"],
+        f"{where}, without pg_dump's last line '-- PostgreSQL database dump complete': dump it again",
+        dump,
+    )
 
 
 def test_truncated_inside_copy_data_names_the_block(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -> None:
     """Cut inside a COPY block: the splitter tells where the block starts."""
-    refused(run_dumpfix, tmp_path, ["--schema", "schema.sql"],
-            "in.sql:12: COPY data of public.a never ends with a \\. line (truncated dump?)", HEAD + A_COPY[:47])
+    refused(
+        run_dumpfix,
+        tmp_path,
+        ["--schema", "schema.sql"],
+        "in.sql:12: COPY data of public.a never ends with a \\. line (truncated dump?)",
+        HEAD + A_COPY[:47],
+    )
 
 
 def test_hand_made_dump_needs_no_last_line(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -> None:
@@ -184,7 +211,7 @@ def test_hand_made_dump_needs_no_last_line(run_dumpfix: DumpfixRunner, tmp_path:
 
 def test_dump_without_unrestrict_is_complete(run_dumpfix: DumpfixRunner, tmp_path: Path, schema: Path) -> None:
     """pg_dump before the 2025 minor releases ends with the comment alone (CRLF here)."""
-    old = (HEAD.replace(b"\\restrict AbCdEf0123456789\n", b"") + A_COPY + B_COPY + TAIL.split(b"\\unrestrict")[0])
+    old = HEAD.replace(b"\\restrict AbCdEf0123456789\n", b"") + A_COPY + B_COPY + TAIL.split(b"\\unrestrict")[0]
     (tmp_path / "in.sql").write_bytes(old.replace(b"\n", b"\r\n"))
     result = run_dumpfix("in.sql", "--schema", "schema.sql", "-o", "out.sql")
     assert result.returncode == 0, result.stderr.decode()
@@ -202,13 +229,15 @@ def test_dump_without_unrestrict_is_complete(run_dumpfix: DumpfixRunner, tmp_pat
             id="copy-column",
         ),
         pytest.param(
-            HEAD + b"INSERT INTO public.a (id, \"B_id\") VALUES (1, 1);\n" + B_COPY + TAIL,
+            HEAD + b'INSERT INTO public.a (id, "B_id") VALUES (1, 1);\n' + B_COPY + TAIL,
             "in.sql:12: the dump's INSERT into public.a names column \"B_id\", which the schema's table lacks",
             id="column-inserts",
         ),
         pytest.param(
-            HEAD + b"INSERT INTO public.a VALUES (1, 1, 'x', 4);\nINSERT INTO public.a VALUES (2, NULL, 'y');\n"
-            + B_COPY + TAIL,
+            HEAD
+            + b"INSERT INTO public.a VALUES (1, 1, 'x', 4);\nINSERT INTO public.a VALUES (2, NULL, 'y');\n"
+            + B_COPY
+            + TAIL,
             "in.sql:12: the dump's INSERT into public.a has 4 values a row, and the schema's table 3 columns",
             id="inserts-too-many-values",
         ),
@@ -310,8 +339,10 @@ def test_dsn_role_lacking_privileges_is_refused_with_all_it_lacks(
     expected = (
         f"the --dsn role {name} cannot restore the output: it lacks SELECT on public.users, "
         "UPDATE on public.users, SELECT on public.categories, UPDATE on public.categories, TEMP on the database, "
-        + ", ".join(f"UPDATE on public.{t}_id_seq" for t in ("carts", "categories", "colors", "imgs", "orders",
-                                                             "products", "users"))
+        + ", ".join(
+            f"UPDATE on public.{t}_id_seq"
+            for t in ("carts", "categories", "colors", "imgs", "orders", "products", "users")
+        )
         + " (grant them, or run as a role that has them)\n"
     )
     refused(run_dumpfix, tmp_path, ["--dsn", pg_server.dsn(target.dbname, name)], expected, dump)
@@ -330,6 +361,10 @@ def test_target_version_contradicting_the_dsn_server(
     source = source_db(pg_server, "shop")
     target = pgharness.create_target(pg_server, pgharness.schema_dump(pg_server, source))
     other = 12 if pg_server.version != 12 else 13
-    refused(run_dumpfix, tmp_path, ["--dsn", pg_server.dsn(target.dbname, target.owner), "--target-version", str(other)],
-            f"--target-version {other}, but the --dsn server is PostgreSQL {pg_server.version}",
-            pgharness.data_dump(pg_server, source, "copy"))
+    refused(
+        run_dumpfix,
+        tmp_path,
+        ["--dsn", pg_server.dsn(target.dbname, target.owner), "--target-version", str(other)],
+        f"--target-version {other}, but the --dsn server is PostgreSQL {pg_server.version}",
+        pgharness.data_dump(pg_server, source, "copy"),
+    )

@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 import pgharness
-from pgharness import DumpCase
-
 from dumpfix.dumpfile import split
+from pgharness import DumpCase
 
 CYCLIC_FIXTURES = ["shop", "selfref", "composite_cycle", "identifiers", "partitioned", "awkward_values"]
 FORMATS = ["copy", "inserts", "column-inserts", "rows-per-insert"]
@@ -158,9 +157,7 @@ INSERT INTO books SELECT i, 1 + i % 20, E'b\\t' || i FROM generate_series(1, 40)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
-def test_dump_that_restores_comes_out_identical(
-    restore_case: DumpCase, fmt: str, run_dumpfix, tmp_path: Path
-) -> None:
+def test_dump_that_restores_comes_out_identical(restore_case: DumpCase, fmt: str, run_dumpfix, tmp_path: Path) -> None:
     source = pgharness.create_database(restore_case.server, ACYCLIC)
     output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path)
     assert output == (tmp_path / "in.sql").read_bytes()
@@ -214,8 +211,9 @@ def test_stdin_to_stdout(pg_server, source_db: SourceDb, run_dumpfix, tmp_path: 
     pgharness.assert_same(pg_server, source, target.dbname)
 
 
-@pytest.mark.parametrize("extra", [["--load-via-partition-root"], ["--load-via-partition-root", "--inserts"]],
-                         ids=["copy", "inserts"])
+@pytest.mark.parametrize(
+    "extra", [["--load-via-partition-root"], ["--load-via-partition-root", "--inserts"]], ids=["copy", "inserts"]
+)
 @pytest.mark.parametrize("fixture", ["partitioned", "partitioned_notnull"])
 def test_load_via_partition_root(
     restore_case: DumpCase, fixture: str, extra: list[str], source_db: SourceDb, run_dumpfix, tmp_path: Path

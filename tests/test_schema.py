@@ -38,8 +38,7 @@ def facts(catalog: Catalog) -> set[str]:
         )
         out.add(f"table {name}{flags}")
         cols = " ".join(
-            c.name + "!" * c.not_null + "+" * c.generated + "*" * c.identity_always
-            for c in table.columns.values()
+            c.name + "!" * c.not_null + "+" * c.generated + "*" * c.identity_always for c in table.columns.values()
         )
         out.add(f"cols {name}: {cols}")
         if table.primary_key:
@@ -284,15 +283,7 @@ CASES = [
             "fk public.a_table_name_that_is_quite_long_indeed_more_than_forty_chars"
             ".a_table_name_that_is_quite_lo_a_column_name_that_is_also_r_fkey:"
             " a_column_name_that_is_also_rather_long_x -> public.u: id",
-            "fk public."
-            + "ä" * 31
-            + "."
-            + "ä" * 14
-            + "_"
-            + "ö" * 14
-            + "_fkey: "
-            + "ö" * 21
-            + " -> public.u: id",
+            "fk public." + "ä" * 31 + "." + "ä" * 14 + "_" + "ö" * 14 + "_fkey: " + "ö" * 21 + " -> public.u: id",
             "fk public." + "ä" * 31 + "." + "ä" * 27 + "_x_y_fkey: x,y -> public.u: a,b",
         ],
         id="default-fk-names-like-postgresql",
@@ -952,9 +943,7 @@ def test_load_schema_sql_continues_a_catalog() -> None:
     catalog = load("CREATE TABLE u (id int PRIMARY KEY);")
     same = load_schema_sql("CREATE TABLE t (u_id int REFERENCES u);", catalog)
     assert same is catalog
-    assert_facts(
-        catalog, ["table public.u", "table public.t", "fk public.t.t_u_id_fkey: u_id -> public.u: id"]
-    )
+    assert_facts(catalog, ["table public.u", "table public.t", "fk public.t.t_u_id_fkey: u_id -> public.u: id"])
 
 
 def test_fk_definitions_as_bulk_adds_them_back() -> None:
@@ -1078,9 +1067,7 @@ RICH_PG18 = [
         pytest.param(["pgdump18_rich.sql"], RICH_COMMON + RICH_PG18, id="pg_dump-18"),
         # The source script must give what the server made of it, generated names included.
         pytest.param(["rich_source.sql"], RICH_COMMON, id="rich-source"),
-        pytest.param(
-            ["rich_source.sql", "rich_source_pg18.sql"], RICH_COMMON + RICH_PG18, id="rich-source-18"
-        ),
+        pytest.param(["rich_source.sql", "rich_source_pg18.sql"], RICH_COMMON + RICH_PG18, id="rich-source-18"),
     ],
 )
 def test_real_pg_dump_schema(files: list[str], expected: list[str]) -> None:
@@ -1094,9 +1081,7 @@ def test_real_pg_dump_partition_roots() -> None:
     assert catalog.root_of(QName("Sales", "orders_üs")) == QName("Sales", "orders")
     assert catalog.root_of(QName("public", "employees")) == QName("public", "employees")
     assert catalog.tables[QName("public", "employees")].row_key() == ("id",)
-    assert [t.name for t in catalog.tables[QName("public", "employees")].update_triggers()] == [
-        "employees_touch"
-    ]
+    assert [t.name for t in catalog.tables[QName("public", "employees")].update_triggers()] == ["employees_touch"]
 
 
 def test_real_pg_dump_meta_commands_present() -> None:
@@ -1126,9 +1111,7 @@ def test_folder_in_natural_order(tmp_path: Path) -> None:
         },
     )
     catalog = load_schema([tmp_path / "flyway"])
-    assert_facts(
-        catalog, ["table public.t", "table public.nine", "cols public.t: a v2 v9 v10", "cols public.nine: a"]
-    )
+    assert_facts(catalog, ["table public.t", "table public.nine", "cols public.t: a v2 v9 v10", "cols public.nine: a"])
 
 
 def test_prisma_style_subfolders(tmp_path: Path) -> None:
@@ -1256,9 +1239,7 @@ def test_syntax_errors(sql: str, location: str) -> None:
             id="broken-symlink",
         ),
         pytest.param(
-            lambda root: (
-                (root / "bad.sql").write_bytes(b"CREATE TABLE t (a int);\n\xff\xfe\xfa;") and root / "bad.sql"
-            ),
+            lambda root: (root / "bad.sql").write_bytes(b"CREATE TABLE t (a int);\n\xff\xfe\xfa;") and root / "bad.sql",
             id="not-utf8",
         ),
     ],
@@ -1277,9 +1258,7 @@ def test_unreadable_paths(tmp_path: Path, make: object) -> None:
         pytest.param("SELECT 1;SELECT 2", [("SELECT 1", 1), ("SELECT 2", 1)], id="no-final-semicolon"),
         pytest.param("\n\n  -- c\n  SELECT 1;\n", [("SELECT 1", 4)], id="leading-comment-and-lines"),
         pytest.param("\\connect db\nSELECT 1;", [("SELECT 1", 2)], id="meta-line"),
-        pytest.param(
-            "SELECT 1 \\gset\nSELECT 2;", [("SELECT 1 ", 1), ("SELECT 2", 2)], id="meta-ends-statement"
-        ),
+        pytest.param("SELECT 1 \\gset\nSELECT 2;", [("SELECT 1 ", 1), ("SELECT 2", 2)], id="meta-ends-statement"),
         pytest.param("SELECT ';\n';SELECT 2;", [("SELECT ';\n'", 1), ("SELECT 2", 2)], id="string-newline"),
         pytest.param("SELECT $a$ $b$ ; $a$;", [("SELECT $a$ $b$ ; $a$", 1)], id="dollar-tags"),
         pytest.param("SELECT a$b$c;", [("SELECT a$b$c", 1)], id="dollar-inside-identifier"),

@@ -18,9 +18,8 @@ from pathlib import Path
 import pytest
 
 import pgharness
-from pgharness import DumpCase, Server
-
 from dumpfix.dumpfile import Kind, split
+from pgharness import DumpCase, Server
 
 SourceDb = Callable[[Server, str], str]
 FORMATS = ["copy", "inserts", "column-inserts", "rows-per-insert"]
@@ -29,8 +28,12 @@ STRATEGIES = [
     pytest.param([], "owner", b'ALTER CONSTRAINT "fk ""one""; \\! touch', id="default"),
     pytest.param(["--strategy", "nulls"], "owner", b'DISABLE TRIGGER "trg ""x""; \\! touch', id="nulls"),
     pytest.param(["--strategy", "owner"], "owner", b'ALTER CONSTRAINT "fk ""one""; \\! touch', id="owner"),
-    pytest.param(["--role", "superuser", "--strategy", "superuser"], "superuser",
-                 b"session_replication_role = replica", id="superuser"),
+    pytest.param(
+        ["--role", "superuser", "--strategy", "superuser"],
+        "superuser",
+        b"session_replication_role = replica",
+        id="superuser",
+    ),
 ]
 
 
@@ -43,8 +46,14 @@ def _fix(run_dumpfix, args: list[str]) -> bytes:
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize(("args", "as_role", "marker"), STRATEGIES)
 def test_hostile_names_and_values_restore_exactly(
-    restore_case: DumpCase, source_db: SourceDb, run_dumpfix, tmp_path: Path,
-    fmt: str, args: list[str], as_role: str, marker: bytes,
+    restore_case: DumpCase,
+    source_db: SourceDb,
+    run_dumpfix,
+    tmp_path: Path,
+    fmt: str,
+    args: list[str],
+    as_role: str,
+    marker: bytes,
 ) -> None:
     server = restore_case.server
     source = source_db(server, "input/hostile")
@@ -90,6 +99,7 @@ def test_orphan_check_names_hostile_tables_literally(
 def assert_restrict_pairs_enclose_everything(dump: bytes, out: bytes) -> None:
     """\\restrict KEY opens the output and \\unrestrict KEY closes it, as in the input;
     between them there is no other meta-command, so all dumpfix added is plain SQL."""
+
     def metas(data: bytes) -> list[tuple[int, int, bytes]]:
         return [(i.start, i.end, bytes(data[i.start : i.end]).strip()) for i in split(data) if i.kind is Kind.META]
 
@@ -138,7 +148,9 @@ def test_literals_mean_the_same_without_standard_conforming_strings(
     from the database."""
     server = pg_pool.get(15) if 15 in pg_pool.server_majors() else pg_pool.newest()
     canary = str(pgharness.CANARY_PATH)
-    sql = "CREATE TABLE a (id int PRIMARY KEY, b_id int);\nCREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);\n"
+    sql = (
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int);\nCREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);\n"
+    )
     sql += "ALTER TABLE a ADD CONSTRAINT a_b FOREIGN KEY (b_id) REFERENCES b;\n"
     sql += "INSERT INTO a VALUES (1, NULL); INSERT INTO b VALUES (1, 1); UPDATE a SET b_id = 1;\n"
     for i, text in enumerate(HOSTILE_COMMENTS):

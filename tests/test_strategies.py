@@ -67,8 +67,12 @@ def _restore_and_compare(case: DumpCase, source: str, schema: bytes, tmp_path: P
     pgharness.assert_same(case.server, source, target.dbname)
     # The load also works inside psql --single-transaction (BEGIN inside it only warns).
     again = pgharness.create_target(case.server, schema)
-    result = pgharness.restore(again, tmp_path / "out.sql", user=again.owner if as_role == "owner" else user
-                               if as_role == "superuser" else _plain_user(again), single_transaction=True)
+    result = pgharness.restore(
+        again,
+        tmp_path / "out.sql",
+        user=again.owner if as_role == "owner" else user if as_role == "superuser" else _plain_user(again),
+        single_transaction=True,
+    )
     assert result.returncode == 0, result.stderr
     pgharness.assert_same(case.server, source, again.dbname)
 
@@ -81,11 +85,22 @@ CASES = [
     pytest.param("mixed_cycle", ["--role", "user"], "user", b"UPDATE public.teams", id="mixed-user"),
     pytest.param("keyless_cycle", [], "owner", b"ALTER CONSTRAINT", id="keyless-owner"),
     pytest.param("trigger_cycle", [], "owner", b"ALTER CONSTRAINT", id="triggers-owner"),
-    pytest.param("trigger_cycle", ["--strategy", "nulls"], "owner", b"DISABLE TRIGGER parents_touch", id="triggers-nulls"),
-    pytest.param("partitioned_notnull", [], "owner", b"ALTER TABLE public.offices ALTER CONSTRAINT", id="partitioned-owner"),
-    pytest.param("notnull_cycle", ["--role", "superuser"], "superuser", b"ALTER CONSTRAINT", id="notnull-superuser-role"),
-    pytest.param("notnull_cycle", ["--role", "superuser", "--strategy", "superuser"], "superuser",
-                 b"session_replication_role = replica", id="notnull-superuser"),
+    pytest.param(
+        "trigger_cycle", ["--strategy", "nulls"], "owner", b"DISABLE TRIGGER parents_touch", id="triggers-nulls"
+    ),
+    pytest.param(
+        "partitioned_notnull", [], "owner", b"ALTER TABLE public.offices ALTER CONSTRAINT", id="partitioned-owner"
+    ),
+    pytest.param(
+        "notnull_cycle", ["--role", "superuser"], "superuser", b"ALTER CONSTRAINT", id="notnull-superuser-role"
+    ),
+    pytest.param(
+        "notnull_cycle",
+        ["--role", "superuser", "--strategy", "superuser"],
+        "superuser",
+        b"session_replication_role = replica",
+        id="notnull-superuser",
+    ),
     pytest.param("shop", ["--role", "user"], "user", b"UPDATE public.users", id="shop-user"),
     pytest.param("shop", ["--wrap"], "owner", b"SET CONSTRAINTS ALL DEFERRED", id="shop-wrap"),
 ]
@@ -133,7 +148,9 @@ def test_check_passes_on_a_fixed_dump_that_runs_in_a_transaction(
     assert in_place.returncode == 0, in_place.stderr.decode()
     assert (tmp_path / "out.sql").read_bytes() == output
     # A rerun that would write another head is still a change.
-    other = run_dumpfix("--check", "out.sql", "--schema", "schema.sql", "--role", "superuser", "--strategy", "superuser")
+    other = run_dumpfix(
+        "--check", "out.sql", "--schema", "schema.sql", "--role", "superuser", "--strategy", "superuser"
+    )
     assert other.returncode == 1
 
 
@@ -187,7 +204,10 @@ def test_explain_names_strategy_and_privileges(
     stderr = _fix(run_dumpfix, "--explain").decode()
     assert "cycle: public.accounts <-> public.ledgers" in stderr
     assert "defer: checked at COMMIT (FK accounts_main_ledger_id_fkey" in stderr
-    assert "nulls: load public.teams(lead_id) as NULL (staged: a temporary table, then INSERT ... SELECT), then UPDATE 5 rows" in stderr
+    assert (
+        "nulls: load public.teams(lead_id) as NULL (staged: a temporary table, then INSERT ... SELECT), then UPDATE 5 rows"
+        in stderr
+    )
     assert "restoring needs: INSERT on the tables; UPDATE and SELECT" in stderr
     head = (tmp_path / "out.sql").read_bytes()
     assert b"-- dumpfix: before the data: FK cycles:" in head
@@ -252,7 +272,9 @@ def test_bulk_load_on_18(
     assert (tmp_path / "again.sql").read_bytes() == output
 
 
-def test_bulk_load_validates_what_it_loaded(pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path) -> None:
+def test_bulk_load_validates_what_it_loaded(
+    pg_server: Server, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
     """A dangling reference fails ENFORCED, and the whole load rolls back."""
     schema = _prepare_dangling(pg_server, source_db, tmp_path)
     _fix(run_dumpfix, "--bulk", "--target-version", str(pg_server.version))
@@ -393,8 +415,12 @@ _FK_TRIGGERS = (
 @pytest.mark.parametrize("fmt", ["copy", "inserts"])
 @pytest.mark.parametrize(
     ("version", "dropped"),
-    [(["--target-version", "18"], True), (["--target-version", "18.3"], True),
-     (["--target-version", "18.4"], False), ("dsn", False)],
+    [
+        (["--target-version", "18"], True),
+        (["--target-version", "18.3"], True),
+        (["--target-version", "18.4"], False),
+        ("dsn", False),
+    ],
     ids=["18", "18.3", "18.4", "dsn"],
 )
 def test_bulk_on_18_keeps_every_fk_as_it_was(
@@ -420,7 +446,9 @@ def test_bulk_on_18_keeps_every_fk_as_it_was(
     unchecked = int(server.psql(target.dbname, f"SELECT count(*) FROM pg_constraint WHERE {own} AND NOT convalidated"))
     fks = int(server.psql(target.dbname, f"SELECT count(*) FROM pg_constraint WHERE {own}"))
     assert deferrable >= 2
-    args = ["--dsn", server.dsn(target.dbname, target.owner)] if version == "dsn" else ["--schema", "schema.sql", *version]
+    args = (
+        ["--dsn", server.dsn(target.dbname, target.owner)] if version == "dsn" else ["--schema", "schema.sql", *version]
+    )
     result = run_dumpfix("in.sql", "-o", "out.sql", "--bulk", *args)
     assert result.returncode == 0, result.stderr.decode()
     output = (tmp_path / "out.sql").read_bytes()
@@ -456,7 +484,9 @@ def test_bulk_before_18_validates_what_it_loaded(
     [(["--bulk", "--target-version", "18", "--role", "user"], "--bulk alters constraints")],
     ids=["plain-user"],
 )
-def test_bulk_refusals(pg_server: Server, args: list[str], message: str, source_db: SourceDb, run_dumpfix, tmp_path: Path) -> None:
+def test_bulk_refusals(
+    pg_server: Server, args: list[str], message: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+) -> None:
     case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
     _prepare(case, source_db(pg_server, "shop"), "copy", tmp_path)
     result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)

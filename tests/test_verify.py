@@ -19,8 +19,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pgharness
 import pytest
+
+import pgharness
 from conftest import REPO_ROOT
 from pgharness import Server
 
@@ -44,7 +45,12 @@ def _dumpfix(*args: str | Path, tmpdir: Path, cwd: Path) -> subprocess.Completed
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(tmpdir))
     return subprocess.run(
         [sys.executable, "-m", "dumpfix", "--verify", *map(str, args)],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=300,
+        check=False,
     )
 
 
@@ -101,8 +107,14 @@ def test_examples_verify_on_a_throwaway_server(dump: str, scratch_tmp: Path, tmp
 
 def test_several_dumps_one_server_compressed_and_stdin(scratch_tmp: Path, tmp_path: Path) -> None:
     (tmp_path / "backup.sql.gz").write_bytes(gzip.compress((EXAMPLES / "backup.sql").read_bytes()))
-    result = _dumpfix("backup.sql.gz", EXAMPLES / "backup-powershell.sql", "--schema", EXAMPLES / "schema.sql",
-                      tmpdir=scratch_tmp, cwd=tmp_path)
+    result = _dumpfix(
+        "backup.sql.gz",
+        EXAMPLES / "backup-powershell.sql",
+        "--schema",
+        EXAMPLES / "schema.sql",
+        tmpdir=scratch_tmp,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr.count(": verified: 9 tables (49 rows)") == 2
     _assert_clean(scratch_tmp)
@@ -123,7 +135,9 @@ def test_dangling_reference_fails_naming_the_table_and_line(scratch_tmp: Path, t
     assert re.fullmatch(
         r"dumpfix: error: \S+dangling.sql: does not restore: line \d+ of dumpfix's output, table public.orders: "
         r'ERROR: insert or update on table "orders" violates foreign key constraint "orders_user_id_fkey" '
-        r'\(DETAIL: Key \(user_id\)=\(99\) is not present in table "users"\.\)', last), last
+        r'\(DETAIL: Key \(user_id\)=\(99\) is not present in table "users"\.\)',
+        last,
+    ), last
     _assert_clean(scratch_tmp)
 
 
@@ -133,7 +147,7 @@ def test_cut_copy_row_fails_naming_the_table(scratch_tmp: Path, tmp_path: Path) 
     result = _dumpfix(dump, "--schema", EXAMPLES / "schema.sql", tmpdir=scratch_tmp, cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert "does not restore: line " in result.stderr
-    assert "table public.colors: ERROR: missing data for column \"product_id\"" in result.stderr
+    assert 'table public.colors: ERROR: missing data for column "product_id"' in result.stderr
     _assert_clean(scratch_tmp)
 
 
@@ -173,8 +187,15 @@ def test_rows_changed_by_the_restore_are_a_mismatch(scratch_tmp: Path, tmp_path:
 
 def test_sigterm_stops_the_server_and_removes_everything(scratch_tmp: Path, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), TMPDIR=str(scratch_tmp))
-    args = [sys.executable, "-m", "dumpfix", "--verify", str(EXAMPLES / "backup.sql"), "--schema",
-            str(EXAMPLES / "schema.sql")]
+    args = [
+        sys.executable,
+        "-m",
+        "dumpfix",
+        "--verify",
+        str(EXAMPLES / "backup.sql"),
+        "--schema",
+        str(EXAMPLES / "schema.sql"),
+    ]
     proc = subprocess.Popen(args, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while not any(scratch_tmp.glob("dumpfix-verify-*/data/postmaster.pid")):  # the server is up
@@ -193,8 +214,13 @@ def test_sigterm_stops_the_server_and_removes_everything(scratch_tmp: Path, tmp_
 @pytest.mark.parametrize(
     ("fixture", "fmt"),
     [(name, "copy") for name in pgharness.fixture_names()]
-    + [("shop", "inserts"), ("shop", "column-inserts"), ("shop", "rows-per-insert"), ("selfref", "inserts"),
-       ("awkward_values", "column-inserts")],
+    + [
+        ("shop", "inserts"),
+        ("shop", "column-inserts"),
+        ("shop", "rows-per-insert"),
+        ("selfref", "inserts"),
+        ("awkward_values", "column-inserts"),
+    ],
 )
 def test_fixture_dumps_verify_on_server_dsn(
     pg_server: Server, source_db: SourceDb, fixture: str, fmt: str, scratch_tmp: Path, tmp_path: Path
@@ -202,8 +228,15 @@ def test_fixture_dumps_verify_on_server_dsn(
     source = source_db(pg_server, fixture)
     (tmp_path / "schema.sql").write_bytes(pgharness.schema_dump(pg_server, source))
     (tmp_path / "in.sql").write_bytes(pgharness.data_dump(pg_server, source, fmt))
-    result = _dumpfix("in.sql", "--schema", "schema.sql", "--server-dsn", pg_server.dsn(pg_server.maintenance_db),
-                      tmpdir=scratch_tmp, cwd=tmp_path)
+    result = _dumpfix(
+        "in.sql",
+        "--schema",
+        "schema.sql",
+        "--server-dsn",
+        pg_server.dsn(pg_server.maintenance_db),
+        tmpdir=scratch_tmp,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stderr
     verdicts = _verdicts(result.stderr)
     expected = pgharness.table_fingerprints(pg_server, source)
@@ -218,8 +251,15 @@ def test_fixture_dumps_verify_on_server_dsn(
 
 def test_server_dsn_cleans_up_after_a_failure(pg_server: Server, scratch_tmp: Path, tmp_path: Path) -> None:
     dump = _edited(tmp_path, "dangling.sql", b"\n6\t2\t69.00\n", b"\n6\t99\t69.00\n")
-    result = _dumpfix(dump, "--schema", EXAMPLES / "schema.sql", "--server-dsn", pg_server.dsn("postgres"),
-                      tmpdir=scratch_tmp, cwd=tmp_path)
+    result = _dumpfix(
+        dump,
+        "--schema",
+        EXAMPLES / "schema.sql",
+        "--server-dsn",
+        pg_server.dsn("postgres"),
+        tmpdir=scratch_tmp,
+        cwd=tmp_path,
+    )
     assert result.returncode == 1, result.stderr
     assert "table public.orders" in result.stderr
     assert _leftovers(pg_server) == ""
@@ -240,7 +280,9 @@ def test_dsn_is_read_for_its_schema_and_never_written(
     _assert_clean(scratch_tmp)
 
 
-def test_custom_format_archive_verifies(pg_server: Server, source_db: SourceDb, scratch_tmp: Path, tmp_path: Path) -> None:
+def test_custom_format_archive_verifies(
+    pg_server: Server, source_db: SourceDb, scratch_tmp: Path, tmp_path: Path
+) -> None:
     """An archive goes through pg_restore (the one of the server's version, first on PATH)."""
     source = source_db(pg_server, "shop")
     (tmp_path / "schema.sql").write_bytes(pgharness.schema_dump(pg_server, source))
@@ -249,7 +291,12 @@ def test_custom_format_archive_verifies(pg_server: Server, source_db: SourceDb, 
     env["PATH"] = str(pg_server.bin_dir) + os.pathsep + env.get("PATH", "")
     result = subprocess.run(
         [sys.executable, "-m", "dumpfix", "--verify", "in.dump", "--schema", "schema.sql"],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert ": verified: " in result.stderr
@@ -290,4 +337,7 @@ def test_tally_resolves_unqualified_names_along_search_path_and_ignores_row_orde
     assert set(dumped.tables) == known
     loaded = tally(new, list(split(new)), want=dumped.tables, known=known)
     for key in known:  # b's columns come in another order: matched by name
-        assert (loaded.tables[key].rows, loaded.tables[key].digest) == (dumped.tables[key].rows, dumped.tables[key].digest)
+        assert (loaded.tables[key].rows, loaded.tables[key].digest) == (
+            dumped.tables[key].rows,
+            dumped.tables[key].digest,
+        )

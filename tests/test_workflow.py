@@ -62,8 +62,13 @@ def _pre_commit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["PYTHONPATH"] = str(REPO_ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "pre_commit", *args], cwd=repo, env=env, capture_output=True, text=True,
-        timeout=300, check=False,
+        [sys.executable, "-m", "pre_commit", *args],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -93,7 +98,9 @@ def backups_repo(tmp_path: Path) -> Path:
 def test_manifest_is_valid_and_names_the_hooks() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pre_commit", "validate-manifest", str(REPO_ROOT / ".pre-commit-hooks.yaml")],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     hooks = {h["id"]: h for h in _hooks()}
