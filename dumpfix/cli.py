@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from click.core import ParameterSource
@@ -590,16 +590,7 @@ def command(
     options = replace(options, dsn=dsn, detect_role=role is None, mode=mode, quiet=quiet, graph=graph)
     options = replace(options, print_deferrable=printing, progress=not quiet and _terminal(sys.stderr))
     options = replace(options, server_dsn=server_dsn)
-    try:
-        code = run(options)
-    except DumpfixError as e:
-        _traceback(options)
-        click.echo(f"dumpfix: error: {e}", err=True)
-        sys.exit(e.exit_code)
-    except KeyboardInterrupt:
-        click.echo("dumpfix: interrupted", err=True)
-        sys.exit(130)
-    sys.exit(code)
+    _exit(lambda: run(options), verbose)
 
 
 def _parallel(
@@ -619,11 +610,17 @@ def _parallel(
         raise click.UsageError("--jobs loads one archive")
     options = ParallelOptions(inputs[0] if inputs else None, jobs or 1, dsn, schema, output, finish)
     say = _echo(Options(inputs, output, schema, False, verbose, quiet=quiet))
+    _exit(lambda: run_parallel(options, say), verbose)
+
+
+def _exit(work: Callable[[], int], verbose: bool) -> NoReturn:
+    """Run the work and exit with its code; an error is one line (a traceback with -v)
+    and exit 2, Ctrl-C or SIGTERM exit 130."""
     try:
-        code = run_parallel(options, say)
+        code = work()
     except DumpfixError as e:
         if verbose:
-            import traceback
+            import traceback  # here: needed only after a failure
 
             traceback.print_exc()
         click.echo(f"dumpfix: error: {e}", err=True)

@@ -167,20 +167,51 @@ def run_dumpfix(tmp_path: Path) -> DumpfixRunner:
     def run(
         *args: str | os.PathLike[str], input: bytes | None = None, cwd: Path | None = None
     ) -> subprocess.CompletedProcess[bytes]:
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-        return subprocess.run(
-            [sys.executable, "-m", "dumpfix", *map(str, args)],
-            input=input,
-            stdin=subprocess.DEVNULL if input is None else None,
-            capture_output=True,
-            cwd=cwd or tmp_path,
-            env=env,
-            timeout=600,
-            check=False,
-        )
+        return dumpfix_process(*args, cwd=cwd or tmp_path, input=input)
 
     return run
+
+
+def dumpfix_process(
+    *args: str | os.PathLike[str],
+    cwd: Path,
+    input: bytes | None = None,
+    path: str | None = None,
+    timeout: float = 600,
+) -> subprocess.CompletedProcess[bytes]:
+    """`python -m dumpfix ARGS` in cwd, this checkout's package first; stdin empty unless
+    input is given; path replaces PATH (to hide or pick a pg_restore)."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    if path is not None:
+        env["PATH"] = path
+    return subprocess.run(
+        [sys.executable, "-m", "dumpfix", *map(str, args)],
+        input=input,
+        stdin=subprocess.DEVNULL if input is None else None,
+        capture_output=True,
+        cwd=cwd,
+        env=env,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def fixed_restores_identically(
+    server: Server, source: str, dump: bytes, tmp_path: Path, run: DumpfixRunner, *args: str
+) -> bytes:
+    """The dump, fixed with the source's schema (and args), restored by its owner into
+    a new target, every table equal to the source's; returns the fixed dump."""
+    schema = pgharness.schema_dump(server, source)
+    (tmp_path / "in.sql").write_bytes(dump)
+    (tmp_path / "schema.sql").write_bytes(schema)
+    result = run("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)
+    assert result.returncode == 0, result.stderr.decode()
+    target = pgharness.create_target(server, schema)
+    restored = pgharness.restore(target, tmp_path / "out.sql")
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(server, source, target.dbname)
+    return (tmp_path / "out.sql").read_bytes()
 
 
 @pytest.fixture(autouse=True)

@@ -24,7 +24,7 @@ import pytest
 import zstandard
 
 import pgharness
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, dumpfix_process
 from dumpfix.cli import main
 from pgharness import Server
 
@@ -71,17 +71,7 @@ KEEP = b"an earlier output that must survive\n"
 
 
 def run(tmp_path: Path, *args: str, input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    return subprocess.run(
-        [sys.executable, "-m", "dumpfix", *args],
-        input=input,
-        stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=120,
-        check=False,
-    )
+    return dumpfix_process(*args, cwd=tmp_path, input=input, timeout=120)
 
 
 @contextlib.contextmanager

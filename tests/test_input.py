@@ -12,7 +12,6 @@ import lzma
 import os
 import re
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
@@ -21,7 +20,7 @@ import pytest
 import zstandard
 
 import pgharness
-from conftest import REPO_ROOT
+from conftest import dumpfix_process
 from pgharness import CaseSpec, Server, ServerPool
 
 SourceDb = Callable[[Server, str], str]
@@ -62,20 +61,7 @@ def dumpfix(
     *args: str | os.PathLike[str], cwd: Path, input: bytes | None = None, path: str | None = None
 ) -> subprocess.CompletedProcess[bytes]:
     """Run dumpfix in a subprocess; path replaces PATH (to hide or pick a pg_restore)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(REPO_ROOT)
-    if path is not None:
-        env["PATH"] = path
-    return subprocess.run(
-        [sys.executable, "-m", "dumpfix", *map(str, args)],
-        input=input,
-        stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-        check=False,
-    )
+    return dumpfix_process(*args, cwd=cwd, input=input, path=path, timeout=300)
 
 
 def ok(result: subprocess.CompletedProcess[bytes]) -> subprocess.CompletedProcess[bytes]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import pgharness
+from conftest import fixed_restores_identically
 from dumpfix.dumpfile import Kind, split
 from pgharness import Server, ServerPool
 
@@ -61,17 +62,9 @@ def _dump(server: Server, source: str, *args: str) -> bytes:
 
 
 def _restores(server: Server, source: str, tmp_path: Path, run_dumpfix, dump: bytes, *args: str) -> bytes:
-    """dumpfix the dump, restore it as the owner, compare every table; the output."""
-    schema = pgharness.schema_dump(server, source)
-    (tmp_path / "in.sql").write_bytes(dump)
-    (tmp_path / "schema.sql").write_bytes(schema)
-    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)
-    assert result.returncode == 0, result.stderr.decode()
-    target = pgharness.create_target(server, schema)
-    restored = pgharness.restore(target, tmp_path / "out.sql")
-    assert restored.returncode == 0, restored.stderr
-    pgharness.assert_same(server, source, target.dbname)
-    out = (tmp_path / "out.sql").read_bytes()
+    """dumpfix the dump, restore it as the owner, compare every table; a rerun changes
+    nothing; the output."""
+    out = fixed_restores_identically(server, source, dump, tmp_path, run_dumpfix, *args)
     again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", *args)
     assert again.returncode == 0, again.stderr.decode()
     assert (tmp_path / "again.sql").read_bytes() == out

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import pgharness
+from conftest import fixed_restores_identically
 from dumpfix.dumpfile import split
 from pgharness import DumpCase
 
@@ -30,18 +31,8 @@ def _fix_and_restore(
     edit: Callable[[bytes], bytes] = lambda dump: dump,
 ) -> bytes:
     """pg_dump, (edit: a hand-made change that restores the same data), dumpfix, restore, compare."""
-    server = case.server
-    dump = edit(pgharness.data_dump(server, source, fmt, case.pg_dump_bin))
-    schema = pgharness.schema_dump(server, source)
-    (tmp_path / "in.sql").write_bytes(dump)
-    (tmp_path / "schema.sql").write_bytes(schema)
-    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *args)
-    assert result.returncode == 0, result.stderr.decode()
-    target = pgharness.create_target(server, schema)
-    restored = pgharness.restore(target, tmp_path / "out.sql")
-    assert restored.returncode == 0, restored.stderr
-    pgharness.assert_same(server, source, target.dbname)
-    return (tmp_path / "out.sql").read_bytes()
+    dump = edit(pgharness.data_dump(case.server, source, fmt, case.pg_dump_bin))
+    return fixed_restores_identically(case.server, source, dump, tmp_path, run_dumpfix, *args)
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
