@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from dumpfix.dumpfile import split
 from dumpfix.fix import analyse, write
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
@@ -38,3 +39,18 @@ def test_expected_output_is_a_fixed_point(name: str) -> None:
 
 def test_golden_cases_exist() -> None:
     assert CASES == ["shop_copy", "shop_rows_per_insert"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    sorted(GOLDEN.glob("*.sql")) + sorted((GOLDEN.parent.parent.parent / "examples").glob("backup*.sql")),
+    ids=lambda p: p.name,
+)
+def test_split_is_lossless(path: Path) -> None:
+    """Every golden file and shipped example splits into items that give it back byte for byte."""
+    data = path.read_bytes()
+    if data.startswith(b"\xff\xfe"):  # the PowerShell copy: the splitter reads it transcoded
+        data = data[2:].decode("utf-16-le").encode("utf-8")
+    items = list(split(data))
+    assert b"".join(data[i.start : i.end] for i in items) == data
+    assert all(a.end == b.start for a, b in zip(items, items[1:]))
