@@ -126,7 +126,17 @@ def refuse_column_mismatch(buf: bytes, layout: Layout, catalog: Catalog) -> None
 
 
 def _refuse_columns(buf: bytes, item: Item, table: Table) -> None:
-    where = f"line {line_number(buf, item.start)}"
+    """Refuse the block if it does not fit the table (see refuse_column_mismatch)."""
+    try:
+        _check_columns(buf, item, table)
+    except MismatchError as e:
+        # The line is counted only now: counting it for every block read the whole input.
+        e.location = f"line {line_number(buf, item.start)}"
+        raise
+
+
+def _check_columns(buf: bytes, item: Item, table: Table) -> None:
+    where = None
     what = "COPY" if item.kind is Kind.COPY else "INSERT"
     if item.columns is not None:
         for name in item.columns:
