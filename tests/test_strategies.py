@@ -423,6 +423,7 @@ _FK_TRIGGERS = (
     ],
     ids=["18", "18.3", "18.4", "dsn"],
 )
+@pytest.mark.pg_pair(18, 18)
 def test_bulk_on_18_keeps_every_fk_as_it_was(
     pg_pool, version: list[str] | str, dropped: bool, fmt: str, run_dumpfix, tmp_path: Path
 ) -> None:
@@ -431,8 +432,6 @@ def test_bulk_on_18_keeps_every_fk_as_it_was(
     instead, and NOT ENFORCED only the others; from 18.4 (or a --dsn server that is)
     all go NOT ENFORCED. Afterwards every FK's definition, validity, comment and its
     triggers' deferrability (pg_trigger) are the source's."""
-    if 18 not in pg_pool.server_majors():
-        pytest.skip("needs PostgreSQL 18")
     server = pg_pool.get(18)
     number = int(server.psql(server.maintenance_db, "SHOW server_version_num").strip())
     assert number >= 180004  # the embedded server: the round trip itself is safe there
@@ -495,13 +494,12 @@ def test_bulk_refusals(
     assert not (tmp_path / "out.sql").exists()
 
 
+@pytest.mark.pg_pair(18, 18)
 def test_owner_strategy_on_18_keeps_a_not_valid_fk_unvalidated(pg_pool, run_dumpfix, tmp_path: Path) -> None:
     """A NOT VALID FK cut by the owner strategy on 18 is made DEFERRABLE for the load,
     not NOT ENFORCED: ENFORCED would validate it, and the restored FK would no longer
     be the source's (convalidated true, where a later row might have been meant to
     stay unchecked)."""
-    if 18 not in pg_pool.server_majors():
-        pytest.skip("needs PostgreSQL 18")
     server = pg_pool.get(18)
     sql = (
         "CREATE TABLE a (id int PRIMARY KEY, b_id int NOT NULL);\n"
