@@ -23,11 +23,11 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from dumpfix import pending
 from dumpfix.catalog import Catalog, QName
 from dumpfix.errors import DumpfixError
+from dumpfix.live import connect  # its one-line errors, timeouts and conninfo handling
 from dumpfix.output import sigterm_as_interrupt
 from dumpfix.pending import Pending
 from dumpfix.toc import Toc, loaded_tables, read_toc
@@ -216,17 +216,11 @@ def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
     return " ".join((errors or lines or [f"exit status {proc.returncode}"])[0].split())
 
 
-def _connect(dsn: str) -> Any:
-    from dumpfix.live import _connect as connect  # its one-line errors, timeouts and conninfo handling
-
-    return connect(dsn)
-
-
 def _execute(dsn: str, sql: str) -> None:
     """One transaction of SQL; a server error becomes one line (exit 2)."""
     import psycopg
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         try:
             conn.execute(sql)
             conn.commit()
@@ -238,11 +232,12 @@ def finish(dsn: str, jobs: int) -> Finished:
     """Put back what dumpfix.pending_fks lists, validate in parallel, then drop the table if all passed."""
     import psycopg
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         row = conn.execute(f"SELECT pg_catalog.to_regclass('{pending.TABLE}') IS NOT NULL").fetchone()
         if not row or not row[0]:
             return Finished(0, (), None)
-        loaded = conn.execute(f"SELECT coalesce(bool_and(loaded), true) FROM {pending.TABLE}").fetchone()[0]
+        done = conn.execute(f"SELECT coalesce(bool_and(loaded), true) FROM {pending.TABLE}").fetchone()
+        loaded = bool(done and done[0])
         try:
             conn.execute(pending.RESTORE)
             conn.commit()
@@ -262,7 +257,7 @@ def _validate(dsn: str, table: str, name: str) -> str | None:
     """VALIDATE one FK on a connection of its own; the violation in words when it fails."""
     import psycopg
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         try:
             conn.execute(pending.validate_step(table, name))
             conn.commit()

@@ -384,6 +384,7 @@ class CatalogEditor:
                 not_null=own.not_null or column.not_null,
                 generated=own.generated or column.generated,
                 identity_always=own.identity_always or column.identity_always,
+                defaulted=own.defaulted or column.defaulted,
             )
         if table.primary_key is None:
             table.primary_key = parent.primary_key

@@ -42,8 +42,10 @@ SETTING_SINCE = {
 #: Programs whose messages land in a dump through ``2>&1``.
 _TOOL_LINE = re.compile(rb"(?:pg_dump|pg_dumpall|pg_restore): ")
 _TOOL_ERROR = re.compile(rb"(?:pg_dump|pg_dumpall|pg_restore): error: ")
-_SET = re.compile(rb"SET\s+(?:SESSION\s+)?([A-Za-z_]+)\s*(?:=|TO\b)", re.IGNORECASE)
-_RESTRICT = re.compile(rb"\\(?:un)?restrict\b")
+#: A session SET of one setting, its name in group 1.
+SETTING = re.compile(rb"SET\s+(?:SESSION\s+)?([A-Za-z_]+)\s*(?:=|TO\b)", re.IGNORECASE)
+#: psql's \restrict and \unrestrict lines.
+RESTRICT = re.compile(rb"\\(?:un)?restrict\b")
 _COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
 _INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
 _LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
@@ -151,7 +153,8 @@ def _breaks_row(buf: bytes, at: int, findings: Findings) -> bool:
     tabs = findings.copy_tabs.get(at)
     if tabs is None:
         return False
-    start = max(buf.rfind(b"\n", 0, at), buf.rfind(b"\r", 0, at)) + 1
+    start = buf.rfind(b"\n", 0, at) + 1
+    start = max(start, buf.rfind(b"\r", start, at) + 1)  # a lone CR ends a line too
     first = _end_of_line(buf, at)
     second = _end_of_line(buf, first)
     lines = [bytes(buf[start:first]), bytes(buf[first:second])]
@@ -254,14 +257,13 @@ def _walk(source: Input, options: Cleanup, name: str, candidates: list[int], fin
                 end = line_end
             elif buf[pos] == 0x5C:  # a psql meta-command: to the end of its line
                 end = line_end
-                if options.strip_restrict and _RESTRICT.match(buf, pos):
+                if options.strip_restrict and RESTRICT.match(buf, pos):
                     _remove(buf, findings, pos, end)
                     restricts += 1
             elif _INSERT_HEAD.match(buf, pos):
                 end = statement_end(buf, pos, n)
             elif _COPY_HEAD.match(buf, pos):
-                end, columns = _copy_end(source, pos, n)
-                head_end = statement_end(buf, pos, n)
+                head_end, end, columns = _copy_end(source, pos, n)
                 while pending < len(candidates) and candidates[pending] < end:
                     at = candidates[pending]
                     if at >= head_end or in_quoted(buf, pos, head_end, at):
@@ -271,7 +273,7 @@ def _walk(source: Input, options: Cleanup, name: str, candidates: list[int], fin
                     pending += 1
             else:
                 end = statement_end(buf, pos, n)
-                m = _SET.match(buf, pos, end)
+                m = SETTING.match(buf, pos, end)
                 if m and options.unsupported(m.group(1).decode()):
                     _remove(buf, findings, pos, _with_line_end(buf, end))
                     settings.append(m.group(1).decode())
@@ -319,9 +321,10 @@ def _remove(buf: bytes, findings: Findings, start: int, end: int) -> None:
     findings.removals.append(Removal(start, end, line_number(buf, start), newlines, at_line_start))
 
 
-def _copy_end(source: Input, pos: int, n: int) -> tuple[int, int | None]:
-    """The end of a COPY statement, and of its inline data when it reads from stdin;
-    with the number of columns its column list names (None: no list, or no data)."""
+def _copy_end(source: Input, pos: int, n: int) -> tuple[int, int, int | None]:
+    """The end of a COPY statement's header, of the statement with its inline data when
+    it reads from stdin, and the number of columns its column list names (None: no
+    list, or no data)."""
     buf = source.data
     head_end = statement_end(buf, pos, n)
     try:
@@ -329,9 +332,9 @@ def _copy_end(source: Input, pos: int, n: int) -> tuple[int, int | None]:
     except ParseError as e:
         raise DumpError(f"cannot parse COPY statement: {e}") from None
     if not getattr(copy, "is_from", False) or copy.filename is not None or copy.is_program:
-        return head_end, None
+        return head_end, head_end, None
     eol = _LINE_END.match(buf, head_end)
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
     columns = len(copy.attlist) if copy.attlist and not copy.options else None  # text, TAB-separated
-    return copy_data_end(source, eol.end(), n), columns
+    return head_end, copy_data_end(source, eol.end(), n), columns

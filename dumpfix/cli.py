@@ -665,7 +665,7 @@ def _conflicts(ctx: click.Context, given: dict[str, bool | str | None]) -> set[s
         if a_file != b_file:
             dropped.add(a if a_file else source_b)
             continue
-        second = "--strategy " + str(ctx.params.get("strategy")) if b == "_strategy_staging" else _flag(b, ctx)
+        second = _flag(source_b, ctx)
         where = " (both in [tool.dumpfix])" if a_file else ""
         raise click.UsageError(f"{_flag(a, ctx)} and {second} exclude each other{where}: {why}")
     return dropped

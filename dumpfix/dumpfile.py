@@ -23,7 +23,7 @@ from dumpfix.catalog import quote_ident
 from dumpfix.errors import DumpError
 from dumpfix.input import Input, read
 from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
-from dumpfix.settings import Settings, followed, may_set
+from dumpfix.settings import Settings, followed, may_set, parsed
 
 # How many INSERT statements one pattern match takes: bounds the regex
 # engine's bookkeeping while keeping Python steps rare.
@@ -456,10 +456,10 @@ def _new_search_path(statement: bytes, encoding: str) -> tuple[str, ...] | None:
     """The search_path a SET search_path or set_config('search_path', ...) establishes."""
     stmt: Any
     if _SEARCH_PATH_SET.match(statement):
-        stmt = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
+        stmt = parsed(statement, encoding)[0]  # parsed already for the settings it sets
         names = [a.val.sval for a in (stmt.args or ()) if hasattr(a, "val")]
     elif _SEARCH_PATH_CONFIG.match(statement):
-        stmt = parse_sql(statement.decode(encoding, "surrogateescape"))[0].stmt
+        stmt = parsed(statement, encoding)[0]
         value = stmt.targetList[0].val.args[1].val.sval
         names = split_idents(value.encode(encoding, "surrogateescape"), encoding)
     else:

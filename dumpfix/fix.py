@@ -16,7 +16,7 @@ from dumpfix.catalog import Catalog
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.errors import DumpfixError
 from dumpfix.input import Input
-from dumpfix.layout import lay_out, refuse_reconnect
+from dumpfix.layout import DDL, lay_out, refuse_reconnect
 from dumpfix.parallel import split_items
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.refusals import (
@@ -28,7 +28,6 @@ from dumpfix.refusals import (
 from dumpfix.schema import load_schema, load_schema_sql
 from dumpfix.write import dry_run, write_plan
 
-_DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
 _CREATE_TABLE = re.compile(
     rb"CREATE\s+(?:(?:GLOBAL\s+|LOCAL\s+)?(?:TEMP|TEMPORARY|UNLOGGED)\s+)?TABLE\s", re.IGNORECASE
 )
@@ -122,16 +121,15 @@ def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
         if item.kind in (Kind.COPY, Kind.INSERTS):
             data_seen = True
             continue
-        if item.kind is Kind.SPACE:
-            text = bytes(buf[item.start : item.end])
-            if _OWN_START.search(text):
+        if item.kind is Kind.SPACE:  # searched in place: no copy of the dump's comments
+            if _OWN_START.search(buf, item.start, item.end):
                 own = True
-            if _OWN_END.search(text):
+            if _OWN_END.search(buf, item.start, item.end):
                 own = False
             continue
         if item.kind is not Kind.STATEMENT or own:
             continue
-        wanted = _CREATE_TABLE if data_seen else _DDL
+        wanted = _CREATE_TABLE if data_seen else DDL
         if wanted.match(buf, item.start, item.end):
             (late if data_seen else early).append(bytes(buf[item.start : item.end]))
     if not early and not late:

@@ -15,6 +15,7 @@ from typing import Any
 from pglast import parse_sql
 
 from dumpfix.catalog import Catalog, QName
+from dumpfix.cleanup import RESTRICT
 from dumpfix.dumpfile import Item, Kind, line_number, plain_copy
 from dumpfix.errors import DumpError
 
@@ -209,15 +210,13 @@ def _reconnect(buf: bytes, items: list[Item], first: int, last: int) -> int | No
     return None
 
 
-_RESTRICT = re.compile(rb"\\(?:un)?restrict\b")
-
-
-_WALL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
+#: DDL: a statement data never moves across, and what a dump that carries its schema defines.
+DDL = re.compile(rb"(?:CREATE|ALTER|DROP)\s", re.IGNORECASE)
 _TEMP = re.compile(rb"CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP|TEMPORARY)\s", re.IGNORECASE)
 
 
 def _is_restrict(buf: bytes, item: Item) -> bool:
-    return item.kind is Kind.META and _RESTRICT.match(buf, item.start) is not None
+    return item.kind is Kind.META and RESTRICT.match(buf, item.start) is not None
 
 
 def _is_wall(buf: bytes, item: Item) -> bool:
@@ -228,7 +227,7 @@ def _is_wall(buf: bytes, item: Item) -> bool:
     own DISABLE/ENABLE TRIGGER lines belong to their table's data, and temporary
     tables (an earlier run's staging) are no objects of the target.
     """
-    if item.kind is not Kind.STATEMENT or not _WALL.match(buf, item.start, item.end):
+    if item.kind is not Kind.STATEMENT or not DDL.match(buf, item.start, item.end):
         return False
     return not (_is_leading(buf, item) or _is_trailing(buf, item) or _TEMP.match(buf, item.start, item.end))
 

@@ -64,7 +64,7 @@ class Inspection(NamedTuple):
     server_minor: int = 0
 
 
-def _connect(dsn: str) -> psycopg.Connection[Any]:
+def connect(dsn: str) -> psycopg.Connection[Any]:
     """A connection, or one clear DumpfixError line (no traceback, no password)."""
     try:
         import psycopg
@@ -73,7 +73,7 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
         raise DumpfixError(
             "--dsn needs psycopg: pip install 'dumpfix[dsn]' (from a checkout of dumpfix: pip install '.[dsn]')"
         ) from None
-    dsn = _as_conninfo(dsn)
+    dsn = as_conninfo(dsn)
     try:
         params = conninfo_to_dict(dsn)
     except psycopg.ProgrammingError as error:
@@ -88,7 +88,7 @@ def _connect(dsn: str) -> psycopg.Connection[Any]:
         raise DumpfixError(f"--dsn: cannot connect: {message}") from None
 
 
-def _as_conninfo(dsn: str) -> str:
+def as_conninfo(dsn: str) -> str:
     """A bare database name, as psql takes it (``--dsn shop``), as libpq's ``dbname=shop``."""
     if "=" in dsn or "://" in dsn or not dsn.strip():
         return dsn
@@ -305,26 +305,26 @@ def _role(conn: psycopg.Connection[Any]) -> Role:
 
 def inspect(dsn: str) -> Inspection:
     """The catalog, the connecting role's capabilities and the server version, in one connection."""
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         number = conn.info.server_version  # server_version_num: 180004 for 18.4
         return Inspection(_read_catalog(conn), _role(conn), number // 10000, number % 100)
 
 
 def load_catalog(dsn: str) -> Catalog:
     """The catalog of the database dsn names, as ``schema.load_schema`` would build it."""
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         return _read_catalog(conn)
 
 
 def role_capabilities(dsn: str) -> Role:
     """What the role dsn connects as may do to the tables: the default for ``--role``."""
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         return _role(conn)
 
 
 def server_version(dsn: str) -> int:
     """The server's major version (server_version_num // 10000), e.g. 18."""
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         return _server_major(conn)
 
 
@@ -349,7 +349,7 @@ def restore_check(dsn: str, needs: Sequence[Need], tables: Sequence[QName]) -> R
     does not look at: it is checked with INSERT.
     """
 
-    with _connect(dsn) as conn:
+    with connect(dsn) as conn:
         conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         with conn.cursor() as cur:
             cur.execute(

@@ -64,14 +64,14 @@ def picture(analysis: Analysis) -> Picture:
         cut = cuts.get(fk)
         label = ", ".join(fk.columns)
         if cut is not None:
-            label += ": " + _how(cut, estimated_rows(analysis.buf, plan.layout.blocks_of(source)), plan.unenforced)
+            label += ": " + _how(cut, estimated_rows(analysis.buf, plan.layout.blocks_of(source)))
         arrows.append(Arrow(source, target, label, fk in inside, cut))
     cyclic = {n for cycle in plan.cycles for n in cycle.nodes}
     methods = tuple(m for m in Method if any(a.cut is not None and a.cut.method is m for a in arrows))
     return Picture(nodes, cyclic, set(plan.unknown) & present, arrows, methods)
 
 
-def _how(cut: Cut, rows: int, unenforced: bool) -> str:
+def _how(cut: Cut, rows: int) -> str:
     """How a cut FK loads and how many rows that touches, in the words of the legend."""
     if cut.method is Method.NULLS:
         return f"nulls, {_rows(cut.edge.cost)} updated after"

@@ -390,11 +390,7 @@ def _forced(layout: Layout, edges: list[Edge]) -> set[int]:
     """
     if not layout.barriers:
         return set()
-    first: dict[QName, int] = {}
-    last: dict[QName, int] = {}
-    for u in layout.units:
-        first[u.node] = min(first.get(u.node, u.segment), u.segment)
-        last[u.node] = max(last.get(u.node, u.segment), u.segment)
+    first, last = _segment_spans(layout)
     forced = set()
     for i, e in enumerate(edges):
         if e.source == e.target or last[e.target] <= first[e.source]:
@@ -404,16 +400,23 @@ def _forced(layout: Layout, edges: list[Edge]) -> set[int]:
     return forced
 
 
-def _refuse_across_restrict(layout: Layout, kept: list[tuple[QName, QName]]) -> None:
-    """Units stay in their \\restrict section (concatenated dumps each have their own
-    pair): refuse when a kept FK needs a table that only a later section loads."""
-    if not layout.barriers:
-        return
+def _segment_spans(layout: Layout) -> tuple[dict[QName, int], dict[QName, int]]:
+    """Per node, the first and the last segment (\\restrict section or stretch between the
+    dump's DDL) that loads its data."""
     first: dict[QName, int] = {}
     last: dict[QName, int] = {}
     for u in layout.units:
         first[u.node] = min(first.get(u.node, u.segment), u.segment)
         last[u.node] = max(last.get(u.node, u.segment), u.segment)
+    return first, last
+
+
+def _refuse_across_restrict(layout: Layout, kept: list[tuple[QName, QName]]) -> None:
+    """Units stay in their \\restrict section (concatenated dumps each have their own
+    pair): refuse when a kept FK needs a table that only a later section loads."""
+    if not layout.barriers:
+        return
+    first, last = _segment_spans(layout)
     for source, target in kept:
         if source != target and last[target] > first[source]:
             raise PlanError(
@@ -430,8 +433,7 @@ def _across_method(buf: bytes, layout: Layout, edge: Edge, settings: Settings) -
         method = allowed(edge)
         if method is not None:
             return method
-    first = min(u.segment for u in layout.units if u.node == edge.source)
-    ddl = layout.items[layout.ddl_barriers[first]]
+    ddl = layout.items[layout.ddl_barriers[_segment_spans(layout)[0][edge.source]]]
     raise PlanError(
         f"{edge.fk.table} needs rows of {edge.fk.ref_table} (FK {edge.fk.name}), which the dump loads only "
         f"after the DDL at line {line_number(buf, ddl.start)}: dumpfix does not move data across the dump's "
@@ -456,16 +458,12 @@ def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
     plan = Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=tuple(fks))
     for fk in fks:
         if plan.dropped(fk) and not fk.ref_columns:
-            when = (
-                "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK"
-                if plan.unenforced
-                else ("before PostgreSQL 18 drops and re-creates each FK")
-            )
-            hint = (
-                "--target-version 18.4 where the server is 18.4 or later"
-                if plan.unenforced
-                else ("--target-version 18 where the server is 18")
-            )
+            if plan.unenforced:
+                when = "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK"
+                hint = "--target-version 18.4 where the server is 18.4 or later"
+            else:
+                when = "before PostgreSQL 18 drops and re-creates each FK"
+                hint = "--target-version 18 where the server is 18"
             raise PlanError(
                 f"--bulk {when}, and {fk.name} on {fk.table} references {fk.ref_table}, "
                 f"whose key the schema does not show: give its definition too, or {hint}"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from dumpfix.catalog import Catalog, QName, Table, quote_ident
 from dumpfix.dumpfile import Item, Kind, line_number
@@ -89,7 +88,7 @@ def refuse_unknown_tables(layout: Layout, catalog: Catalog, pass_unknown: bool) 
     cannot know their FKs to order them; ``--pass-unknown`` says to pass their
     data through where it stands (the plan then warns about each).
     """
-    loaded = _unique(u.table for u in layout.units if u.table.schema != "pg_temp")
+    loaded = list(dict.fromkeys(u.table for u in layout.units if u.table.schema != "pg_temp"))
     unknown = [t for t in loaded if t not in catalog.tables]
     if not unknown:
         return
@@ -136,15 +135,13 @@ def _refuse_columns(buf: bytes, item: Item, table: Table) -> None:
 
 
 def _check_columns(buf: bytes, item: Item, table: Table) -> None:
-    where = None
     what = "COPY" if item.kind is Kind.COPY else "INSERT"
     if item.columns is not None:
         for name in item.columns:
             if name not in table.columns:
                 raise MismatchError(
                     f"the dump's {what} into {table.name} names column {quote_ident(name)}, which the "
-                    "schema's table lacks: the dump and the schema are of different versions",
-                    location=where,
+                    "schema's table lacks: the dump and the schema are of different versions"
                 )
         given: Iterable[str] = item.columns
     elif item.kind is Kind.INSERTS:
@@ -154,20 +151,19 @@ def _check_columns(buf: bytes, item: Item, table: Table) -> None:
         if count > len(table.columns):
             raise MismatchError(
                 f"the dump's INSERT into {table.name} has {count} values a row, and the schema's "
-                f"table {len(table.columns)} columns: the dump and the schema are of different versions",
-                location=where,
+                f"table {len(table.columns)} columns: the dump and the schema are of different versions"
             )
         given = list(table.columns)[:count]
     else:
         return  # COPY without a column list: hand-made; its rows are not counted
     if any(t.enabled for t in table.triggers):
         return
-    missing = [c.name for c in table.columns.values() if c.not_null and not c.defaulted and c.name not in set(given)]
+    named = set(given)
+    missing = [c.name for c in table.columns.values() if c.not_null and not c.defaulted and c.name not in named]
     if missing:
         raise MismatchError(
             f"the dump's {what} into {table.name} leaves out {', '.join(map(quote_ident, missing))}, "
-            "NOT NULL without a default in the schema: the dump and the schema are of different versions",
-            location=where,
+            "NOT NULL without a default in the schema: the dump and the schema are of different versions"
         )
 
 
@@ -212,16 +208,16 @@ def needs(buf: bytes, items: Sequence[Item], plan: Plan) -> list[Need]:
     if plan.superuser:
         return [Need("SUPERUSER", "role", "")]
     found: list[Need] = []
-    loaded = _unique(u.table for u in plan.layout.units if u.table.schema != "pg_temp")
+    loaded = list(dict.fromkeys(u.table for u in plan.layout.units if u.table.schema != "pg_temp"))
     found += [Need("INSERT", "table", str(t)) for t in loaded]
-    updated = _unique(r.table.name for r in plan.rewrites.values())
+    updated = list(dict.fromkeys(r.table.name for r in plan.rewrites.values()))
     found += [Need(p, "table", str(t)) for t in updated for p in ("SELECT", "UPDATE")]
     staged = any(u.staged for u in plan.layout.units) or plan.layout.earlier_updates
     if plan.rewrites or staged:
         found.append(Need("TEMP", "database", ""))
-    owned = _unique([fk.table for fk in plan.altered] + list(plan.disabled_triggers))
+    owned = list(dict.fromkeys([fk.table for fk in plan.altered] + list(plan.disabled_triggers)))
     found += [Need("OWNER", "table", str(t)) for t in owned]
-    found += [Need("UPDATE", "sequence", s) for s in _unique(_setvals(buf, items))]
+    found += [Need("UPDATE", "sequence", s) for s in list(dict.fromkeys(_setvals(buf, items)))]
     return found
 
 
@@ -241,17 +237,6 @@ def refuse_missing(missing: Sequence[Need], role: str) -> None:
             + ", ".join(str(n) for n in missing)
             + " (grant them, or run as a role that has them)"
         )
-
-
-_T = TypeVar("_T")
-
-
-def _unique(names: Iterable[_T]) -> list[_T]:
-    """In first-seen order, once each."""
-    seen: dict[_T, None] = {}
-    for name in names:
-        seen.setdefault(name, None)
-    return list(seen)
 
 
 def _names(tables: Sequence[QName]) -> str:

@@ -81,16 +81,16 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
     if not analysis.unchanged:
         cycles = [cy for cy in plan.cycles if not cy.across]  # an FK cut at the dump's DDL is no cycle
         if cycles:
-            parts.append(_count(len(cycles), "cycle"))
+            parts.append(count_of(len(cycles), "cycle"))
         nulled = sum(len(r.nulled) for r in plan.rewrites.values())
         if nulled:
-            parts.append(_count(nulled, "FK column") + " loaded as NULL")
+            parts.append(count_of(nulled, "FK column") + " loaded as NULL")
         moved = moved_tables(plan.layout.units, plan.order)
         if moved:
-            parts.append(_count(moved, "table") + " moved")
+            parts.append(count_of(moved, "table") + " moved")
         altered = sum(1 for cy in plan.cycles for c in cy.cuts if c.method is Method.OWNER)
         if altered:
-            parts.append(_count(altered, "FK") + " altered for the load")
+            parts.append(count_of(altered, "FK") + " altered for the load")
         if plan.superuser:
             parts.append("FK checks off for the load (superuser)")
         if plan.transaction:
@@ -98,7 +98,7 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
     if source.utf16:
         parts.append("UTF-16 to UTF-8")
     if source.notices:
-        parts.append(_count(len(source.notices), "clean-up"))
+        parts.append(count_of(len(source.notices), "clean-up"))
     return parts
 
 
@@ -132,5 +132,6 @@ def _longest_increasing(values: list[int]) -> set[int]:
     return kept
 
 
-def _count(n: int, noun: str) -> str:
+def count_of(n: int, noun: str) -> str:
+    """n and its noun, plural where n is not 1: ``3 cycles``, ``1 table``."""
     return f"{n} {noun}{'' if n == 1 else 's'}"

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from dumpfix.errors import DumpfixError
+from dumpfix.live import as_conninfo
 
 #: initdb refuses to run as root: as root the throwaway server runs as this system user.
 OS_USER = "dumpfix-pg"
@@ -370,7 +371,7 @@ def named(dsn: str) -> Server:
         from psycopg.conninfo import conninfo_to_dict
     except ImportError:
         raise ScratchError(f"--server-dsn needs psycopg: {_INSTALL}") from None
-    text = dsn if "=" in dsn or "://" in dsn else f"dbname={_conn_value(dsn)}"
+    text = as_conninfo(dsn)
     try:
         info = {k: str(v) for k, v in conninfo_to_dict(text).items()}
     except ProgrammingError as e:

@@ -11,6 +11,7 @@ there (changes()).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from pglast import parse_sql
@@ -30,6 +31,13 @@ _UNTRACKED = frozenset({"session_authorization", "role"})
 _VALUE, _DEFAULT, _CURRENT, _RESET, _RESET_ALL = 0, 1, 2, 4, 5
 
 
+@lru_cache(maxsize=256)
+def parsed(statement: bytes, encoding: str) -> tuple[Any, ...]:
+    """The statement's parse trees, read only: pg_dump repeats the same SET before every
+    table (default_tablespace, default_table_access_method), parsed once each here."""
+    return tuple(raw.stmt for raw in parse_sql(statement.decode(encoding, "surrogateescape")))
+
+
 def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
     """The settings in force after statement runs where settings were.
 
@@ -41,12 +49,11 @@ def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
     if not may_set(statement):
         return settings
     try:
-        stmts = parse_sql(statement.decode(encoding, "surrogateescape"))
+        stmts = parsed(statement, encoding)
     except ParseError:
         return settings
     state = dict(settings)
-    for raw in stmts:
-        stmt: Any = raw.stmt  # pglast's nodes: attributes by node type
+    for stmt in stmts:  # pglast's nodes: attributes by node type
         kind = type(stmt).__name__
         if kind == "VariableSetStmt" and not stmt.is_local:
             name = (stmt.name or "").lower()

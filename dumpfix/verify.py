@@ -33,6 +33,7 @@ from dumpfix.errors import DumpfixError
 from dumpfix.fix import Analysis, write
 from dumpfix.output import sigterm_as_interrupt
 from dumpfix.parallel import split_items
+from dumpfix.report import count_of
 from dumpfix.schema import schema_files, schema_script
 from dumpfix.source import Source, open_source
 from dumpfix.tally import Key, Tally, tally
@@ -111,8 +112,8 @@ class Verdict:
             return f"{self.name}: holds no table data: nothing to verify"
         rows = sum(int(line.in_dump) for line in tables)
         return (
-            f"{self.name}: verified: {_count(len(tables), 'table')} ({_count(rows, 'row')}) and "
-            f"{_count(len(sequences), 'sequence')} restore as the dump holds them ({self.compared}; {self.server})"
+            f"{self.name}: verified: {count_of(len(tables), 'table')} ({count_of(rows, 'row')}) and "
+            f"{count_of(len(sequences), 'sequence')} restore as the dump holds them ({self.compared}; {self.server})"
         )
 
 
@@ -123,10 +124,6 @@ def _cells(line: Line) -> tuple[str, str, str, str]:
         line.loaded,
         ("yes" if line.match else "NO") + (f" ({line.note})" if line.note else ""),
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 class Verifier:

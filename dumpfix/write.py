@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from dumpfix import statements as sql
 from dumpfix.catalog import Catalog, QName
-from dumpfix.cleanup import portable_setting
+from dumpfix.cleanup import SETTING, portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.input import Input
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
@@ -53,7 +53,6 @@ class Capture:
 
 
 HEAD = HEAD_MARK.decode()
-VALIDATION_MEMORY = sql.VALIDATION_MEMORY  # where tests have long found it
 TAIL = "-- dumpfix: after the data"
 #: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
 #: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
@@ -303,8 +302,8 @@ class _Writer:
         version as it is."""
         if self.plan.settings.target_version is None:
             for i, item in enumerate(self.items[start:end], start):
-                if item.kind is not Kind.STATEMENT:
-                    continue
+                if item.kind is not Kind.STATEMENT or not SETTING.match(self.buf, item.start, item.end):
+                    continue  # not a SET: nothing copied out to look at
                 portable = portable_setting(bytes(self.buf[item.start : item.end]), item.encoding)
                 if portable is not None:
                     self.copy_items(start, i)
@@ -407,16 +406,12 @@ class _Writer:
                 self.emit(redirected_header(self.buf, item, target))
                 self.copy_span(item.data_start, item.end)
             else:
-                self.retarget(item, target)
+                for piece in redirected(self.buf, item, target):  # its INSERTs into target
+                    self.emit(piece)
             pos = b + 1
         loaded = [c for c in columns if c not in generated]
         self.sql("\n" + sql.insert_staged(unit.table, loaded, nulled, name) + "\n", first.encoding)
         self.copy_items(pos, unit.last)
-
-    def retarget(self, item: Item, target: bytes) -> None:
-        """The INSERTS item's statements into target."""
-        for piece in redirected(self.buf, item, target):
-            self.emit(piece)
 
     def capture_name(self) -> str:
         """The next temporary table's name, after those an earlier run left in the dump,

@@ -14,7 +14,7 @@ import pytest
 
 import pgharness
 from dumpfix.plan import MERGE_VALIDATION_ROWS
-from dumpfix.write import VALIDATION_MEMORY
+from dumpfix.statements import VALIDATION_MEMORY
 from pgharness import DumpCase, Server, Target
 
 SourceDb = Callable[[Server, str], str]
