@@ -262,6 +262,8 @@ def _progress(options: Options, path: str) -> Iterator[Progress | None]:
 
 def print_migration(options: Options) -> int:
     """--print-deferrable-migration / --print-deferrable-revert: SQL on stdout (or -o)."""
+    # The cycles of the row-by-row plan: the FKs that a DEFERRABLE migration lets load.
+    options = replace(options, settings=replace(options.settings, bulk=False))
     shared = _Shared(options)
     try:
         if options.inputs:
@@ -438,11 +440,14 @@ _VERSION = _Version()
 )
 @click.option("--wrap", is_flag=True, help="Load everything in one transaction with constraints deferred.")
 @click.option(
-    "--bulk",
-    is_flag=True,
-    help="Table owner: every FK off during the load, then validated once each; the fastest restore "
-    "of a big dump. On PostgreSQL 18+: NOT ENFORCED, then ENFORCED; before, or with no version "
-    "known: dropped, then added again with its comment.",
+    "--bulk/--no-bulk",
+    default=None,
+    help="How a dump that needs a change loads by default for a role that may alter the tables (owner, "
+    "superuser): every FK off during the load, then validated once each, in the load's one transaction; "
+    "ALTER TABLE locks the tables (ACCESS EXCLUSIVE) until COMMIT. On PostgreSQL 18+: NOT ENFORCED, then "
+    "ENFORCED; before, or with no version known: dropped, then added again with its comment. --bulk: also "
+    "a dump that would restore as it is (faster: no per-row FK checks). --no-bulk: FK cycles loaded row "
+    "by row instead, for a target other sessions use meanwhile.",
 )
 @click.option(
     "--no-staging",
@@ -461,7 +466,7 @@ _VERSION = _Version()
     type=_VERSION,
     metavar="N[.M]",
     help="Version of the server the output is for (18, or 18.4 with the minor): drop settings it rejects "
-    "(SET transaction_timeout before 17); from 18.4, --bulk keeps DEFERRABLE FKs through NOT ENFORCED.",
+    "(SET transaction_timeout before 17); from 18.4, the bulk load keeps DEFERRABLE FKs through NOT ENFORCED.",
 )
 @click.option(
     "--strip-restrict",
@@ -520,7 +525,7 @@ def command(
     role: str | None,
     strategy: str | None,
     wrap: bool,
-    bulk: bool,
+    bulk: bool | None,
     no_staging: bool,
     pass_unknown: bool,
     target_version: tuple[int, int | None] | None,
@@ -563,7 +568,8 @@ def command(
     }
     given.update(_strategy_staging=no_staging and strategy not in (None, Method.NULLS.value))
     dropped = _conflicts(ctx, given)
-    bulk = bulk and "bulk" not in dropped
+    # None: the FKs go off wherever the dump is rewritten and the role and options allow it.
+    bulk = None if "bulk" in dropped else bulk
     strategy = None if "strategy" in dropped else strategy
     no_staging = no_staging and "no_staging" not in dropped
     role = None if "role" in dropped else role
@@ -632,8 +638,9 @@ def _exit(work: Callable[[], int], verbose: bool) -> NoReturn:
 
 
 #: Options that cannot both apply: giving both is a usage error, not a silent choice.
-#: (--wrap with --bulk is allowed: --bulk's load is one transaction with constraints
-#: deferred already, which is all --wrap asks.) --check with --in-place, -o with them,
+#: (--wrap with --bulk is allowed: the bulk load is one transaction with constraints
+#: deferred already, which is all --wrap asks.) --bulk counts only where typed (or set
+#: in [tool.dumpfix]): by default it gives way to the options that load row by row. --check with --in-place, -o with them,
 #: and several IN without them are decided in _mode.
 _CONFLICTS: tuple[tuple[str, str, str], ...] = (
     ("bulk", "strategy", "--bulk keeps the dump's order with every FK off: no cycle strategy applies"),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dumpfix import graph
 from dumpfix.fix import Analysis
 from dumpfix.plan import Method, bulk_ways
-from dumpfix.statements import DEFERRABLE, NOT_ENFORCED
+from dumpfix.statements import DEFERRABLE, LOCKS, NOT_ENFORCED
 
 
 def explain(analysis: Analysis) -> str:
@@ -12,7 +13,12 @@ def explain(analysis: Analysis) -> str:
     lines = ["dumpfix plan:"]
     lines.append("  load order: " + ", ".join(str(u.table) for u in plan.order))
     if plan.bulk_fks:
-        lines.append(f"  bulk: {len(plan.bulk_fks)} FKs {bulk_ways(plan)}, each validated in one query")
+        lines.extend(_bulk(analysis))
+    for kept in plan.kept_in_force:
+        lines.append(
+            f"  kept in force: FK {kept.name} on {kept.table} would have to be dropped and added again, and the "
+            f"schema does not show the key of {kept.ref_table} it references: its cycles load row by row"
+        )
     for cycle in plan.cycles:
         if cycle.across:
             source, target = cycle.nodes
@@ -58,3 +64,29 @@ def explain(analysis: Analysis) -> str:
     if analysis.unchanged:
         lines.append("  the dump restores as it is: output identical to input")
     return "\n".join(lines)
+
+
+def _bulk(analysis: Analysis) -> list[str]:
+    """The bulk load: the cycles it makes no matter, why it was chosen, how, and what it locks."""
+    plan, catalog = analysis.plan, analysis.catalog
+    present = [u.node for u in plan.layout.units]
+    pairs = [
+        (catalog.root_of(fk.table), catalog.root_of(fk.ref_table))
+        for fk in plan.bulk_fks
+        if catalog.root_of(fk.ref_table) in present
+    ]
+    cycles = [c for c in graph.strongly_connected(list(dict.fromkeys(present)), pairs) if len(c) > 1]
+    order = {n: i for i, n in enumerate(present)}
+    lines = [
+        f"  cycle: {' <-> '.join(str(n) for n in sorted(cycle, key=order.__getitem__))} (loads as it stands: FKs off)"
+        for cycle in cycles
+    ]
+    settings = plan.settings
+    chosen = "--bulk" if settings.bulk else f"the default for --role {settings.role.value}, which may alter the tables"
+    lines.append(f"  bulk: {len(plan.bulk_fks)} FKs {bulk_ways(plan)}, each validated in one query ({chosen})")
+    if plan.recreated and not plan.unenforced:
+        version = settings.target_version
+        why = "no server version known" if version is None else f"PostgreSQL {version} has no NOT ENFORCED"
+        lines.append(f"    dropped: {why}; from 18, NOT ENFORCED keeps them (--target-version, or --dsn)")
+    lines.append("    " + LOCKS)
+    return lines

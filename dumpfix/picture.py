@@ -14,9 +14,10 @@ escaped for each syntax.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from dumpfix import graph
 from dumpfix.catalog import QName
 from dumpfix.errors import DumpfixError
 from dumpfix.fix import Analysis
@@ -44,6 +45,8 @@ class Picture:
     arrows: list[Arrow]
     #: The ways the cut FKs load, in the legend's order.
     methods: tuple[Method, ...] = ()
+    #: Every FK off for the load and validated after it: no FK is cut.
+    bulk: bool = False
 
 
 def picture(analysis: Analysis) -> Picture:
@@ -67,8 +70,15 @@ def picture(analysis: Analysis) -> Picture:
             label += ": " + _how(cut, estimated_rows(analysis.buf, plan.layout.blocks_of(source)))
         arrows.append(Arrow(source, target, label, fk in inside, cut))
     cyclic = {n for cycle in plan.cycles for n in cycle.nodes}
+    if plan.bulk_fks:  # nothing cut: the cycles are the graph's, every FK off for the load
+        pairs = [(a.source, a.target) for a in arrows]
+        components = graph.strongly_connected(nodes, pairs)
+        member = {n: i for i, component in enumerate(components) for n in component}
+        loops = {a.source for a in arrows if a.source == a.target}
+        cyclic |= {n for component in components if len(component) > 1 for n in component} | loops
+        arrows = [replace(a, in_cycle=a.source in cyclic and member[a.source] == member[a.target]) for a in arrows]
     methods = tuple(m for m in Method if any(a.cut is not None and a.cut.method is m for a in arrows))
-    return Picture(nodes, cyclic, set(plan.unknown) & present, arrows, methods)
+    return Picture(nodes, cyclic, set(plan.unknown) & present, arrows, methods, bool(plan.bulk_fks))
 
 
 def _how(cut: Cut, rows: int) -> str:
@@ -101,6 +111,8 @@ def legend(pic: Picture, cut_line: str = "dashed") -> list[str]:
     if pic.unknown:
         lines.append("dashed box: a table the schema does not describe")
     lines.extend(MEANINGS[m] for m in pic.methods)
+    if pic.bulk:
+        lines.append("every FK is off for the load (NOT ENFORCED or dropped), then validated by one query each")
     return lines
 
 

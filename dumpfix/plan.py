@@ -120,7 +120,11 @@ class Settings:
     #: Every FK of the loaded tables off during the load, then validated once each:
     #: no per-row checks, order irrelevant. PostgreSQL 18+: NOT ENFORCED, then
     #: ENFORCED; before (or with no version given): dropped, then added again.
-    bulk: bool = False
+    #: None (the default): for every dump that needs a change (a dump that restores
+    #: as it is stays as it is); True (--bulk): for every dump with FKs; False
+    #: (--no-bulk), or a role that may not alter the tables (see bulk_load): the FK
+    #: cycles load row by row.
+    bulk: bool | None = None
     #: Stage the tables loaded with NULLs (see Rewrite.staged); off, their rows are
     #: rewritten and the temporary tables hold only keys and FK values.
     staging: bool = True
@@ -129,6 +133,12 @@ class Settings:
     pass_unknown: bool = False
     #: Its minor version, when known (--target-version 18.4, --dsn): None means any.
     target_minor: int | None = None
+
+    @property
+    def bulk_load(self) -> bool:
+        """Whether the FKs go off for the load: asked (the default), by a role that may
+        alter the tables, and no row-by-row way forced (--strategy, --no-staging)."""
+        return self.bulk is not False and self.role is not Role.USER and self.strategy is None and self.staging
 
 
 @dataclass(frozen=True)
@@ -143,8 +153,12 @@ class Plan:
     checked: tuple[ForeignKey, ...] = ()
     #: Self-references in row order: FK -> block start -> a byte per row (see Stats).
     forward: dict[ForeignKey, dict[int, bytearray]] = field(default_factory=dict)
-    #: With Settings.bulk: every FK NOT ENFORCED (or dropped) for the load.
+    #: With Settings.bulk_load: every FK NOT ENFORCED (or dropped) for the load.
     bulk_fks: tuple[ForeignKey, ...] = ()
+    #: With Settings.bulk_load: FKs that would have to be dropped and added again but
+    #: whose definition the schema does not give in full (the referenced key): they
+    #: stay in force, and the cycles they close load row by row (the cycles' cuts).
+    kept_in_force: tuple[ForeignKey, ...] = ()
     #: Of the FKs made ENFORCED again, those validated by a merge join (see
     #: MERGE_VALIDATION_ROWS): after the others, with hash joins off.
     merge_validated: tuple[ForeignKey, ...] = ()
@@ -155,9 +169,8 @@ class Plan:
     @property
     def altered(self) -> list[ForeignKey]:
         """FKs made DEFERRABLE (18+: NOT ENFORCED) for the load and restored afterwards."""
-        if self.bulk_fks:
-            return list(self.bulk_fks)
-        return [c.edge.fk for cy in self.cycles for c in cy.cuts if c.method is Method.OWNER]
+        owner = [c.edge.fk for cy in self.cycles for c in cy.cuts if c.method is Method.OWNER]
+        return [*self.bulk_fks, *owner]
 
     @property
     def unenforced(self) -> bool:
@@ -180,25 +193,25 @@ class Plan:
         return major > 18 or (major == 18 and minor is not None and minor >= 4)
 
     def dropped(self, fk: ForeignKey) -> bool:
-        """--bulk drops this FK for the load and adds it again (from its definition, with
+        """The bulk load drops this FK and adds it again (from its definition, with
         its comment): before PostgreSQL 18 (or for a version not given) every FK; on
         18 a NOT VALID one, which ENFORCED would validate (failing on the rows it never
         checked), and on 18.0 to 18.3 a DEFERRABLE one, which NOT ENFORCED would not
         give back intact. Adding an FK validates the table in the same single query as
         ENFORCED does (a NOT VALID one is added back NOT VALID)."""
-        if not self.bulk_fks:
+        if fk not in self.bulk_fks:
             return False
         return not self.unenforced or not fk.validated or (fk.deferrable and not self.keeps_deferrability)
 
     def unenforces(self, fk: ForeignKey) -> bool:
         """This FK goes NOT ENFORCED for the load and ENFORCED after (PostgreSQL 18+);
         not a NOT VALID one, which ENFORCED would validate: the owner strategy makes
-        that one DEFERRABLE for the load instead, and --bulk drops and adds it."""
+        that one DEFERRABLE for the load instead, and the bulk load drops and adds it."""
         return self.unenforced and fk.validated and not self.dropped(fk)
 
     @property
     def recreated(self) -> bool:
-        """--bulk drops (and adds again) at least one FK for the load."""
+        """The bulk load drops (and adds again) at least one FK."""
         return any(self.dropped(fk) for fk in self.bulk_fks)
 
     @property
@@ -268,7 +281,7 @@ class Plan:
 
 
 def bulk_ways(plan: Plan, word: str = "for") -> str:
-    """How --bulk takes its FKs off, in words: NOT ENFORCED, dropped, or some of each."""
+    """How the bulk load takes its FKs off, in words: NOT ENFORCED, dropped, or some of each."""
     dropped = sum(1 for fk in plan.bulk_fks if plan.dropped(fk))
     if dropped == len(plan.bulk_fks):
         return f"dropped {word} the load, then added again"
@@ -299,8 +312,41 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
         raise PlanError("--strategy superuser needs --role superuser")
     if settings.strategy is Method.OWNER and settings.role is Role.USER:
         raise PlanError("--strategy owner needs --role owner or --role superuser")
-    if settings.bulk:
-        return _bulk_plan(catalog, layout, settings)
+    if not settings.bulk_load:
+        return _cycles_plan(buf, catalog, layout, settings)
+    if settings.bulk or _points_ahead(catalog, layout):
+        return _bulk_plan(buf, catalog, layout, settings)
+    # Every FK between two tables points back already: only self-references (known
+    # from their rows) can make the dump need a change; one that does not stays as it is.
+    try:
+        plan = _cycles_plan(buf, catalog, layout, settings)
+    except PlanError:
+        return _bulk_plan(buf, catalog, layout, settings)
+    return _bulk_plan(buf, catalog, layout, settings) if plan.changed else plan
+
+
+def _points_ahead(catalog: Catalog, layout: Layout) -> bool:
+    """Whether an FK between two loaded tables points at data that comes later in the dump,
+    or the dump is an earlier run's output: either way the dump is rewritten."""
+    if layout.earlier_head or layout.earlier_updates or any(u.staged for u in layout.units):
+        return True
+    first: dict[QName, int] = {}
+    last: dict[QName, int] = {}
+    for i, unit in enumerate(layout.units):
+        first.setdefault(unit.node, i)
+        last[unit.node] = i
+    for fk in catalog.foreign_keys:
+        source, target = catalog.root_of(fk.table), catalog.root_of(fk.ref_table)
+        if fk.enforced and source != target and source in first and target in last and last[target] > first[source]:
+            return True
+    return False
+
+
+def _cycles_plan(
+    buf: bytes, catalog: Catalog, layout: Layout, settings: Settings, off: frozenset[ForeignKey] = frozenset()
+) -> Plan:
+    """The row-by-row plan: the units ordered so that every FK in force (all but those
+    in off) points backwards, each cycle cut in the cheapest way the role allows."""
     stats = Stats(buf, layout, catalog)
     nodes: list[QName] = []
     for unit in layout.units:
@@ -309,7 +355,7 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
     present = set(nodes)
     edges: list[Edge] = []
     for fk in catalog.foreign_keys:
-        if not fk.enforced:
+        if not fk.enforced or fk in off:
             continue
         source, target = catalog.root_of(fk.table), catalog.root_of(fk.ref_table)
         if source in present and target in present:
@@ -442,33 +488,29 @@ def _across_method(buf: bytes, layout: Layout, edge: Edge, settings: Settings) -
     )
 
 
-def _bulk_plan(catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
-    """Every FK on a loaded table NOT ENFORCED (before 18: dropped) for the load: the dump's order stays."""
-    if settings.role is Role.USER:
-        raise PlanError("--bulk alters constraints: it needs --role owner or --role superuser")
+def _bulk_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings) -> Plan:
+    """Every FK on a loaded table NOT ENFORCED (before 18: dropped) for the load: the dump's order stays.
+
+    An FK that would have to be dropped but cannot be added again as it was (the
+    schema does not show the key it references) stays in force: the units are then
+    ordered for those FKs alone, and a cycle they close is cut row by row.
+    """
     present = {u.node for u in layout.units}
     # FKs of tables the dump creates after its data begins do not exist before it: they
-    # stay in force, as in the input, whose order --bulk keeps.
+    # stay in force, as in the input, whose order the bulk load keeps.
     fks = [
         fk
         for fk in catalog.foreign_keys
         if fk.enforced and catalog.root_of(fk.table) in present and fk.table not in catalog.late_tables
     ]
+    probe = Plan(layout, [], {}, (), [], settings, bulk_fks=tuple(fks))
+    kept = tuple(fk for fk in fks if probe.dropped(fk) and not fk.ref_columns)
+    off = tuple(fk for fk in fks if fk not in kept)
+    if kept:
+        plan = _cycles_plan(buf, catalog, layout, settings, frozenset(off))
+        return replace(plan, bulk_fks=off, kept_in_force=kept)
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
-    plan = Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=tuple(fks))
-    for fk in fks:
-        if plan.dropped(fk) and not fk.ref_columns:
-            if plan.unenforced:
-                when = "on PostgreSQL 18.0 to 18.3 drops and re-creates a DEFERRABLE FK"
-                hint = "--target-version 18.4 where the server is 18.4 or later"
-            else:
-                when = "before PostgreSQL 18 drops and re-creates each FK"
-                hint = "--target-version 18 where the server is 18"
-            raise PlanError(
-                f"--bulk {when}, and {fk.name} on {fk.table} references {fk.ref_table}, "
-                f"whose key the schema does not show: give its definition too, or {hint}"
-            )
-    return plan
+    return Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=off)
 
 
 _RANK = {Role.USER: 0, Role.OWNER: 1, Role.SUPERUSER: 2}

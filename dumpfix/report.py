@@ -93,6 +93,8 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
             parts.append(count_of(altered, "FK") + " altered for the load")
         if plan.superuser:
             parts.append("FK checks off for the load (superuser)")
+        if plan.bulk_fks:
+            parts.append(count_of(len(plan.bulk_fks), "FK") + " off for the load, then validated")
         if plan.transaction:
             parts.append("one transaction")
     if source.utf16:

@@ -56,6 +56,14 @@ def declared(fk: ForeignKey) -> str:
     return "DEFERRABLE INITIALLY " + ("DEFERRED" if fk.initially_deferred else "IMMEDIATE")
 
 
+#: What the bulk load locks, and the way around it: said by --explain and in the head.
+LOCKS = (
+    "ALTER TABLE holds ACCESS EXCLUSIVE locks on these tables until COMMIT (other sessions wait "
+    "for them); for a target in use, --no-bulk loads the FK cycles row by row and alters only the FKs "
+    "it cannot load otherwise (--role user: none)"
+)
+
+
 def released(fk: ForeignKey, dropped: bool, unenforced: bool) -> str:
     """The statement that takes an FK off (or makes it wait for COMMIT) for the load:
     dropped (Plan.dropped), NOT ENFORCED (Plan.unenforces: 18+), else deferred."""

@@ -325,7 +325,8 @@ class _Writer:
         if not plan.transaction:
             return []
         off = (sql.released(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.altered)
-        lines = [sql.BEGIN, *off, sql.DEFER_ALL]
+        locks = [f"-- {sql.LOCKS}."] if plan.bulk_fks else []
+        lines = [*locks, sql.BEGIN, *off, sql.DEFER_ALL]
         if plan.superuser:
             lines.append(sql.REPLICA)
         return lines

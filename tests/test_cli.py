@@ -24,7 +24,7 @@ from dumpfix.progress import CountingWriter, Progress, clock_time, human
 from dumpfix.report import moved_tables
 
 GOLDEN = Path(__file__).parent / "fixtures" / "golden"
-WHY = "2 cycles, 3 FK columns loaded as NULL, one transaction"
+WHY = "10 FKs off for the load, then validated, one transaction"
 
 
 @pytest.fixture(autouse=True)
@@ -183,6 +183,8 @@ def test_check_reports_moved_tables() -> None:
     )
     result = dumpfix("--check", "order.sql", "--schema", "schema2.sql")
     assert result.exit_code == 1
+    assert result.stderr == "dumpfix: would rewrite order.sql: 1 FK off for the load, then validated, one transaction\n"
+    result = dumpfix("--check", "order.sql", "--schema", "schema2.sql", "--no-bulk")
     assert result.stderr == "dumpfix: would rewrite order.sql: 1 table moved, one transaction\n"
 
 
@@ -239,7 +241,9 @@ def test_command_line_overrides_pyproject() -> None:
     assert refused.stderr == "dumpfix: error: broken.sql: --strategy superuser needs --role superuser\n"
     result = dumpfix("--check", "broken.sql", "--strategy", "nulls")
     assert result.exit_code == 1
-    assert lines(result.stderr) == [f"dumpfix: would rewrite broken.sql: {WHY}"]
+    assert lines(result.stderr) == [
+        "dumpfix: would rewrite broken.sql: 2 cycles, 3 FK columns loaded as NULL, one transaction"
+    ]
 
 
 def test_pyproject_search_stops_at_the_repository_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -300,7 +304,7 @@ def test_dsn_on_the_command_line_replaces_the_schema_setting() -> None:
 
 
 def test_graph_dot_marks_cycles_and_cuts() -> None:
-    result = dumpfix("broken.sql", "--schema", "schema.sql", "--graph", "plan.dot", "-o", "out.sql")
+    result = dumpfix("broken.sql", "--schema", "schema.sql", "--no-bulk", "--graph", "plan.dot", "-o", "out.sql")
     assert result.exit_code == 0
     dot = Path("plan.dot").read_text()
     assert dot.splitlines()[2] == "digraph dumpfix {"
@@ -317,6 +321,19 @@ def test_graph_dot_marks_cycles_and_cuts() -> None:
     assert "red: tables and FKs in a cycle" in legend and "dashed: the FK dumpfix cuts" in legend
     assert "nulls: loaded as NULL, then set by one UPDATE" in legend
     assert "owner:" not in legend  # only the ways this plan uses
+
+
+def test_graph_of_the_default_plan_shows_the_cycles_and_no_cut() -> None:
+    """Every FK off for the load: the cycles are still red, no arrow is cut, the legend says why."""
+    result = dumpfix("broken.sql", "--schema", "schema.sql", "--graph", "plan.dot", "-o", "out.sql")
+    assert result.exit_code == 0
+    dot = Path("plan.dot").read_text()
+    ids = {label: nid for nid, label in _dot_nodes(dot)}
+    assert f'  {ids["public.users"]} -> {ids["public.carts"]} [label="cart_id", color=red];' in dot
+    assert f'  {ids["public.colors"]} -> {ids["public.imgs"]} [label="img_id"];' in dot
+    assert f'  {ids["public.users"]} [label="public.users", color=red];' in dot
+    assert dot.count("style=dashed") == 1  # the legend's frame
+    assert "every FK is off for the load (NOT ENFORCED or dropped), then validated by one query each" in dot
 
 
 def test_graph_cut_fk_altered_for_the_load_counts_its_rows() -> None:
@@ -340,7 +357,7 @@ def _dot_nodes(dot: str) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("name", ["plan.mmd", "plan.md"])
 def test_graph_mermaid(name: str) -> None:
-    result = dumpfix("--check", "broken.sql", "--schema", "schema.sql", "--graph", name)
+    result = dumpfix("--check", "broken.sql", "--schema", "schema.sql", "--no-bulk", "--graph", name)
     assert result.exit_code == 1
     text = Path(name).read_text()
     if name.endswith(".md"):

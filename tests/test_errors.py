@@ -143,7 +143,9 @@ def files(tmp_path: Path) -> Path:
 def test_the_sample_dump_is_fine(files: Path) -> None:
     result = run(files, "in.sql", "--schema", "schema.sql")
     assert result.returncode == 0, result.stderr.decode()
-    assert b"UPDATE public.a AS dumpfix_t" in result.stdout
+    assert b"ADD CONSTRAINT a_b_id_fkey" in result.stdout
+    row_by_row = run(files, "in.sql", "--schema", "schema.sql", "--no-bulk")
+    assert b"UPDATE public.a AS dumpfix_t" in row_by_row.stdout
 
 
 def _cut_after(marker: bytes, extra: int = 0) -> bytes:
@@ -350,7 +352,7 @@ def test_output_is_a_folder(files: Path) -> None:
 
 
 def _big_dump(rows: int) -> bytes:
-    """A cyclic dump whose every row dumpfix rewrites: slow enough to interrupt mid-write."""
+    """A cyclic dump whose every row dumpfix rewrites (--no-bulk): slow enough to interrupt mid-write."""
     a = b"".join(b"%d\t%d\tsome text to make the rows longer %d\n" % (i, i, i) for i in range(1, rows + 1))
     b = b"".join(b"%d\t%d\n" % (i, i) for i in range(1, rows + 1))
     return (
@@ -422,7 +424,7 @@ def test_interrupt_leaves_no_partial_output(
 ) -> None:
     out = tmp_path / "out.sql"
     out.write_bytes(KEEP)
-    args = [str(big / "in.sql"), "--schema", str(big / "schema.sql"), "-o", str(out)]
+    args = [str(big / "in.sql"), "--schema", str(big / "schema.sql"), "--no-bulk", "-o", str(out)]
     if when == "reading":  # from stdin, which sends half the dump, then waits
         args[0] = "-"
     proc = _dumpfix_process(args, reading=when == "reading", without_tmpfile=without_tmpfile)
@@ -453,7 +455,7 @@ def test_sigkill_while_writing_leaves_nothing(big: Path, tmp_path: Path, mode: s
     target = tmp_path / "in.sql"
     target.write_bytes((big / "in.sql").read_bytes())
     before = target.read_bytes()
-    args = [str(target), "--schema", str(big / "schema.sql")]
+    args = [str(target), "--schema", str(big / "schema.sql"), "--no-bulk"]
     args += ["-o", str(tmp_path / "out.sql")] if mode == "-o" else ["--in-place"]
     proc = _dumpfix_process(args, reading=False)
     try:
@@ -556,7 +558,7 @@ def test_table_unknown_to_the_schema_is_kept_in_place_with_a_warning(pg_server: 
     assert result.returncode == 0, result.stderr.decode()
     assert result.stderr.decode() == (
         "dumpfix: warning: public.audit is not in the schema: its data passes through where it stands\n"
-        "dumpfix: fixed in.sql -> out.sql: 1 cycle, 1 FK column loaded as NULL, one transaction\n"
+        "dumpfix: fixed in.sql -> out.sql: 2 FKs off for the load, then validated, one transaction\n"
     )
     out = (tmp_path / "out.sql").read_bytes()
     assert out.index(b"INSERT INTO public.a (") < out.index(b"COPY public.audit") < out.index(b"INSERT INTO public.b")

@@ -8,6 +8,7 @@ import pytest
 
 from dumpfix import graph
 from dumpfix.errors import DumpError, PlanError, SchemaError
+from dumpfix.explain import explain
 from dumpfix.fix import analyse, write
 from dumpfix.plan import Method, Role, Settings
 from dumpfix.schema import load_schema_sql
@@ -58,8 +59,8 @@ DUMP = (
 @pytest.mark.parametrize(
     ("settings", "method"),
     [
-        (Settings(), Method.OWNER),
-        (Settings(Role.SUPERUSER), Method.OWNER),
+        (Settings(bulk=False), Method.OWNER),
+        (Settings(Role.SUPERUSER, bulk=False), Method.OWNER),
         (Settings(Role.SUPERUSER, Method.SUPERUSER), Method.SUPERUSER),
     ],
     ids=["owner", "superuser-role-still-owner", "forced-superuser"],
@@ -80,15 +81,28 @@ def test_forced_strategy_needs_the_role() -> None:
         analyse(DUMP, catalog=load_schema_sql(SCHEMA), settings=Settings(Role.OWNER, Method.SUPERUSER))
 
 
-def test_bulk_before_18_needs_every_referenced_key() -> None:
+def test_fk_that_cannot_be_added_back_stays_in_force() -> None:
     """An FK to a table the schema does not define, without a column list: dropped, it
-    could not be added back as it was (which key it points at is unknown)."""
-    catalog = load_schema_sql("CREATE TABLE a (x int REFERENCES elsewhere.b);")
-    dump = b"COPY public.a (x) FROM stdin;\n1\n\\.\n"
-    with pytest.raises(PlanError, match=r"--bulk before PostgreSQL 18 drops and re-creates each FK, and a_x_fkey"):
-        analyse(dump, catalog=catalog, settings=Settings(bulk=True, target_version=15))
-    plan = analyse(dump, catalog=catalog, settings=Settings(bulk=True, target_version=18)).plan
-    assert plan.unenforced and not plan.recreated
+    could not be added back as it was (which key it points at is unknown). Before 18 it
+    stays in force and the tables load row by row in an order that keeps it; on 18 it
+    goes NOT ENFORCED like the others."""
+    catalog = load_schema_sql(
+        "CREATE TABLE elsewhere_b (x int PRIMARY KEY, a_x int);"
+        "CREATE TABLE a (x int PRIMARY KEY REFERENCES elsewhere.b, b_x int REFERENCES elsewhere_b);"
+        "ALTER TABLE elsewhere_b ADD FOREIGN KEY (a_x) REFERENCES a;"
+    )
+    dump = b"COPY public.a (x, b_x) FROM stdin;\n1\t1\n\\.\nCOPY public.elsewhere_b (x, a_x) FROM stdin;\n1\t1\n\\.\n"
+    plan = analyse(dump, catalog=catalog, settings=Settings(target_version=15)).plan
+    assert [fk.name for fk in plan.kept_in_force] == ["a_x_fkey"]
+    assert sorted(fk.name for fk in plan.bulk_fks) == ["a_b_x_fkey", "elsewhere_b_a_x_fkey"]
+    assert not plan.cycles and plan.order == plan.layout.units  # nothing else to keep in order
+    analysis = analyse(dump, catalog=catalog, settings=Settings(target_version=15))
+    assert "kept in force: FK a_x_fkey on public.a would have to be dropped" in explain(analysis)
+    out = io.BytesIO()
+    write(analysis, out)
+    assert b"DROP CONSTRAINT a_x_fkey" not in out.getvalue() and b"DROP CONSTRAINT a_b_x_fkey" in out.getvalue()
+    plan = analyse(dump, catalog=catalog, settings=Settings(target_version=18)).plan
+    assert plan.unenforced and not plan.recreated and not plan.kept_in_force
 
 
 def test_reordering_across_connect_is_refused() -> None:
@@ -112,8 +126,10 @@ def test_unknown_table_is_kept_and_reported_with_pass_unknown() -> None:
     )
     with pytest.raises(SchemaError, match=r"lacks 1 of the 3 tables the dump loads: public\.mystery"):
         analyse(dump, catalog=catalog)
-    analysis = analyse(dump, catalog=catalog, settings=Settings(pass_unknown=True))
+    analysis = analyse(dump, catalog=catalog, settings=Settings(pass_unknown=True, bulk=False))
     assert [str(u.table) for u in analysis.plan.order] == ["public.mystery", "public.b", "public.a"]
+    bulk = analyse(dump, catalog=catalog, settings=Settings(pass_unknown=True)).plan
+    assert [str(u.table) for u in bulk.order] == ["public.a", "public.mystery", "public.b"]
     assert [str(t) for t in analysis.plan.unknown] == ["public.mystery"]
 
 
@@ -146,13 +162,13 @@ def _trigger_plan(
 def test_insert_trigger_keeps_its_table_from_nulls(when: str, level: str) -> None:
     """An INSERT trigger would see NULL in a column loaded as NULL (a BEFORE trigger copying
     NEW.cart_id would store NULL): the owner alters the FK for the load instead."""
-    assert _trigger_plan(Settings(), when, level=level) == {"public.users": Method.OWNER}
+    assert _trigger_plan(Settings(bulk=False), when, level=level) == {"public.users": Method.OWNER}
 
 
 def test_insert_trigger_table_spared_when_another_edge_can_be_cut() -> None:
     """Another way: the cycle's other edge loads as NULL, on a table without triggers."""
     assert _trigger_plan(Settings(Role.USER), carts_null="") == {"public.carts": Method.NULLS}
-    assert _trigger_plan(Settings(), carts_null="") == {"public.carts": Method.NULLS}
+    assert _trigger_plan(Settings(bulk=False), carts_null="") == {"public.carts": Method.NULLS}
 
 
 def test_insert_trigger_table_with_a_deferrable_fk_is_deferred() -> None:
@@ -200,13 +216,13 @@ def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> No
     )
     dump = b"\\restrict abc\nCOPY public.a (x) FROM stdin;\n1\n\\.\nCOPY public.b (x) FROM stdin;\n1\n\\.\n" + epilogue
     out = io.BytesIO()
-    write(analyse(dump, catalog=catalog), out)
+    write(analyse(dump, catalog=catalog, settings=Settings(bulk=False)), out)
     text = out.getvalue()
     tail = b"-- dumpfix: after the data\nSET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT;\n-- dumpfix: end\n"
     assert text.endswith(b"SELECT pg_catalog.setval('public.s', 5, true);\n" + tail + epilogue.split(b"true);\n", 1)[1])
     assert text.index(b"\nBEGIN;\n") < text.index(b"COPY public.b")
     again = io.BytesIO()
-    write(analyse(text, catalog=catalog), again)
+    write(analyse(text, catalog=catalog, settings=Settings(bulk=False)), again)
     assert again.getvalue() == text
 
 

@@ -126,8 +126,8 @@ def test_check_hook_fails_on_dumps_that_need_fixing(backups_repo: Path) -> None:
     assert result.returncode == 1, result.stdout + result.stderr
     rewrites = sorted(line for line in result.stdout.splitlines() if "would rewrite" in line)
     assert rewrites == [
-        "dumpfix: would rewrite backups/monday.sql: 2 cycles, 3 FK columns loaded as NULL, one transaction",
-        "dumpfix: would rewrite backups/tuesday.sql.gz: 2 cycles, 3 FK columns loaded as NULL, one transaction",
+        "dumpfix: would rewrite backups/monday.sql: 10 FKs off for the load, then validated, one transaction",
+        "dumpfix: would rewrite backups/tuesday.sql.gz: 10 FKs off for the load, then validated, one transaction",
     ]
 
 
