@@ -55,6 +55,9 @@ class Layout:
     reconnect: int | None = None
     #: The dump holds the UPDATEs of an earlier dumpfix run (restoring needs UPDATE, TEMP).
     earlier_updates: bool = False
+    #: The item after those UPDATEs (and the statements around them), at the start of
+    #: the epilogue: dumpfix's checks go after them (epilogue_start when there are none).
+    updates_end: int = 0
     #: The highest N of the pg_temp.dumpfix_N tables an earlier run created (0: none).
     captures: int = 0
     #: Before its data the dump holds the head an earlier run of dumpfix wrote (its
@@ -126,7 +129,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
                 continue
         groups.append([i])
     if not groups:
-        return Layout(items, len(items), [], len(items))
+        return Layout(items, len(items), [], len(items), updates_end=len(items))
     reconnect = _reconnect(buf, items, groups[0][0], groups[-1][-1])
     staged = {n: table for n, group in enumerate(groups) if (table := _staged_table(buf, items, group))}
     # Between two groups, the \\restrict / \\unrestrict lines of concatenated dumps, and
@@ -176,6 +179,13 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         item.kind is Kind.SPACE and UPDATES_MARK in bytes(buf[item.start : item.end])
         for item in items[groups[-1][-1] + 1 :]
     )
+    updates_end = end
+    if earlier:
+        at = end
+        while at < len(items) and (items[at].kind is Kind.SPACE or _EARLIER_UPDATE.match(buf, items[at].start)):
+            at += 1
+            if items[at - 1].kind is Kind.STATEMENT:
+                updates_end = at
     numbers = [int(m.group(1)) for g in groups if (m := _CAPTURE_NAME.fullmatch(_relation(items[g[0]])))]
     head = any(
         item.kind is Kind.SPACE and _HEAD_LINE.search(buf, item.start, item.end) is not None
@@ -188,6 +198,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         end,
         reconnect,
         earlier,
+        updates_end,
         max(numbers, default=0),
         earlier_head=head,
         barriers=barriers,
@@ -195,6 +206,10 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     )
 
 
+#: The statements dumpfix writes with those UPDATEs (write.write_updates).
+_EARLIER_UPDATE = re.compile(
+    rb"(?:UPDATE\s|ALTER\s+TABLE\s.*\s(?:DIS|EN)ABLE\s+TRIGGER\s|SET\s+CONSTRAINTS\s|DROP\s+TABLE\s+pg_temp\.dumpfix_)"
+)
 #: The comment dumpfix writes before the UPDATEs that set the columns loaded as NULL.
 UPDATES_MARK = b"-- dumpfix: set the FK columns that were loaded as NULL"
 #: The comment that opens the statements dumpfix writes before the data (its BEGIN).

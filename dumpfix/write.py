@@ -54,6 +54,9 @@ class Capture:
 
 HEAD = HEAD_MARK.decode()
 TAIL = "-- dumpfix: after the data"
+#: The COMMIT stands after the epilogue's setval calls, apart from the checks: a
+#: sequence's setval is never rolled back, so whatever can fail must run before it.
+COMMIT_MARK = "-- dumpfix: commit"
 #: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
 #: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
 _TRANSACTION_CONTROL = re.compile(rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE)
@@ -110,16 +113,18 @@ def _reproduces(source: Input, plan: Plan, catalog: Catalog) -> bool:
     return sink.pos == len(source)
 
 
-def own_regions(buf: bytes, plan: Plan) -> tuple[tuple[int, int] | None, tuple[int, int] | None]:
-    """Where an earlier run of dumpfix put its head and tail: they are replaced, not repeated.
+def own_regions(buf: bytes, plan: Plan) -> tuple[tuple[int, int] | None, list[tuple[int, int]]]:
+    """Where an earlier run of dumpfix put its head, and its tail and COMMIT: they are
+    replaced, not repeated.
 
     Only comments count (SPACE items): the same words inside data are data.
     """
     layout = plan.layout
     if not layout.units:
-        return None, None
+        return None, []
     first, last = layout.units[0].blocks[0], layout.units[-1].blocks[-1]
-    return _region(buf, layout.items, HEAD, 0, first), _region(buf, layout.items, TAIL, last + 1, len(layout.items))
+    after = [_region(buf, layout.items, mark, last + 1, len(layout.items)) for mark in (TAIL, COMMIT_MARK)]
+    return _region(buf, layout.items, HEAD, 0, first), [r for r in after if r is not None]
 
 
 def _region(buf: bytes, items: list[Item], mark: str, first: int, last: int) -> tuple[int, int] | None:
@@ -180,8 +185,8 @@ class _Writer:
         self.settings: Settings = ()
         self.encoding = "utf-8"
         self.last_byte = b"\n"
-        head, tail = own_regions(buf, plan)
-        self.skips = [r for r in (head, tail) if r is not None]
+        head, after = own_regions(buf, plan)
+        self.skips = ([head] if head is not None else []) + after
         self.old_head = head
 
     def copy_span(self, start: int, end: int) -> None:
@@ -264,14 +269,21 @@ class _Writer:
             self.write_unit(unit)
             self.reached(unit.last)
         self.write_updates()
+        # Every check before the epilogue's statements (pg_dump's setval calls, which
+        # no rollback undoes), the COMMIT after them: a load that fails, whatever fails,
+        # leaves the sequences as they were too. An earlier run's UPDATEs come first.
         self.settle(layout.epilogue_start)
-        # The transaction ends after the epilogue's statements (pg_dump's setval
-        # calls): a load that fails leaves the sequences as they were too.
-        commit = self.commit_point()
-        if commit > layout.epilogue_start:
+        checks = layout.updates_end
+        if checks > layout.epilogue_start:
             self.separate(layout.epilogue_start)
-            self.copy_items(layout.epilogue_start, commit)
+            self.copy_items(layout.epilogue_start, checks)
         self.emit_region(TAIL, self.tail_statements())
+        commit = max(self.commit_point(), checks)
+        if commit > checks:
+            self.separate(checks)
+            self.copy_items(checks, commit)
+        if self.plan.transaction:
+            self.emit_region(COMMIT_MARK, [sql.COMMIT])
         self.separate(commit)
         self.copy_items(commit, len(self.items))
 
@@ -347,7 +359,6 @@ class _Writer:
         if plan.superuser:
             lines.append(sql.ORIGIN)
             lines.extend(sql.orphan_check(fk) for fk in plan.checked)
-        lines.append(sql.COMMIT)
         return lines
 
     def separate(self, index: int) -> None:

@@ -27,6 +27,10 @@ ALREADY = "WARNING:  there is already a transaction in progress"
 NONE_IN_PROGRESS = "WARNING:  there is no transaction in progress"
 
 
+#: The default (every FK off for the load) and the row-by-row way (--no-bulk).
+WAYS = {"bulk": (), "row-by-row": ("--no-bulk",)}
+
+
 def _fixed_shop(
     case: DumpCase,
     source_db: SourceDb,
@@ -34,8 +38,10 @@ def _fixed_shop(
     run_dumpfix,
     tmp_path: Path,
     edit: Callable[[bytes], bytes] = lambda dump: dump,
+    way: str = "bulk",
 ) -> tuple[str, bytes]:
-    """The shop's dump (edited), rewritten by dumpfix (default: nulls) into out.sql."""
+    """The shop's dump (edited), rewritten by dumpfix into out.sql: by default with every FK
+    off for the load (bulk), or row by row (--no-bulk: the nulls strategy)."""
     source = source_db(case.server, "shop")
     dump = pgharness.data_dump(case.server, source, fmt, case.pg_dump_bin)
     edited = edit(dump)
@@ -43,17 +49,22 @@ def _fixed_shop(
     (tmp_path / "in.sql").write_bytes(edited)
     schema = pgharness.schema_dump(case.server, source)
     (tmp_path / "schema.sql").write_bytes(schema)
-    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql")
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *WAYS[way])
     assert result.returncode == 0, result.stderr.decode()
     output = (tmp_path / "out.sql").read_bytes()
-    # The nulls strategy, in one transaction that ends after the sequences are set.
-    assert b"UPDATE public.users AS dumpfix_t" in output
+    # The way asked for, in one transaction that ends after the sequences are set.
     begin, setval, commit = (
         output.index(b"\nBEGIN;\n"),
         output.rindex(b"pg_catalog.setval("),
         output.index(b"\nCOMMIT;\n"),
     )
-    assert begin < output.index(b"CREATE TEMP TABLE") and setval < commit
+    if way == "bulk":
+        assert begin < output.index(b"DROP CONSTRAINT users_cart_id_fkey") < output.index(b"COPY public.")
+        assert b"ADD CONSTRAINT users_cart_id_fkey" in output[setval:commit]
+    else:
+        assert b"UPDATE public.users AS dumpfix_t" in output
+        assert begin < output.index(b"CREATE TEMP TABLE")
+    assert setval < commit
     return source, schema
 
 
@@ -102,16 +113,17 @@ def _all_empty(server: Server, dbname: str) -> None:
     assert counts and not any(counts.values()), counts
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("fmt", FORMATS)
 def test_second_restore_without_on_error_stop_changes_nothing(
-    restore_case: DumpCase, fmt: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+    restore_case: DumpCase, fmt: str, way: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
     """(a) The output restored twice into one database, the second time by plain psql -f:
     its UPDATE must not give back a value the user changed in between, nor its setval
     a sequence the application moved on; every table stays as after the first restore
     (with the user's change)."""
     server = restore_case.server
-    source, schema = _fixed_shop(restore_case, source_db, fmt, run_dumpfix, tmp_path)
+    source, schema = _fixed_shop(restore_case, source_db, fmt, run_dumpfix, tmp_path, way=way)
     target = pgharness.create_target(server, schema)
     first = pgharness.restore(target, tmp_path / "out.sql")
     assert first.returncode == 0, first.stderr
@@ -129,15 +141,16 @@ def test_second_restore_without_on_error_stop_changes_nothing(
     assert server.psql(target.dbname, "SELECT last_value FROM public.carts_id_seq").strip() == "21"
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("on_error_stop", [False, True], ids=["plain", "on-error-stop"])
 def test_dangling_reference_leaves_the_target_as_it_was(
-    pg_server: Server, on_error_stop: bool, source_db: SourceDb, run_dumpfix, tmp_path: Path
+    pg_server: Server, on_error_stop: bool, way: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
     """(b) One FK value pointing at a missing row: the UPDATE that sets the column loaded as
     NULL fails, and the target keeps its empty tables and untouched sequences, not every
     other row loaded with NULL in its FK columns."""
     case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
-    _, schema = _fixed_shop(case, source_db, "copy", run_dumpfix, tmp_path, _dangling_cart)
+    _, schema = _fixed_shop(case, source_db, "copy", run_dumpfix, tmp_path, _dangling_cart, way)
     target = pgharness.create_target(pg_server, schema)
     stderr = _unchanged_by(
         target,
@@ -150,14 +163,15 @@ def test_dangling_reference_leaves_the_target_as_it_was(
         assert ABORTED in stderr  # the statements after it ran, and failed
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("on_error_stop", [False, True], ids=["plain", "on-error-stop"])
 def test_duplicate_key_in_the_last_copy_leaves_the_target_empty(
-    pg_server: Server, on_error_stop: bool, source_db: SourceDb, run_dumpfix, tmp_path: Path
+    pg_server: Server, on_error_stop: bool, way: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
     """(c) The last COPY fails after every other table loaded (with NULLs still in the
     columns the UPDATE would set): nothing stays, and no sequence is set."""
     case = DumpCase(pg_server, pg_server.bin_dir / "pg_dump", "newest", True)
-    _, schema = _fixed_shop(case, source_db, "copy", run_dumpfix, tmp_path, _last_copy_duplicated)
+    _, schema = _fixed_shop(case, source_db, "copy", run_dumpfix, tmp_path, _last_copy_duplicated, way)
     target = pgharness.create_target(pg_server, schema)
     stderr = _unchanged_by(
         target, tmp_path / "out.sql", "duplicate key value violates unique constraint", on_error_stop=on_error_stop
@@ -167,16 +181,17 @@ def test_duplicate_key_in_the_last_copy_leaves_the_target_empty(
         assert ABORTED in stderr
 
 
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("on_error_stop", [False, True], ids=["plain", "on-error-stop"])
 def test_single_transaction_restores_good_data_and_nothing_of_bad(
-    restore_case: DumpCase, on_error_stop: bool, source_db: SourceDb, run_dumpfix, tmp_path: Path
+    restore_case: DumpCase, on_error_stop: bool, way: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
     """(d) Under psql --single-transaction the output's BEGIN only warns ("there is already
     a transaction in progress") and its COMMIT ends psql's transaction, so psql's own COMMIT
     warns ("there is no transaction in progress"). Good data restores as the source; a
     dangling reference leaves nothing."""
     server = restore_case.server
-    source, schema = _fixed_shop(restore_case, source_db, "copy", run_dumpfix, tmp_path)
+    source, schema = _fixed_shop(restore_case, source_db, "copy", run_dumpfix, tmp_path, way=way)
     target = pgharness.create_target(server, schema)
     good = pgharness.restore(target, tmp_path / "out.sql", single_transaction=True, on_error_stop=on_error_stop)
     assert good.returncode == 0, good.stderr
@@ -187,7 +202,7 @@ def test_single_transaction_restores_good_data_and_nothing_of_bad(
     pgharness.assert_same(server, source, target.dbname)
     # The same with one dangling reference: nothing of it stays.
     (tmp_path / "in.sql").write_bytes(_dangling_cart((tmp_path / "in.sql").read_bytes()))
-    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql")
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", *WAYS[way])
     assert result.returncode == 0, result.stderr.decode()
     bad_target = pgharness.create_target(server, schema)
     stderr = _unchanged_by(
@@ -220,7 +235,13 @@ def test_insert_trigger_sees_the_dumped_values(
     (tmp_path / "in.sql").write_bytes(pgharness.data_dump(server, source, fmt, restore_case.pg_dump_bin))
     schema = pgharness.schema_dump(server, source)
     (tmp_path / "schema.sql").write_bytes(schema)
-    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--explain")
+    bulk = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql")
+    assert bulk.returncode == 0, bulk.stderr.decode()
+    target = pgharness.create_target(server, schema)
+    restored = pgharness.restore(target, tmp_path / "out.sql")  # the default: every FK off
+    assert restored.returncode == 0, restored.stderr
+    pgharness.assert_same(server, source, target.dbname)
+    result = run_dumpfix("in.sql", "-o", "out.sql", "--schema", "schema.sql", "--explain", "--no-bulk")
     assert result.returncode == 0, result.stderr.decode()
     explained = result.stderr.decode()
     assert "owner: ALTER CONSTRAINT" in explained and "FK users_cart_id_fkey" in explained

@@ -205,7 +205,8 @@ def test_every_rewritten_dump_is_one_transaction() -> None:
 
 
 def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> None:
-    """dumpfix's COMMIT follows the setval calls (a failed load must not set sequences),
+    """dumpfix's checks come before the setval calls (which no rollback undoes: a failed
+    load must not set sequences), its COMMIT after them,
     and comes before pg_dump's own BEGIN ... COMMIT around large objects (which would
     end dumpfix's transaction early) and before \\unrestrict; a rerun gives the same bytes."""
     catalog = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
@@ -218,8 +219,10 @@ def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> No
     out = io.BytesIO()
     write(analyse(dump, catalog=catalog, settings=Settings(bulk=False)), out)
     text = out.getvalue()
-    tail = b"-- dumpfix: after the data\nSET CONSTRAINTS ALL IMMEDIATE;\nCOMMIT;\n-- dumpfix: end\n"
-    assert text.endswith(b"SELECT pg_catalog.setval('public.s', 5, true);\n" + tail + epilogue.split(b"true);\n", 1)[1])
+    checks = b"-- dumpfix: after the data\nSET CONSTRAINTS ALL IMMEDIATE;\n-- dumpfix: end\n"
+    commit = b"-- dumpfix: commit\nCOMMIT;\n-- dumpfix: end\n"
+    setval, rest = epilogue.split(b"true);\n", 1)
+    assert text.endswith(checks + setval.lstrip(b"\n") + b"true);\n" + commit + rest)
     assert text.index(b"\nBEGIN;\n") < text.index(b"COPY public.b")
     again = io.BytesIO()
     write(analyse(text, catalog=catalog, settings=Settings(bulk=False)), again)

@@ -35,15 +35,20 @@ def _fix_and_restore(
     return fixed_restores_identically(case.server, source, dump, tmp_path, run_dumpfix, *args)
 
 
+#: The default (every FK off for the load) and the row-by-row way (--no-bulk).
+WAYS = {"bulk": (), "row-by-row": ("--no-bulk",)}
+
+
+@pytest.mark.parametrize("way", WAYS)
 @pytest.mark.parametrize("fmt", FORMATS)
 @pytest.mark.parametrize("fixture", CYCLIC_FIXTURES)
 def test_rewritten_dump_restores_identically(
-    restore_case: DumpCase, fixture: str, fmt: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
+    restore_case: DumpCase, fixture: str, fmt: str, way: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
     source = source_db(restore_case.server, fixture)
-    output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path)
+    output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path, *WAYS[way])
     # Idempotent: dumpfix on its own output changes nothing.
-    again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql")
+    again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", *WAYS[way])
     assert again.returncode == 0, again.stderr.decode()
     assert (tmp_path / "again.sql").read_bytes() == output
 
@@ -52,10 +57,14 @@ def test_rewritten_dump_restores_identically(
 def test_shop_needed_rewriting(
     restore_case: DumpCase, fmt: str, source_db: SourceDb, run_dumpfix, tmp_path: Path
 ) -> None:
-    """The shop dump does not restore as it is, so dumpfix must have changed it."""
+    """The shop dump does not restore as it is, so dumpfix must have changed it: by default
+    with its FKs off for the load, with --no-bulk by loading FK columns as NULL."""
     source = source_db(restore_case.server, "shop")
     output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path)
     assert output != (tmp_path / "in.sql").read_bytes()
+    assert b"ALTER TABLE public.users DROP CONSTRAINT users_cart_id_fkey;" in output
+    assert b"UPDATE public.users AS dumpfix_t" not in output
+    output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path, "--no-bulk")
     assert b"UPDATE public.users AS dumpfix_t" in output or b"UPDATE public.carts" in output
 
 
@@ -106,13 +115,14 @@ def test_generated_and_identity_columns_in_a_cycle(
     its rows are rewritten instead. All restore identically, sequences included.
     """
     source = pgharness.create_database(restore_case.server, GENERATED_CYCLE)
-    output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path)
+    _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path)  # the default: FKs off
+    output = _fix_and_restore(restore_case, source, fmt, run_dumpfix, tmp_path, "--no-bulk")
     staged = b") OVERRIDING SYSTEM VALUE SELECT " in output
     assert staged == (fmt != "inserts")
-    again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql")
+    again = run_dumpfix("out.sql", "-o", "again.sql", "--schema", "schema.sql", "--no-bulk")
     assert again.returncode == 0, again.stderr.decode()
     assert (tmp_path / "again.sql").read_bytes() == output
-    check = run_dumpfix("--check", "out.sql", "--schema", "schema.sql")
+    check = run_dumpfix("--check", "out.sql", "--schema", "schema.sql", "--no-bulk")
     assert check.returncode == 0, check.stderr.decode()
 
 
@@ -134,7 +144,13 @@ def test_default_in_any_case_keeps_a_table_from_staging(
     default: a temporary table has none, so the table's rows are rewritten instead."""
     source = pgharness.create_database(restore_case.server, DEFAULTS_CYCLE)
     output = _fix_and_restore(
-        restore_case, source, "inserts", run_dumpfix, tmp_path, edit=lambda dump: dump.replace(b"'plain'", word)
+        restore_case,
+        source,
+        "inserts",
+        run_dumpfix,
+        tmp_path,
+        "--no-bulk",
+        edit=lambda dump: dump.replace(b"'plain'", word),
     )
     assert word in output and b"INSERT INTO pg_temp.dumpfix_1 VALUES" not in output
 
