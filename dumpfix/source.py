@@ -220,8 +220,13 @@ def _archive_format(head: bytes) -> str | None:
 
 
 def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitStack) -> IO[bytes]:
-    """The plain SQL script of a pg_dump archive, written by pg_restore into a spool."""
-    pg_restore = shutil.which("pg_restore")
+    """The plain SQL script of a pg_dump archive, written by PATH's pg_restore into a spool.
+
+    PATH's only, unlike --jobs (toc.py): the error names the command to run instead.
+    """
+    from dumpfix import programs  # here: only archives run a program, and subprocess costs every run 3 ms
+
+    pg_restore = programs.locate("pg_restore")
     if pg_restore is None:
         command = (
             f"pg_restore -f - {shlex.quote(name)} | dumpfix - ..."
@@ -233,16 +238,9 @@ def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitS
             f"is not on PATH: convert it with `{command}`",
             location=name,
         )
-    import subprocess  # here: only archives need it, and its import costs every run 3 ms
-
     spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
-    result = subprocess.run(
-        [pg_restore, "-f", "-", archive_path], stdout=spool, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
-    if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {result.returncode}"
-        raise DumpError(f"pg_restore could not convert this {archive}-format archive: {reason}", location=name)
+    what = f"pg_restore could not convert this {archive}-format archive"
+    programs.run([pg_restore, "-f", "-", archive_path], stdout=spool, what=what, location=name)
     spool.seek(0)
     return spool
 
