@@ -35,7 +35,7 @@ from dumpfix.parallel import split_items
 from dumpfix.report import count_of
 from dumpfix.schema import schema_files, schema_script
 from dumpfix.source import Source, open_source
-from dumpfix.tally import Key, Tally, tally
+from dumpfix.tally import Tally, tally
 
 _ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([A-Za-z0-9_-]+)'", re.IGNORECASE)
 _PSQL_ERROR = re.compile(r"^psql:(.*):(\d+): (?:ERROR|FATAL|error):\s+(.*)$")
@@ -167,8 +167,8 @@ class Verifier:
             where = f"PostgreSQL {server.version}, as {'the superuser' if as_superuser else 'an ordinary owner role'}"
             if failure is not None:
                 return Verdict(name, (), failure, "", where)
-            known = frozenset(Key(q.schema, q.name) for q in analysis.catalog.tables)
-            targets = {b: Key(u.table.schema, u.table.name) for u in analysis.plan.layout.units for b in u.blocks}
+            known = frozenset(analysis.catalog.tables)
+            targets = {b: u.table for u in analysis.plan.layout.units for b in u.blocks}
             dumped = tally(source.buf, analysis.items, known=known, targets=targets)
             loaded, compared = self._loaded(server, db, owner, password, dumped, analysis, encoding, work)
             return Verdict(name, tuple(_compare(dumped, loaded)), None, compared, where)
@@ -259,11 +259,10 @@ class Verifier:
         once per format the input uses (COPY; INSERTs, re-dumped with column names)."""
         formats = sorted({t.format for t in dumped.tables.values()}) or ["copy"]
         roots = any(
-            (schema_table := analysis.catalog.tables.get(QName(k.schema, k.name))) is not None
-            and schema_table.partitioned
+            (schema_table := analysis.catalog.tables.get(k)) is not None and schema_table.partitioned
             for k in dumped.tables
         )
-        known = frozenset(Key(q.schema, q.name) for q in analysis.catalog.tables)
+        known = frozenset(analysis.catalog.tables)
         merged = Tally()
         for fmt in formats:
             path = work / f"loaded-{fmt}.sql"
@@ -365,7 +364,7 @@ def _table_at(fixed: Path, number: int) -> str | None:
                 first, last = line_number(buf, item.start), line_number(buf, max(item.start, item.end - 1))
                 if first <= number <= last:
                     rel = item.relation
-                    return str(Key(rel.schema or (item.search_path or ("public",))[0], rel.name))
+                    return str(QName(rel.schema or (item.search_path or ("public",))[0], rel.name))
     return None
 
 
