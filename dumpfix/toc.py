@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from dumpfix import programs
 from dumpfix.catalog import QName
 from dumpfix.errors import DumpfixError
+from dumpfix.source import archive_format
 
 _ENTRY = re.compile(r"^(\d+); (\d+) (\d+) (.*)$")
 #: TOC entry kinds that carry data: what a --data-only restore loads.
@@ -75,25 +76,26 @@ class Toc:
         return head + "".join(e.line + "\n" for e in self.entries)
 
 
-def archive_format(path: str) -> str:
+def loadable_format(path: str) -> str:
     """custom or directory; anything else cannot be loaded in parallel (one clear error)."""
-    if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "toc.dat")):
-            raise DumpfixError("is a folder, not a pg_dump directory-format archive (no toc.dat)", path)
-        return "directory"
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError as e:
-        raise DumpfixError(f"cannot open the archive: {e.strerror or e}", path) from None
-    if head.startswith(b"PGDMP"):
-        return "custom"
-    if len(head) >= 262 and head[257:262] == b"ustar":
+    head = b""
+    if not os.path.isdir(path):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(512)
+        except OSError as e:
+            raise DumpfixError(f"cannot open the archive: {e.strerror or e}", path) from None
+    fmt = archive_format(path, head)
+    if fmt in ("custom", "directory"):
+        return fmt
+    if fmt == "tar":
         raise DumpfixError(
             "a tar-format archive: pg_restore loads only custom (-Fc) and directory (-Fd) "
             "archives in parallel; dump with -Fd, or restore the plain way without --jobs",
             path,
         )
+    if os.path.isdir(path):
+        raise DumpfixError("is a folder, not a pg_dump directory-format archive (no toc.dat)", path)
     raise DumpfixError(
         "--jobs loads a pg_dump custom (-Fc) or directory (-Fd) archive; this is neither "
         "(a plain SQL dump: pipe it through dumpfix into psql without --jobs)",
@@ -103,7 +105,7 @@ def archive_format(path: str) -> str:
 
 def read_toc(archive: str) -> Toc:
     """List the archive with the first pg_restore that can; say which were too old when none can."""
-    fmt = archive_format(archive)
+    fmt = loadable_format(archive)
     found = programs.candidates("pg_restore", installs=True)
     if not found:
         raise DumpfixError(
