@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from dumpfix import pending
+from dumpfix import pending, programs
 from dumpfix.catalog import Catalog, QName
 from dumpfix.errors import DumpfixError
 from dumpfix.live import connect  # its one-line errors, timeouts and conninfo handling
@@ -185,7 +185,7 @@ def _raise_failures(done: Finished) -> None:
 
 
 def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
-    """Run the load; the last error line when it fails, None when it succeeds."""
+    """Run the load; its error in one line when it fails, None when it succeeds."""
     with tempfile.TemporaryDirectory(prefix="dumpfix-") as folder:
         listing = os.path.join(folder, "restore.list")
         with open(listing, "w", encoding="utf-8") as f:
@@ -202,18 +202,9 @@ def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
             dsn,
             toc.archive,
         ]
-        proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        try:
-            _, err = proc.communicate()
-        except BaseException:
-            proc.terminate()
-            proc.wait()
-            raise
-    if proc.returncode == 0:
-        return None
-    lines = [line for line in err.decode("utf-8", "replace").splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
-    return " ".join((errors or lines or [f"exit status {proc.returncode}"])[0].split())
+        # Interrupted, it is killed with its workers (programs.run) before the FKs go back.
+        result = programs.run(args, stdout=subprocess.DEVNULL, check=False)
+    return None if result.returncode == 0 else result.message
 
 
 def _execute(dsn: str, sql: str) -> None:

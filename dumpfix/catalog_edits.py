@@ -12,8 +12,9 @@ follow the server's rules.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from .catalog import Catalog, Column, ForeignKey, QName, Table, Trigger, resolved, root_of
@@ -53,7 +54,7 @@ def choose_name(name1: str, columns: Iterable[str] | None, label: str, taken: Ca
 
 @dataclass
 class TableDraft:
-    """A Table while its DDL is read (the same fields, changed in place)."""
+    """A Table while its DDL is read: Table's fields, changed in place."""
 
     name: QName
     columns: dict[str, Column] = field(default_factory=dict)
@@ -65,32 +66,21 @@ class TableDraft:
 
     @classmethod
     def of(cls, table: Table) -> TableDraft:
-        return cls(
-            table.name,
-            dict(table.columns),
-            table.primary_key,
-            list(table.unique_keys),
-            table.parent,
-            table.partitioned,
-            list(table.triggers),
-        )
+        return cls(**_table_fields(table))
 
     def freeze(self) -> Table:
-        return Table(
-            self.name,
-            dict(self.columns),
-            self.primary_key,
-            list(self.unique_keys),
-            self.parent,
-            self.partitioned,
-            list(self.triggers),
-        )
+        return Table(**_table_fields(self))
 
     def change_column(self, name: str, **changes: Any) -> Column:
         """A column is a value: the changed copy (of a new column, if none) takes its place."""
         column = replace(self.columns.get(name) or Column(name), **changes)
         self.columns[name] = column
         return column
+
+
+def _table_fields(table: Table | TableDraft) -> dict[str, Any]:
+    """Table's fields of a table or draft, each dict and list copied: a draft changes its own."""
+    return {f.name: copy.copy(getattr(table, f.name)) for f in fields(Table)}
 
 
 @dataclass

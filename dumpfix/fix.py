@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import BinaryIO
 
-from dumpfix.catalog import Catalog
+from dumpfix.catalog import Catalog, QName
 from dumpfix.dumpfile import Item, Kind
 from dumpfix.errors import DumpfixError
 from dumpfix.input import Input
@@ -98,6 +98,11 @@ def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
     return catalog
 
 
+#: A table no dump defines, created between the DDL before the data and the CREATE TABLEs
+#: after it, so that one parse of both tells them apart: a catalog keeps its tables in
+#: the order they were created, and those after this one are the dump's late tables.
+_DATA_STARTS = QName("dumpfix: the data starts here", "dumpfix: the data starts here")
+
 #: The lines that open and close what dumpfix writes before and after the data.
 _OWN_START = re.compile(rb"(?m)^-- dumpfix: (?:before|after) the data")
 _OWN_END = re.compile(rb"(?m)^-- dumpfix: end\r?$")
@@ -134,11 +139,14 @@ def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
             (late if data_seen else early).append(bytes(buf[item.start : item.end]))
     if not early and not late:
         return None
-    catalog = load_schema_sql(b"\n".join(early).decode("utf-8", "surrogateescape"), source="<dump>")
     if late:
-        before = set(catalog.tables)
-        catalog = load_schema_sql(b"\n".join(early + late).decode("utf-8", "surrogateescape"), source="<dump>")
-        catalog = replace(catalog, late_tables=set(catalog.tables) - before)
+        early.append(f"CREATE TABLE {_DATA_STARTS} ();".encode())
+    catalog = load_schema_sql(b"\n".join(early + late).decode("utf-8", "surrogateescape"), source="<dump>")
+    if late:
+        names = list(catalog.tables)
+        late_tables = set(names[names.index(_DATA_STARTS) + 1 :])
+        tables = {name: table for name, table in catalog.tables.items() if name != _DATA_STARTS}
+        catalog = replace(catalog, tables=tables, late_tables=late_tables)
     return catalog
 
 

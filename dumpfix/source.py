@@ -95,7 +95,7 @@ def _load(
 ) -> tuple[Input, str | None, str | None, str | None]:
     """The input, mapped, with how it was stored."""
     if path != "-" and os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "toc.dat")):
+        if archive_format(path) is None:
             raise DumpError("is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)", name)
         return _map(_convert(path, name, "directory", stack), stack), None, None, "directory"
     raw = _open_raw(path, stack)
@@ -105,7 +105,7 @@ def _load(
     if compression is not None:
         stream = stack.enter_context(_decompressor(compression, raw))
         head = _read_check(lambda: _peek(stream), compression, name)
-    archive = _archive_format(head)
+    archive = archive_format(path, head)
     if archive is not None:
         if compression is None and path != "-" and _is_regular(raw):
             archive_path = path
@@ -210,8 +210,12 @@ class _ZstdReader(io.RawIOBase):
         return n
 
 
-def _archive_format(head: bytes) -> str | None:
-    """pg_dump's non-plain formats: custom (PGDMP magic) and tar (toc.dat first)."""
+def archive_format(path: str, head: bytes = b"") -> str | None:
+    """Which of pg_dump's archive formats path holds, None for any other input (a plain
+    dump, a folder without toc.dat): directory (a folder with toc.dat), else by the
+    file's first bytes (head, decompressed): custom (PGDMP magic) or tar (toc.dat first)."""
+    if path != "-" and os.path.isdir(path):
+        return "directory" if os.path.isfile(os.path.join(path, "toc.dat")) else None
     if head.startswith(b"PGDMP"):
         return "custom"
     if len(head) >= 262 and head[257:262] == b"ustar" and head.startswith(b"toc.dat\0"):
@@ -220,8 +224,13 @@ def _archive_format(head: bytes) -> str | None:
 
 
 def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitStack) -> IO[bytes]:
-    """The plain SQL script of a pg_dump archive, written by pg_restore into a spool."""
-    pg_restore = shutil.which("pg_restore")
+    """The plain SQL script of a pg_dump archive, written by PATH's pg_restore into a spool.
+
+    PATH's only, unlike --jobs (toc.py): the error names the command to run instead.
+    """
+    from dumpfix import programs  # here: only archives run a program, and subprocess costs every run 3 ms
+
+    pg_restore = programs.locate("pg_restore")
     if pg_restore is None:
         command = (
             f"pg_restore -f - {shlex.quote(name)} | dumpfix - ..."
@@ -233,16 +242,9 @@ def _convert(archive_path: str, name: str, archive: str, stack: contextlib.ExitS
             f"is not on PATH: convert it with `{command}`",
             location=name,
         )
-    import subprocess  # here: only archives need it, and its import costs every run 3 ms
-
     spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
-    result = subprocess.run(
-        [pg_restore, "-f", "-", archive_path], stdout=spool, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-    )
-    if result.returncode != 0:
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        reason = lines[-1] if lines else f"exit status {result.returncode}"
-        raise DumpError(f"pg_restore could not convert this {archive}-format archive: {reason}", location=name)
+    what = f"pg_restore could not convert this {archive}-format archive"
+    programs.run([pg_restore, "-f", "-", archive_path], stdout=spool, what=what, location=name)
     spool.seek(0)
     return spool
 

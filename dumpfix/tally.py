@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 
-from dumpfix.catalog import quote_ident
+from dumpfix.catalog import QName
 from dumpfix.dumpfile import Item, Kind, Relation
 from dumpfix.rows import copy_chunks, insert_rows
 
@@ -31,17 +31,6 @@ _SETVAL = re.compile(
 )
 #: A field a short row lacks: never equal to any field pg_dump writes.
 _MISSING = b"\x00missing"
-
-
-@dataclass(frozen=True, order=True)
-class Key:
-    """A table, schema-qualified (an unqualified name is resolved along the dump's search_path)."""
-
-    schema: str
-    name: str
-
-    def __str__(self) -> str:
-        return f"{quote_ident(self.schema)}.{quote_ident(self.name)}"
 
 
 @dataclass
@@ -58,7 +47,7 @@ class TableTally:
 
 @dataclass
 class Tally:
-    tables: dict[Key, TableTally] = field(default_factory=dict)
+    tables: dict[QName, TableTally] = field(default_factory=dict)
     #: setval's sequence argument as written -> (value, is_called).
     sequences: dict[str, tuple[int, bool]] = field(default_factory=dict)
 
@@ -66,9 +55,9 @@ class Tally:
 def tally(
     buf: bytes,
     items: Sequence[Item],
-    want: dict[Key, TableTally] | None = None,
-    known: AbstractSet[Key] = frozenset(),
-    targets: dict[int, Key] | None = None,
+    want: dict[QName, TableTally] | None = None,
+    known: AbstractSet[QName] = frozenset(),
+    targets: dict[int, QName] | None = None,
 ) -> Tally:
     """Count and digest every table's rows and read every setval.
 
@@ -107,11 +96,11 @@ def tally(
     return result
 
 
-def _key(relation: Relation, search_path: tuple[str, ...], known: AbstractSet[Key]) -> Key:
+def _key(relation: Relation, search_path: tuple[str, ...], known: AbstractSet[QName]) -> QName:
     if relation.schema is not None:
-        return Key(relation.schema, relation.name)
-    found = (Key(s, relation.name) for s in search_path if Key(s, relation.name) in known)
-    return next(found, Key(search_path[0] if search_path else "public", relation.name))
+        return QName(relation.schema, relation.name)
+    found = (QName(s, relation.name) for s in search_path if QName(s, relation.name) in known)
+    return next(found, QName(search_path[0] if search_path else "public", relation.name))
 
 
 def _positions(columns: tuple[str, ...] | None, target: TableTally) -> list[int] | None:

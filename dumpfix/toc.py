@@ -3,9 +3,10 @@
 Parallel loading needs a custom (-Fc) or directory (-Fd) archive and a
 pg_restore at least as new as the pg_dump that made it: pg_restore refuses
 newer archives ("unsupported version in file header"). Several PostgreSQL
-versions are often installed side by side and only one is on PATH, so the
-candidates are PATH's, pg_config's and the usual install folders', newest
-first after PATH; the first that lists the archive is the one used.
+versions are often installed side by side and only one is on PATH, so every
+pg_restore programs.py finds is a candidate (PATH's, pg_config's, the usual
+install folders', newest first after PATH); the first that lists the archive
+is the one used.
 
 The list file (``pg_restore -L``) keeps the archive's data entries only,
 largest tables first: a parallel load ends when its largest table is in,
@@ -16,20 +17,16 @@ offsets, but not when pg_dump wrote to a pipe), and the plan says so.
 
 from __future__ import annotations
 
-import glob
 import os
 import re
-import shutil
-import subprocess
 from dataclasses import dataclass
-from pathlib import Path
 
+from dumpfix import programs
 from dumpfix.catalog import QName
 from dumpfix.errors import DumpfixError
+from dumpfix.source import archive_format
 
-_EXE = ".exe" if os.name == "nt" else ""
 _ENTRY = re.compile(r"^(\d+); (\d+) (\d+) (.*)$")
-_VERSION = re.compile(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?")
 #: TOC entry kinds that carry data: what a --data-only restore loads.
 _DATA_KINDS = ("TABLE DATA ", "SEQUENCE SET ", "BLOBS ", "BLOB ", "LARGE OBJECT", "MATERIALIZED VIEW DATA ")
 _DATA_SUFFIXES = (".dat", ".dat.gz", ".dat.lz4", ".dat.zst")
@@ -79,25 +76,26 @@ class Toc:
         return head + "".join(e.line + "\n" for e in self.entries)
 
 
-def archive_format(path: str) -> str:
+def loadable_format(path: str) -> str:
     """custom or directory; anything else cannot be loaded in parallel (one clear error)."""
-    if os.path.isdir(path):
-        if not os.path.isfile(os.path.join(path, "toc.dat")):
-            raise DumpfixError("is a folder, not a pg_dump directory-format archive (no toc.dat)", path)
-        return "directory"
-    try:
-        with open(path, "rb") as f:
-            head = f.read(512)
-    except OSError as e:
-        raise DumpfixError(f"cannot open the archive: {e.strerror or e}", path) from None
-    if head.startswith(b"PGDMP"):
-        return "custom"
-    if len(head) >= 262 and head[257:262] == b"ustar":
+    head = b""
+    if not os.path.isdir(path):
+        try:
+            with open(path, "rb") as f:
+                head = f.read(512)
+        except OSError as e:
+            raise DumpfixError(f"cannot open the archive: {e.strerror or e}", path) from None
+    fmt = archive_format(path, head)
+    if fmt in ("custom", "directory"):
+        return fmt
+    if fmt == "tar":
         raise DumpfixError(
             "a tar-format archive: pg_restore loads only custom (-Fc) and directory (-Fd) "
             "archives in parallel; dump with -Fd, or restore the plain way without --jobs",
             path,
         )
+    if os.path.isdir(path):
+        raise DumpfixError("is a folder, not a pg_dump directory-format archive (no toc.dat)", path)
     raise DumpfixError(
         "--jobs loads a pg_dump custom (-Fc) or directory (-Fd) archive; this is neither "
         "(a plain SQL dump: pipe it through dumpfix into psql without --jobs)",
@@ -105,72 +103,25 @@ def archive_format(path: str) -> str:
     )
 
 
-def candidates() -> list[str]:
-    """pg_restore programs to try: PATH's first, then other installs, newest first."""
-    found: list[str] = []
-    on_path = shutil.which("pg_restore")
-    if on_path:
-        found.append(on_path)
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        try:
-            bindir = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False).stdout
-            found.append(os.path.join(bindir.strip(), "pg_restore" + _EXE))
-        except OSError:
-            pass
-    patterns = [
-        "/usr/lib/postgresql/*/bin",
-        "/usr/pgsql-*/bin",
-        "/opt/homebrew/opt/postgresql@*/bin",
-        "/usr/local/opt/postgresql@*/bin",
-        "/Applications/Postgres.app/Contents/Versions/*/bin",
-    ]
-    for root in filter(None, (os.environ.get("ProgramFiles"), os.environ.get("ProgramW6432"))):
-        patterns.append(os.path.join(root, "PostgreSQL", "*", "bin"))
-    others = [os.path.join(d, "pg_restore" + _EXE) for p in patterns for d in glob.glob(p)]
-    found += sorted(others, key=_folder_version, reverse=True)
-    unique: list[str] = []
-    for path in found:
-        if os.path.isfile(path) and os.path.realpath(path) not in map(os.path.realpath, unique):
-            unique.append(path)
-    return unique
-
-
-def _folder_version(path: str) -> int:
-    """The version in an install folder's name (.../postgresql/16/bin, PostgreSQL\\16\\bin)."""
-    numbers = re.findall(r"\d+", str(Path(path).parent.parent))
-    return int(numbers[-1]) if numbers else 0
-
-
-def _version(path: str) -> tuple[int, int]:
-    try:
-        out = subprocess.run([path, "--version"], capture_output=True, text=True, check=False).stdout
-    except OSError:
-        return (0, 0)
-    m = _VERSION.search(out)
-    return (int(m.group(1)), int(m.group(2) or 0)) if m else (0, 0)
-
-
 def read_toc(archive: str) -> Toc:
     """List the archive with the first pg_restore that can; say which were too old when none can."""
-    fmt = archive_format(archive)
-    programs = candidates()
-    if not programs:
+    fmt = loadable_format(archive)
+    found = programs.candidates("pg_restore", installs=True)
+    if not found:
         raise DumpfixError(
             "pg_restore is not on PATH (nor in the usual PostgreSQL folders): install the "
             "PostgreSQL client programs of the archive's version, or put their bin folder on PATH"
         )
     refused: list[str] = []
     last = ""
-    for path in programs:
-        program = PgRestore(path, _version(path))
-        result = subprocess.run([path, "-l", archive], capture_output=True, stdin=subprocess.DEVNULL, check=False)
+    for path in found:
+        program = PgRestore(path, programs.version(path))
+        result = programs.run([path, "-l", archive], check=False, location=archive)
         if result.returncode == 0:
             entries = _entries(result.stdout.decode("utf-8", "replace"))
             sized = _sized(archive, fmt, entries)
             return Toc(archive, fmt, program, tuple(sized or entries), sized is not None)
-        lines = result.stderr.decode("utf-8", "replace").strip().splitlines()
-        last = lines[-1] if lines else f"exit status {result.returncode}"
+        last = result.message
         if "unsupported version" in last:
             refused.append(str(program))
     if refused:

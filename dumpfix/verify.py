@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import re
 import secrets
-import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from dumpfix import scratch
+from dumpfix import programs, scratch
 from dumpfix.catalog import QName
 from dumpfix.dumpfile import Item, Kind, line_number
 from dumpfix.errors import DumpfixError
@@ -36,7 +35,7 @@ from dumpfix.parallel import split_items
 from dumpfix.report import count_of
 from dumpfix.schema import schema_files, schema_script
 from dumpfix.source import Source, open_source
-from dumpfix.tally import Key, Tally, tally
+from dumpfix.tally import Tally, tally
 
 _ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([A-Za-z0-9_-]+)'", re.IGNORECASE)
 _PSQL_ERROR = re.compile(r"^psql:(.*):(\d+): (?:ERROR|FATAL|error):\s+(.*)$")
@@ -168,13 +167,13 @@ class Verifier:
             where = f"PostgreSQL {server.version}, as {'the superuser' if as_superuser else 'an ordinary owner role'}"
             if failure is not None:
                 return Verdict(name, (), failure, "", where)
-            known = frozenset(Key(q.schema, q.name) for q in analysis.catalog.tables)
-            targets = {b: Key(u.table.schema, u.table.name) for u in analysis.plan.layout.units for b in u.blocks}
+            known = frozenset(analysis.catalog.tables)
+            targets = {b: u.table for u in analysis.plan.layout.units for b in u.blocks}
             dumped = tally(source.buf, analysis.items, known=known, targets=targets)
             loaded, compared = self._loaded(server, db, owner, password, dumped, analysis, encoding, work)
             return Verdict(name, tuple(_compare(dumped, loaded)), None, compared, where)
         finally:
-            with scratch.shielded():
+            with programs.shielded():
                 _drop_database(server, db)
                 for leftover in work.iterdir():
                     if leftover.is_file():
@@ -216,7 +215,7 @@ class Verifier:
                 target = folder / "target.sql"
                 args = [server.program("pg_dump"), "--schema-only", "--no-owner", "--no-privileges"]
                 args += ["-f", str(target), "--dbname", self.dsn]
-                scratch.run(args, None, what="pg_dump --schema-only of --dsn")  # the caller's PG* settings apply
+                programs.run(args, what="pg_dump --schema-only of --dsn")  # the caller's PG* settings apply
                 files = [target]
             else:
                 files = [f for path in self.schema for f in schema_files(Path(path))]
@@ -242,12 +241,8 @@ class Verifier:
         for f in files:
             args += ["-f", str(f)]
         args += ["--dbname", server.conninfo(db, owner)]
-        result = _run(args, server.env(password))
-        if result.returncode != 0:
-            raise DumpfixError(
-                "--verify: the schema does not load into the scratch database as an ordinary owner role: "
-                + (scratch.last_message(result.stderr) or f"psql exit status {result.returncode}")
-            )
+        what = "--verify: the schema does not load into the scratch database as an ordinary owner role"
+        programs.run(args, env=server.env(password), what=what)
 
     def _loaded(
         self,
@@ -264,11 +259,10 @@ class Verifier:
         once per format the input uses (COPY; INSERTs, re-dumped with column names)."""
         formats = sorted({t.format for t in dumped.tables.values()}) or ["copy"]
         roots = any(
-            (schema_table := analysis.catalog.tables.get(QName(k.schema, k.name))) is not None
-            and schema_table.partitioned
+            (schema_table := analysis.catalog.tables.get(k)) is not None and schema_table.partitioned
             for k in dumped.tables
         )
-        known = frozenset(Key(q.schema, q.name) for q in analysis.catalog.tables)
+        known = frozenset(analysis.catalog.tables)
         merged = Tally()
         for fmt in formats:
             path = work / f"loaded-{fmt}.sql"
@@ -278,11 +272,7 @@ class Verifier:
             if roots:  # the input loads partitions through their root: so must this
                 args.append("--load-via-partition-root")
             args += ["--dbname", server.conninfo(db, owner)]
-            result = _run(args, server.env(password))
-            if result.returncode != 0:
-                raise DumpfixError(
-                    f"--verify: pg_dump of the restored database failed: {scratch.last_message(result.stderr)}"
-                )
+            programs.run(args, env=server.env(password), what="--verify: pg_dump of the restored database failed")
             with open_source(str(path)) as source:
                 items = split_items(source.input)
                 part = tally(source.buf, items, want=dumped.tables, known=known)
@@ -333,21 +323,11 @@ def _client_encoding(buf: bytes, items: list[Item]) -> str:
     return "UTF8"
 
 
-def _run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    """A client program's result, failure or not (the caller says what it means)."""
-    try:
-        return subprocess.run(
-            args, env=env, stdin=subprocess.DEVNULL, capture_output=True, check=False, **scratch.detached()
-        )
-    except OSError as e:
-        raise DumpfixError(f"--verify: cannot run {args[0]}: {e.strerror or e}") from None
-
-
 def _restore(server: scratch.Server, db: str, user: str, password: str | None, fixed: Path) -> str | None:
     """psql -f the fixed dump as the restoring role; psql's first error (None: it loaded)."""
     args = [server.program("psql"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", str(fixed)]
     args += ["--dbname", server.conninfo(db, user)]
-    result = _run(args, server.env(password if password is not None else server.password))
+    result = programs.run(args, env=server.env(password if password is not None else server.password), check=False)
     if result.returncode == 0:
         return None
     return _first_error(result.stderr.decode("utf-8", "replace"), fixed)
@@ -384,7 +364,7 @@ def _table_at(fixed: Path, number: int) -> str | None:
                 first, last = line_number(buf, item.start), line_number(buf, max(item.start, item.end - 1))
                 if first <= number <= last:
                     rel = item.relation
-                    return str(Key(rel.schema or (item.search_path or ("public",))[0], rel.name))
+                    return str(QName(rel.schema or (item.search_path or ("public",))[0], rel.name))
     return None
 
 
@@ -424,5 +404,5 @@ def _drop_database(server: scratch.Server, db: str) -> None:
 
 
 def _drop_role(server: scratch.Server, name: str) -> None:
-    with scratch.shielded(), contextlib.suppress(DumpfixError):
+    with programs.shielded(), contextlib.suppress(DumpfixError):
         scratch.psql(server, server.maintenance_db, f"DROP ROLE IF EXISTS {name}")

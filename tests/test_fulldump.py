@@ -131,3 +131,31 @@ def test_interleaved_ddl_no_order_works_is_refused(run_dumpfix, tmp_path: Path) 
     assert err.count("\n") == 1 and "does not move data across the dump's own CREATE/ALTER/DROP" in err, err
     assert "after the DDL at line 8" in err
     assert not (tmp_path / "out.sql").exists()
+
+
+def test_tables_created_after_the_data_are_told_apart_in_one_parse() -> None:
+    """The late tables are those created after the first data block (a partition of an
+    earlier table too); a table created again there is not one of them."""
+    from dumpfix.catalog import QName
+    from dumpfix.dumpfile import split
+    from dumpfix.fix import dump_catalog
+
+    dump = b"""CREATE TABLE parent (id int PRIMARY KEY, kind int) PARTITION BY LIST (kind);
+CREATE TABLE a (id int PRIMARY KEY);
+COPY a (id) FROM stdin;
+1
+\\.
+CREATE TABLE a (id int PRIMARY KEY);
+CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a);
+CREATE TABLE p1 PARTITION OF parent FOR VALUES IN (1);
+COPY b (id, a_id) FROM stdin;
+1\t1
+\\.
+"""
+    catalog = dump_catalog(dump, list(split(dump)))
+    assert catalog is not None
+    parent, a, b, p1 = (QName("public", name) for name in ("parent", "a", "b", "p1"))
+    assert list(catalog.tables) == [parent, a, b, p1]
+    assert catalog.late_tables == {b, p1}
+    assert catalog.tables[p1].parent == parent
+    assert [(fk.table, fk.ref_table) for fk in catalog.foreign_keys] == [(b, a)]

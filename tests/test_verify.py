@@ -327,12 +327,13 @@ def test_server_dsn_goes_with_verify(run_dumpfix) -> None:
 
 def test_tally_resolves_unqualified_names_along_search_path_and_ignores_row_order() -> None:
     """Old pg_dump: SET search_path, unqualified names; rows in another order tally the same."""
+    from dumpfix.catalog import QName
     from dumpfix.dumpfile import split
-    from dumpfix.tally import Key, tally
+    from dumpfix.tally import tally
 
     old = b"SET search_path = app, pg_catalog;\nCOPY a (x, y) FROM stdin;\n1\t2\n3\t4\n\\.\nCOPY b (y, x) FROM stdin;\n5\t6\n\\.\n"
     new = b"COPY app.a (x, y) FROM stdin;\n3\t4\n1\t2\n\\.\nCOPY app.b (x, y) FROM stdin;\n6\t5\n\\.\n"
-    known = frozenset({Key("app", "a"), Key("app", "b")})
+    known = frozenset({QName("app", "a"), QName("app", "b")})
     dumped = tally(old, list(split(old)), known=known)
     assert set(dumped.tables) == known
     loaded = tally(new, list(split(new)), want=dumped.tables, known=known)
