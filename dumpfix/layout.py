@@ -175,13 +175,18 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
                 ddl_barriers[len(barriers)] = ddl
             barriers.append((bound[0], starts[n + 1]))
             segment += 1
-    earlier = any(
-        item.kind is Kind.SPACE and UPDATES_MARK in bytes(buf[item.start : item.end])
-        for item in items[groups[-1][-1] + 1 :]
+    mark = next(
+        (
+            i
+            for i in range(groups[-1][-1] + 1, len(items))
+            if items[i].kind is Kind.SPACE and UPDATES_MARK in bytes(buf[items[i].start : items[i].end])
+        ),
+        None,
     )
+    earlier = mark is not None
     updates_end = end
-    if earlier:
-        at = end
+    if mark is not None:  # after it: the UPDATEs and what goes with them
+        at = updates_end = max(mark + 1, end)
         while at < len(items) and (items[at].kind is Kind.SPACE or _EARLIER_UPDATE.match(buf, items[at].start)):
             at += 1
             if items[at - 1].kind is Kind.STATEMENT:
