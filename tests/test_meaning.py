@@ -81,7 +81,7 @@ def _unqualified(dump: bytes) -> bytes:
     return dump.replace(b"COPY public.", b"COPY ").replace(b"INSERT INTO public.", b"INSERT INTO ")
 
 
-@pytest.mark.parametrize("args", [[], ["--no-staging"]], ids=["staged", "no-staging"])
+@pytest.mark.parametrize("args", [[], ["--no-bulk"], ["--no-staging"]], ids=["bulk", "staged", "no-staging"])
 def test_unqualified_blocks_keep_their_search_path(
     pg_server: Server, source: str, tmp_path: Path, run_dumpfix, args: list[str]
 ) -> None:
@@ -173,7 +173,7 @@ def test_order_across_restrict_pairs_is_refused(pg_server: Server, source: str, 
     assert not (tmp_path / "out.sql").exists()
 
 
-@pytest.mark.parametrize("args", [[], ["--no-staging"]], ids=["staged", "no-staging"])
+@pytest.mark.parametrize("args", [[], ["--no-bulk"], ["--no-staging"]], ids=["bulk", "staged", "no-staging"])
 def test_users_table_named_like_dumpfix_temporary_tables(
     pg_server: Server, source: str, tmp_path: Path, run_dumpfix, args: list[str]
 ) -> None:
@@ -203,7 +203,7 @@ def _mixed_newlines(dump: bytes, crlf_first: bool) -> bytes:
     "major",  # a missing server deselects its case, with the reason counted; CI needs both
     [pytest.param(m, marks=pytest.mark.pg_pair(m, m)) for m in (pgharness.SYSTEM_MAJOR, 18)],
 )
-@pytest.mark.parametrize("args", [[], ["--no-staging"]], ids=["staged", "no-staging"])
+@pytest.mark.parametrize("args", [[], ["--no-bulk"], ["--no-staging"]], ids=["bulk", "staged", "no-staging"])
 def test_copy_data_keeps_its_blocks_newline_style(
     pg_pool: ServerPool, tmp_path: Path, run_dumpfix, args: list[str], major: int, crlf_first: bool
 ) -> None:
