@@ -156,6 +156,58 @@ def _nested_comment_end(buf: bytes, pos: int, end: int) -> int:
     raise DumpError("block comment never ends")
 
 
+# PostgreSQL's encodings (pg_wchar.h's names, as pg_dump writes them in SET
+# client_encoding) to Python's codecs; keys as PostgreSQL compares names: upper
+# case, without what is not a letter or digit. EUC_TW and MULE_INTERNAL have no
+# Python codec.
+_CODECS = {
+    "BIG5": "big5",
+    "EUCCN": "gb2312",
+    "EUCJIS2004": "euc_jis_2004",
+    "EUCJP": "euc_jp",
+    "EUCKR": "euc_kr",
+    "GB18030": "gb18030",
+    "GBK": "gbk",
+    "ISO88595": "iso8859_5",
+    "ISO88596": "iso8859_6",
+    "ISO88597": "iso8859_7",
+    "ISO88598": "iso8859_8",
+    "JOHAB": "johab",
+    "KOI8R": "koi8_r",
+    "KOI8U": "koi8_u",
+    "LATIN1": "latin-1",
+    "LATIN2": "iso8859_2",
+    "LATIN3": "iso8859_3",
+    "LATIN4": "iso8859_4",
+    "LATIN5": "iso8859_9",
+    "LATIN6": "iso8859_10",
+    "LATIN7": "iso8859_13",
+    "LATIN8": "iso8859_14",
+    "LATIN9": "iso8859_15",
+    "LATIN10": "iso8859_16",
+    "SHIFTJIS2004": "shift_jis_2004",
+    "SJIS": "shift_jis",
+    "SQLASCII": "latin-1",  # bytes as they are: latin-1 maps each to one character
+    "UHC": "cp949",
+    "UNICODE": "utf-8",
+    "UTF8": "utf-8",
+    "WIN866": "cp866",
+    "WIN874": "cp874",
+    **{f"WIN{n}": f"cp{n}" for n in range(1250, 1259)},
+}
+_NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
+
+
+def python_codec(pg_name: str) -> str | None:
+    """The Python codec of a PostgreSQL encoding name; None when Python has none."""
+    return _CODECS.get(_NOT_ALNUM.sub("", pg_name).upper())
+
+
+def python_encoding(pg_name: str) -> str:
+    """python_codec, or latin-1 (every byte as it is) for a name it does not know."""
+    return python_codec(pg_name) or "latin-1"
+
+
 def unquote_ident(raw: bytes, encoding: str = "utf-8") -> str:
     """An identifier as PostgreSQL stores it: quoted kept, unquoted folded to lower case."""
     text = raw.decode(encoding, "surrogateescape")
