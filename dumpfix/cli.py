@@ -181,16 +181,16 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
             cleanup = replace(cleanup, target_version=target_version)
     with _progress(options, path) as bar, open_source(path, cleanup, bar) as source:
         if bar is not None:
-            bar.close()  # the reading line, if any: notices come next
-        for notice in source.notices:
-            say(f"{prefix}{notice}")
+            bar.close()  # the reading line, if any
         if options.mode is Mode.IN_PLACE and source.archive:
             raise DumpfixError(f"a pg_dump {source.archive}-format archive: --in-place would turn it into plain SQL")
         if bar is not None:
             bar.start(len(source.buf))
         analysis = _analyse(options, shared, source, bar)
         if bar is not None:
-            bar.close()
+            bar.close()  # the planning line: notices come next
+        for notice in analysis.notices:
+            say(f"{prefix}{notice}")
         for table in analysis.plan.unknown:  # only with --pass-unknown: refused otherwise
             say(f"{prefix}warning: {table} is not in the schema: its data passes through where it stands")
         if options.dsn:
@@ -212,7 +212,7 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
 def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | None) -> Analysis:
     catalog, settings = shared.get()
     try:
-        return analyse(source.input, catalog=catalog, settings=settings, progress=bar)
+        return analyse(source.input, catalog=catalog, settings=settings, progress=bar, cleanup=source.cleanup)
     except PlanError as e:
         if options.dsn and options.detect_role:  # the message names a --role nobody typed
             raise PlanError(f"{e.message} (--role {settings.role.value}: what --dsn's role may do)") from None

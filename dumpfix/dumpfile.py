@@ -5,24 +5,43 @@ split(buf)) == buf``. COPY data is never parsed here (the terminator is found
 with one ``find``), and a run of INSERT statements into one table becomes one
 item, matched inside a compiled pattern, so that a dump of millions of rows
 gives a few items per table.
+
+It is the one walker over a dump: what the file holds but psql must not get
+(cleanup.py: a program's message line, a byte order mark, a SET the target
+rejects, a stripped ``\\restrict`` line) is an item of its own kind, recognised
+where a statement may start, so that the same words inside COPY data or a
+literal stay data; the writer leaves those items out.
 """
 
 from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterator
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from typing import Any
 
 from pglast import parse_sql
 from pglast.parser import ParseError
 
 from dumpfix.catalog import quote_ident
+from dumpfix.cleanup import DEFAULTS, RESTRICT, TOOL_ERROR, TOOL_LINE, TOOL_NAMES, TOOL_NEEDLE, Cleanup, notices
 from dumpfix.errors import DumpError
 from dumpfix.input import Input, read
-from dumpfix.lexer import DEFAULT_WORD, FAST_RUN, IDENT, skip_space, split_idents, statement_body, statement_end
+from dumpfix.lexer import (
+    DEFAULT_WORD,
+    FAST_RUN,
+    IDENT,
+    in_quoted,
+    python_encoding,
+    skip_space,
+    split_idents,
+    statement_body,
+    statement_end,
+)
 from dumpfix.settings import Settings, followed, may_set, parsed
 
 # How many INSERT statements one pattern match takes: bounds the regex
@@ -36,6 +55,25 @@ class Kind(enum.Enum):
     STATEMENT = "statement"  # any other SQL statement, up to its ';'
     COPY = "copy"  # COPY ... FROM stdin; its data; the \. line
     INSERTS = "inserts"  # consecutive INSERT statements sharing one prefix
+    # What the output leaves out (cleanup.py):
+    MESSAGE = "message"  # a line pg_dump (pg_dumpall, pg_restore) wrote to stderr, with 2>&1
+    BOM = "bom"  # a UTF-8 byte order mark at the start
+    REJECTED = "rejected"  # a SET the target server rejects (--target-version), with its line end
+    STRIPPED = "stripped"  # a \restrict or \unrestrict line (--strip-restrict)
+
+    @property
+    def dropped(self) -> bool:
+        """Whether the output leaves items of this kind out."""
+        return self in _DROPPED
+
+    @property
+    def blank(self) -> bool:
+        """Whether psql runs nothing of it: space and comments, and what the output leaves
+        out (the stages that look for statements pass over both alike)."""
+        return self is Kind.SPACE or self in _DROPPED
+
+
+_DROPPED = frozenset({Kind.MESSAGE, Kind.BOM, Kind.REJECTED, Kind.STRIPPED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,32 +125,11 @@ _COPY_HEADER = re.compile(
 _SEARCH_PATH_SET = re.compile(rb"SET\s+(?:SESSION\s+)?search_path\b", re.IGNORECASE)
 _SEARCH_PATH_CONFIG = re.compile(rb"SELECT\s+(?:pg_catalog\.)?set_config\s*\(\s*'search_path'", re.IGNORECASE)
 _CLIENT_ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([^']*)'", re.IGNORECASE)
+_BOM = b"\xef\xbb\xbf"
 _COPY_HEAD = re.compile(rb"COPY\s", re.IGNORECASE)
 _INSERT_HEAD = re.compile(rb"INSERT\s+INTO\s", re.IGNORECASE)
 _LINE_END = re.compile(rb"[ \t]*(?:\r\n|\n|\r)")
 _RESET_PATH = re.compile(rb"RESET\s+(?:ALL|search_path)\b", re.IGNORECASE)
-
-# PostgreSQL encoding names (as pg_dump writes them) to Python codecs.
-_ENCODINGS = {
-    "UTF8": "utf-8",
-    "UNICODE": "utf-8",
-    "SQL_ASCII": "latin-1",
-    "LATIN1": "latin-1",
-    "LATIN2": "iso8859-2",
-    "LATIN9": "iso8859-15",
-    "WIN1250": "cp1250",
-    "WIN1251": "cp1251",
-    "WIN1252": "cp1252",
-    "KOI8R": "koi8-r",
-    "EUC_JP": "euc-jp",
-    "SJIS": "shift-jis",
-    "GBK": "gbk",
-    "BIG5": "big5",
-}
-
-
-def python_encoding(pg_name: str) -> str:
-    return _ENCODINGS.get(pg_name.upper().replace("-", "_"), "latin-1")
 
 
 def line_number(buf: bytes, pos: int) -> int:
@@ -123,15 +140,17 @@ def line_number(buf: bytes, pos: int) -> int:
     return newlines + 1
 
 
-def split(buf: bytes) -> Iterator[Item]:
+def split(buf: bytes, cleanup: Cleanup = DEFAULTS) -> Iterator[Item]:
     """Items of the whole buffer, in order, covering every byte."""
-    return Splitter(Input(buf)).items()
+    return Splitter(Input(buf), cleanup=cleanup).items()
 
 
-def split_items(source: Input, progress: Callable[[int], None] | None = None) -> list[Item]:
+def split_items(
+    source: Input, progress: Callable[[int], None] | None = None, cleanup: Cleanup = DEFAULTS
+) -> list[Item]:
     """Items of the whole input, as split() gives them; progress hears offsets reached."""
     items = []
-    for item in Splitter(source).items():
+    for item in Splitter(source, cleanup=cleanup).items():
         items.append(item)
         if progress is not None:
             progress(item.end)
@@ -139,7 +158,8 @@ def split_items(source: Input, progress: Callable[[int], None] | None = None) ->
 
 
 class Splitter:
-    """The split from a position on, with the dump's state there (search_path, encoding)."""
+    """The split from a position on, with the dump's state there (search_path, encoding),
+    and what the user asked to be left out (cleanup)."""
 
     def __init__(
         self,
@@ -148,12 +168,14 @@ class Splitter:
         search_path: tuple[str, ...] = ("public",),
         encoding: str = "utf-8",
         settings: Settings = (),
+        cleanup: Cleanup = DEFAULTS,
     ) -> None:
         self.source = source
         self.pos = pos
         self.search_path = search_path
         self.encoding = encoding
         self.settings = settings
+        self.cleanup = cleanup
 
     @property
     def state(self) -> tuple[tuple[str, ...], str, Settings]:
@@ -171,22 +193,30 @@ class Splitter:
         limit = n if stop is None else stop
         while self.pos < limit:
             pos = self.pos
+            if pos == 0 and buf[:3] == _BOM:
+                yield Item(Kind.BOM, 0, 3, settings=self.settings)
+                self.pos = 3
+                continue
             space_end = skip_space(buf, pos)
             if space_end > pos:
                 yield Item(Kind.SPACE, pos, space_end, settings=self.settings)
                 self.pos = space_end
                 continue
             try:
-                if buf[pos] == 0x5C:  # backslash: a psql meta-command runs to the end of its line
+                first = buf[pos]
+                if first == 0x70 and _line_start(buf, pos) and TOOL_LINE.match(buf, pos):
+                    item = self._message(pos, n)  # "p": pg_dump's message lines, from 2>&1
+                elif first == 0x5C:  # backslash: a psql meta-command runs to the end of its line
                     nl = buf.find(b"\n", pos)
-                    item = Item(Kind.META, pos, n if nl < 0 else nl + 1, settings=self.settings)
+                    stripped = self.cleanup.strip_restrict and RESTRICT.match(buf, pos) is not None
+                    kind = Kind.STRIPPED if stripped else Kind.META
+                    item = Item(kind, pos, n if nl < 0 else nl + 1, settings=self.settings)
                 elif _INSERT_HEAD.match(buf, pos):
                     item = _insert_run(source, pos, n, limit, self.search_path, self.encoding, self.settings)
                 elif _COPY_HEAD.match(buf, pos):
                     item = _copy_block(source, pos, n, self.search_path, self.encoding, self.settings)
                 else:
-                    item = Item(Kind.STATEMENT, pos, statement_end(buf, pos, n), settings=self.settings)
-                    self._follow(bytes(buf[pos : item.end]))
+                    item = self._statement(pos, statement_end(buf, pos, n))
             except DumpError as e:
                 if e.location is None:
                     e.location = f"line {line_number(buf, pos)}"
@@ -195,6 +225,28 @@ class Splitter:
             if item.kind is not Kind.INSERTS:  # a run counts its chunks as it reads them
                 source.release(item.end - pos)  # flat RSS on a mapped gigabyte
             self.pos = item.end
+
+    def _message(self, pos: int, n: int) -> Item:
+        """A program's message line; one that says it failed ends the dump early."""
+        buf = self.source.data
+        nl = buf.find(b"\n", pos)
+        end = n if nl < 0 else nl + 1
+        if TOOL_ERROR.match(buf, pos):
+            text = bytes(buf[pos:end]).decode("utf-8", "replace").strip()
+            raise DumpError(f"the dump file contains an error message, so the dump is incomplete: {text}")
+        return Item(Kind.MESSAGE, pos, end, settings=self.settings)
+
+    def _statement(self, pos: int, end: int) -> Item:
+        """A statement, taken in (_follow); a SET the target rejects is left out with its
+        line end, and changes nothing."""
+        buf = self.source.data
+        statement = bytes(buf[pos:end])
+        if may_set(statement) and self.cleanup.rejects(statement, self.encoding):
+            m = _LINE_END.match(buf, end)
+            return Item(Kind.REJECTED, pos, m.end() if m else end, encoding=self.encoding, settings=self.settings)
+        item = Item(Kind.STATEMENT, pos, end, settings=self.settings)
+        self._follow(statement)
+        return item
 
     def _follow(self, statement: bytes) -> None:
         """Take in the state a statement sets: search_path, client_encoding, every setting."""
@@ -207,6 +259,107 @@ class Splitter:
         m = _CLIENT_ENCODING.match(statement)
         if m:
             self.encoding = python_encoding(m.group(1).decode("ascii", "replace"))
+
+
+def _line_start(buf: bytes, pos: int) -> bool:
+    """Whether pos starts a line (a BOM before it counts for nothing)."""
+    return pos == 0 or buf[pos - 1] in b"\r\n" or (pos == 3 and buf[:3] == _BOM)
+
+
+def dropped_notices(buf: bytes, dropped: Iterable[Item], cleanup: Cleanup) -> list[str]:
+    """What the user is told about the items the output leaves out."""
+    kinds: list[Kind] = []
+    rejected = []
+    for item in dropped:
+        kinds.append(item.kind)
+        if item.kind is Kind.REJECTED:
+            rejected.append(cleanup.rejects(bytes(buf[item.start : item.end]), item.encoding) or "")
+    return notices(cleanup, Kind.BOM in kinds, kinds.count(Kind.MESSAGE), rejected, kinds.count(Kind.STRIPPED))
+
+
+def refuse_cut_messages(source: Input, items: list[Item]) -> None:
+    """Refuse messages that ``2>&1`` cut into the middle of the dump's text.
+
+    stdout is block-buffered, so with ``pg_dump -v`` a message lands where a
+    block of the dump ended: at a multiple of 4096 bytes of the dump's own
+    output (the file without the message lines and BOM before it), often
+    mid-line or mid-row, where the splitter cannot tell it. Removing it there
+    would guess. Only text outside COPY data, strings, quoted identifiers and
+    comments is refused: anyone who may store text could otherwise put
+    ``pg_dump: `` on a 4096-byte boundary and stop every backup of the database
+    from being fixed. A message cut into data is not told from data.
+
+    The candidates are where the index (or a search past what it holds) found
+    the programs' names; only those on a boundary are looked at more closely.
+    """
+    buf = source.data
+    added = [(item.start, item.end) for item in items if item.kind in (Kind.MESSAGE, Kind.BOM)]
+    ends = [end for _, end in added]
+    sizes = list(accumulate((end - start for start, end in added), initial=0))
+    starts: list[int] | None = None
+    for at in _tool_candidates(source):
+        done = bisect_right(ends, at)  # the added lines wholly before at
+        if (at - sizes[done]) % 4096 or _line_start(buf, at) or not TOOL_LINE.match(buf, at):
+            continue
+        if starts is None:
+            starts = [item.start for item in items]
+        item = items[bisect_right(starts, at) - 1]
+        if item.kind.dropped or (_in_data(buf, item, at) and not _breaks_row(buf, item, at)):
+            continue
+        raise DumpError(
+            "a pg_dump message is cut into the dump's text here (pg_dump -v ... 2>&1?): "
+            "dump again without mixing stderr into the file",
+            f"line {line_number(buf, at)}",
+        )
+
+
+def _tool_candidates(source: Input) -> Iterator[int]:
+    known = source.known(TOOL_NEEDLE)
+    rest = 0
+    if known is not None:
+        yield from known.positions
+        rest = known.complete_until
+    for name in TOOL_NAMES:
+        yield from source.everywhere(name, rest)
+
+
+def _in_data(buf: bytes, item: Item, at: int) -> bool:
+    """Whether at stands in COPY data, a string, a quoted identifier or a comment."""
+    if item.kind is Kind.SPACE:
+        return True
+    if item.kind is Kind.COPY:
+        return at >= item.data_start or in_quoted(buf, item.start, item.data_start, at)
+    start, end = item.start, item.end
+    if item.kind is Kind.INSERTS:  # the one statement of the run that holds at
+        chunk = next((i for i, (stop, _) in enumerate(item.chunks) if at < stop), len(item.chunks) - 1)
+        start = item.chunks[chunk - 1][0] if chunk else item.start
+        while (end := statement_end(buf, start, item.end)) <= at:
+            start = end
+    return in_quoted(buf, start, end, at)
+
+
+def _breaks_row(buf: bytes, item: Item, at: int) -> bool:
+    """Whether a message at ``at`` in COPY data split its row in two: the line it ends
+    and the next one do not hold the row's TABs (a field's TAB is always escaped).
+
+    A value that holds the words keeps its row whole; a message cut into a
+    one-column table's row, or into data whose header the TABs cannot be counted
+    from (no column list, or options), is not told from data.
+    """
+    if item.kind is not Kind.COPY or at < item.data_start or not item.columns or not plain_copy(buf, item):
+        return False
+    tabs = len(item.columns) - 1
+    start = buf.rfind(b"\n", 0, at) + 1
+    start = max(start, buf.rfind(b"\r", start, at) + 1)  # a lone CR ends a line too
+    first = _end_of_line(buf, at)
+    second = _end_of_line(buf, first)
+    lines = [bytes(buf[start:first]), bytes(buf[first:second])]
+    return any(line.count(b"\t") != tabs for line in lines if line.rstrip(b"\r\n") != b"\\.")
+
+
+def _end_of_line(buf: bytes, pos: int) -> int:
+    nl = buf.find(b"\n", pos)
+    return len(buf) if nl < 0 else nl + 1
 
 
 def _insert_run(

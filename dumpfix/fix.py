@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dumpfix.catalog import Catalog, QName
-from dumpfix.dumpfile import Item, Kind
+from dumpfix.cleanup import DEFAULTS, Cleanup
+from dumpfix.dumpfile import Item, Kind, dropped_notices, refuse_cut_messages
 from dumpfix.errors import DumpfixError
 from dumpfix.input import Input
 from dumpfix.layout import DDL, lay_out, refuse_reconnect
@@ -41,6 +42,9 @@ class Analysis:
     plan: Plan
     #: The writer's dry run found the output is the input byte for byte (write.dry_run).
     unchanged: bool
+    #: What the user is told about what the output leaves out (pg_dump's messages, a
+    #: BOM, settings the target rejects, \\restrict lines): cleanup.notices.
+    notices: tuple[str, ...] = ()
 
     @property
     def buf(self) -> bytes:
@@ -53,6 +57,7 @@ def analyse(
     catalog: Catalog | None = None,
     settings: Settings | None = None,
     progress: Callable[[int], None] | None = None,
+    cleanup: Cleanup = DEFAULTS,
 ) -> Analysis:
     """Split the dump, learn the catalog, plan, and let the writer try the plan
     (its dry run: is the output the input?); nothing is written.
@@ -63,13 +68,15 @@ def analyse(
 
     progress, when given, hears the offset reached by the splitter (the pass
     over every input byte) after each item: the CLI draws a bar from it.
+    cleanup: what the user asked to be left out besides what is never SQL.
     """
     settings = settings or Settings()
     source = Input.of(dump)
     buf = source.data
     # On both cores for a large input (parallel.py); a cut inside a statement or COPY
     # data stops it here.
-    items = split_items(source, progress)
+    items = split_items(source, progress, cleanup)
+    refuse_cut_messages(source, items)
     refuse_truncated(buf)
     refuse_no_data(buf, items)
     if catalog is None and schema_paths:
@@ -84,7 +91,8 @@ def analyse(
     unchanged = dry_run(source, plan, catalog)
     if not unchanged:
         refuse_reconnect(buf, layout)
-    return Analysis(source, items, catalog, plan, unchanged)
+    notices = dropped_notices(buf, (items[i] for i in layout.dropped), cleanup)
+    return Analysis(source, items, catalog, plan, unchanged, tuple(notices))
 
 
 def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:

@@ -1,7 +1,7 @@
 """One pass over the input for every rare needle that anyone will look for.
 
-Clean-up looks for NUL bytes and pg_dump's messages, the splitter for COPY
-terminators. Each pass over the file reads every byte besides searching it,
+source.py looks for NUL bytes, the refusal of pg_dump's messages cut into a
+dump's text for the programs' names, the splitter for COPY terminators. Each pass over the file reads every byte besides searching it,
 so all of them are searched in one pass, a window at a time, and later
 searches are a bisect in the result (``Input.find_rare`` consults it).
 """

@@ -66,6 +66,9 @@ class Layout:
     #: Item ranges that stay between two segments: from the \\unrestrict (or
     #: \\restrict) after a segment's last unit up to the next segment's first unit.
     barriers: list[tuple[int, int]] = field(default_factory=list)
+    #: The items the output leaves out (cleanup.py: messages, a BOM, rejected settings,
+    #: stripped \\restrict lines), by index.
+    dropped: tuple[int, ...] = ()
     #: Of the barriers, those holding DDL (CREATE/ALTER/DROP between two tables' data, as
     #: in dumps that interleave each CREATE TABLE with its data), not a \\restrict line:
     #: the index of the barrier and of its first DDL statement.
@@ -118,18 +121,21 @@ def resolve(item: Item, catalog: Catalog) -> QName:
 
 def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     groups: list[list[int]] = []
+    dropped: list[int] = []
     for i, item in enumerate(items):
         if item.kind not in (Kind.COPY, Kind.INSERTS):
+            if item.kind.dropped:
+                dropped.append(i)
             continue
         if groups:
             prev = items[groups[-1][-1]]
             between = items[groups[-1][-1] + 1 : i]
-            if prev.relation == item.relation and all(x.kind is Kind.SPACE for x in between):
+            if prev.relation == item.relation and all(x.kind.blank for x in between):
                 groups[-1].append(i)
                 continue
         groups.append([i])
     if not groups:
-        return Layout(items, len(items), [], len(items), updates_end=len(items))
+        return Layout(items, len(items), [], len(items), updates_end=len(items), dropped=tuple(dropped))
     reconnect = _reconnect(buf, items, groups[0][0], groups[-1][-1])
     staged = {n: table for n, group in enumerate(groups) if (table := _staged_table(buf, items, group))}
     # Between two groups, the \\restrict / \\unrestrict lines of concatenated dumps, and
@@ -151,7 +157,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     end = groups[-1][-1] + 1
     probe = end
     while probe < len(items):
-        while probe < len(items) and items[probe].kind is Kind.SPACE:
+        while probe < len(items) and items[probe].kind.blank:
             probe += 1
         if probe < len(items) and _is_trailing(buf, items[probe]):
             probe += 1
@@ -187,7 +193,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     updates_end = end
     if mark is not None:  # after it: the UPDATEs and what goes with them
         at = updates_end = max(mark + 1, end)
-        while at < len(items) and (items[at].kind is Kind.SPACE or _EARLIER_UPDATE.match(buf, items[at].start)):
+        while at < len(items) and (items[at].kind.blank or _EARLIER_UPDATE.match(buf, items[at].start)):
             at += 1
             if items[at - 1].kind is Kind.STATEMENT:
                 updates_end = at
@@ -207,6 +213,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         max(numbers, default=0),
         earlier_head=head,
         barriers=barriers,
+        dropped=tuple(dropped),
         ddl_barriers=ddl_barriers,
     )
 
@@ -292,9 +299,9 @@ def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | No
     if name is None:
         return None
     before, after = group[0] - 1, group[-1] + 1
-    while before >= 0 and items[before].kind is Kind.SPACE:
+    while before >= 0 and items[before].kind.blank:
         before -= 1
-    while after < len(items) and items[after].kind is Kind.SPACE:
+    while after < len(items) and items[after].kind.blank:
         after += 1
     if before < 0 or after >= len(items) or not _is_capture_table(buf, items[before]):
         return None
@@ -308,7 +315,7 @@ def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | No
 
 
 def _is_leading(buf: bytes, item: Item) -> bool:
-    if item.kind is Kind.SPACE:
+    if item.kind.blank:
         return True
     return item.kind is Kind.STATEMENT and _LEADING.match(buf, item.start, item.end) is not None
 

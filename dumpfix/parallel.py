@@ -29,6 +29,7 @@ import signal
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
+from dumpfix.cleanup import DEFAULTS, Cleanup
 from dumpfix.dumpfile import Item, Kind, Splitter
 from dumpfix.dumpfile import split_items as split_in_one
 from dumpfix.input import Input
@@ -44,17 +45,22 @@ _NEWLINES = (b"\n", b"\r\n")
 T = TypeVar("T")
 
 
-def split_items(source: Input, progress: Callable[[int], None] | None = None) -> list[Item]:
+def split_items(
+    source: Input, progress: Callable[[int], None] | None = None, cleanup: Cleanup = DEFAULTS
+) -> list[Item]:
     """Items of the whole input, as split() gives them; progress hears offsets reached.
-    A large mapped input is split in two halves, one in a forked child."""
+    A large mapped input is split in two halves, one in a forked child.
+
+    Both halves recognise what the output leaves out (cleanup) alike: it depends on
+    the options and the text alone, never on the settings before the seam."""
     seam = _seam(source) if len(source) >= PARALLEL_MIN and can_fork(source) else -1
     if seam < 0:
-        return split_in_one(source, progress)
+        return split_in_one(source, progress, cleanup)
     report = progress or (lambda offset: None)
-    start = Splitter(source, seam)
+    start = Splitter(source, seam, cleanup=cleanup)
     child = Forked(lambda: list(start.items()))
     try:
-        splitter = Splitter(source)
+        splitter = Splitter(source, cleanup=cleanup)
         items = []
         for item in splitter.items(stop=seam):
             items.append(item)
@@ -123,7 +129,7 @@ def _resumed(source: Input, items: list[Item], seam: int, splitter: Splitter) ->
         item = items[i]
         if item.kind is Kind.INSERTS and item.end <= seam:
             del items[i:]
-            return Splitter(source, item.start, item.search_path, item.encoding, item.settings)
+            return Splitter(source, item.start, item.search_path, item.encoding, item.settings, splitter.cleanup)
     return splitter
 
 

@@ -260,9 +260,10 @@ class Plan:
     @property
     def changed(self) -> bool:
         """Whether the plan does more than copy the input: rows to rewrite, data to move,
-        or a transaction to wrap. An earlier run's output can still come out byte for
-        byte as it went in: the writer's dry run decides (write.dry_run)."""
-        return self.rewritten or self.transaction
+        a transaction to wrap, or items to leave out (pg_dump's messages, say). An
+        earlier run's output can still come out byte for byte as it went in: the
+        writer's dry run decides (write.dry_run)."""
+        return self.rewritten or self.transaction or bool(self.layout.dropped)
 
     def privileges(self) -> list[str]:
         """What the restoring role needs, in words (from the cuts, so a rerun says the same)."""

@@ -99,8 +99,8 @@ def changes(analysis: Analysis, source: Source) -> list[str]:
             parts.append("one transaction")
     if source.utf16:
         parts.append("UTF-16 to UTF-8")
-    if source.notices:
-        parts.append(count_of(len(source.notices), "clean-up"))
+    if analysis.notices:
+        parts.append(count_of(len(analysis.notices), "clean-up"))
     return parts
 
 

@@ -23,6 +23,8 @@ from .catalog import Catalog
 from .catalog_edits import CatalogDraft
 from .ddl import DdlApplier
 from .errors import SchemaError
+from .lexer import Script, python_codec
+from .settings import setting_set
 
 __all__ = ["SchemaError", "Statement", "load_schema", "load_schema_sql", "split_statements"]
 
@@ -36,175 +38,33 @@ class Statement(NamedTuple):
 
 
 # -- splitting ---------------------------------------------------------------
-# Identifier characters: ASCII letters, _ (and digits, $ after the first) and every
-# character past ASCII. Written as what they are not: a class of ranges up to
-# U+10FFFF takes the regex compiler 3 ms each, at every start.
-_IDENT_START = r"[^\x00-\x40\x5b-\x5e\x60\x7b-\x7f]"
-_IDENT_CONT = r"[^\x00-\x23\x25-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
-_TAG_CONT = r"[^\x00-\x2f\x3a-\x40\x5b-\x5e\x60\x7b-\x7f]"
-_TOKEN = re.compile(
-    rf"""
-    (?P<space>\s+)
-  | (?P<comment>--[^\n]*)
-  | (?P<block>/\*)
-  | (?P<estring>[eE]'(?:[^'\\]|\\.|'')*'?)
-  | (?P<string>'(?:[^']|'')*'?)
-  | (?P<qident>"(?:[^"]|"")*"?)
-  | (?P<dollar>\$(?:{_IDENT_START}{_TAG_CONT}*)?\$)
-  | (?P<word>{_IDENT_START}{_IDENT_CONT}*)
-  | (?P<semi>;)
-  | (?P<open>\()
-  | (?P<close>\))
-  | (?P<backslash>\\)
-  | (?P<other>[0-9]+|[^\s\w'"$;()\\/-]+|.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_BLOCK_EDGE = re.compile(r"/\*|\*/")
-# A plain '' string while standard_conforming_strings is off: backslashes escape, as in E''.
-_ESCAPED_STRING = re.compile(r"'(?:[^'\\]|\\.|'')*'?", re.DOTALL)
-_SET_SCS = re.compile(r"\s*SET\s+(?:SESSION\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*$", re.IGNORECASE)
+#: Values of standard_conforming_strings that turn it off (PostgreSQL's boolean words).
 _SCS_OFF = frozenset({"off", "false", "no", "0", "of", "f", "n"})
-_COPY_FROM_STDIN = re.compile(r"COPY\b.*\bFROM\s+STDIN\b", re.IGNORECASE | re.DOTALL)
-_END_OF_COPY_DATA = re.compile(r"^\\\.\r?$", re.MULTILINE)
-
-
-class _Splitter:
-    """psql's view of a script: where statements end and which lines are meta-commands."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.pos = 0
-        self.line = 1
-        self.line_pos = 0  # offset up to which self.line has counted newlines
-        #: standard_conforming_strings as the script last set it (on unless set off).
-        self.escapes = False
-        #: Where plain strings of the current statement start while it is off.
-        self.escaped_strings: list[int] = []
-
-    def line_at(self, offset: int) -> int:
-        self.line += self.text.count("\n", self.line_pos, offset)
-        self.line_pos = offset
-        return self.line
-
-    def statements(self) -> Iterator[Statement]:
-        text, start = self.text, None
-        depth = begin_depth = 0
-        words: list[str] = []
-        while self.pos < len(text):
-            match = _TOKEN.match(text, self.pos)
-            assert match is not None  # the last alternative matches any character
-            kind, self.pos = match.lastgroup, match.end()
-            if kind in ("space", "comment"):
-                continue
-            if kind == "block":
-                self.skip_block_comment()
-                continue
-            if kind == "backslash":
-                # A psql meta-command runs to the end of its line and ends any statement.
-                if start is not None:
-                    yield self.statement(start, match.start())
-                    start, depth, begin_depth, words = None, 0, 0, []
-                self.pos = _line_end(text, self.pos)
-                continue
-            if kind == "semi" and depth == 0 and begin_depth == 0:
-                if start is not None:
-                    statement = self.statement(start, match.start())
-                    yield statement
-                    if _COPY_FROM_STDIN.match(statement.text):
-                        self.skip_copy_data()
-                start, depth, begin_depth, words = None, 0, 0, []
-                continue
-            if start is None:
-                start = match.start()
-            if kind == "string" and self.escapes and not _prefixed(text, match.start()):
-                self.escaped_strings.append(match.start())
-                self.pos = _ESCAPED_STRING.match(text, match.start()).end()  # type: ignore[union-attr]
-            elif kind == "dollar":
-                close = text.find(match.group(), self.pos)
-                self.pos = len(text) if close < 0 else close + len(match.group())
-            elif kind == "open":
-                depth += 1
-            elif kind == "close":
-                depth = max(depth - 1, 0)
-            elif kind == "word":
-                word = match.group().lower()
-                if len(words) < 4:
-                    words.append(word)
-                if depth == 0 and _is_function_head(words):
-                    begin_depth = _track_begin(word, begin_depth)
-        if start is not None:
-            yield self.statement(start, len(text))
-
-    def statement(self, start: int, end: int) -> Statement:
-        """The statement's text as pglast must read it.
-
-        pglast parses as a server with standard_conforming_strings on. While the
-        script has it off (pg_dump of a server set so writes ``SET
-        standard_conforming_strings = off;``), a plain '...' string reads its
-        backslashes as escapes: it is given to pglast as the E'...' string it
-        then is, so that an FK comment --bulk writes back is the one the server holds.
-        """
-        text = original = self.text[start:end]
-        for at in reversed(self.escaped_strings):
-            text = text[: at - start] + "E" + text[at - start :]
-        self.escaped_strings = []
-        scs = _SET_SCS.match(original)
-        if scs is not None:
-            self.escapes = scs.group(1).lower() in _SCS_OFF
-        return Statement(text, self.line_at(start))
-
-    def skip_block_comment(self) -> None:
-        """Block comments nest in PostgreSQL."""
-        nesting = 1
-        while nesting:
-            edge = _BLOCK_EDGE.search(self.text, self.pos)
-            if edge is None:
-                self.pos = len(self.text)
-                return
-            nesting += 1 if edge.group() == "/*" else -1
-            self.pos = edge.end()
-
-    def skip_copy_data(self) -> None:
-        """Inline COPY data runs from the next line to a line that is exactly ``\\.``."""
-        data_start = _line_end(self.text, self.pos)
-        end = _END_OF_COPY_DATA.search(self.text, data_start)
-        self.pos = len(self.text) if end is None else end.end()
-
-
-def _prefixed(text: str, at: int) -> bool:
-    """Whether the string at ``at`` is a B'', X'', N'' or U&'' one (never E'' here)."""
-    return at > 0 and (text[at - 1] == "&" or text[at - 1].isalnum() or text[at - 1] == "_")
-
-
-def _line_end(text: str, pos: int) -> int:
-    newline = text.find("\n", pos)
-    return len(text) if newline < 0 else newline + 1
-
-
-def _is_function_head(words: list[str]) -> bool:
-    """psql's test for CREATE [OR REPLACE] FUNCTION|PROCEDURE, whose BEGIN ATOMIC
-    bodies contain semicolons."""
-    head = words[:4]
-    return head[:1] == ["create"] and (
-        head[1:2] in (["function"], ["procedure"])
-        or (head[1:3] == ["or", "replace"] and head[3:4] in (["function"], ["procedure"]))
-    )
-
-
-def _track_begin(word: str, begin_depth: int) -> int:
-    if word == "begin":
-        return begin_depth + 1
-    if word == "case" and begin_depth >= 1:
-        return begin_depth + 1
-    if word == "end" and begin_depth > 0:
-        return begin_depth - 1
-    return begin_depth
 
 
 def split_statements(text: str) -> Iterator[Statement]:
-    """The statements of a psql script, skipping meta-command lines and COPY data."""
-    return _Splitter(text).statements()
+    """The statements of a psql script, skipping meta-command lines and COPY data.
+
+    The text is read as UTF-8 bytes by the lexer that splits dumps (lexer.Script).
+    pglast parses as a server with standard_conforming_strings on: while the script
+    has it off (pg_dump of a server set so writes ``SET standard_conforming_strings
+    = off;``), a plain '...' string reads its backslashes as escapes, and is given
+    to pglast as the E'...' string it then is, so that an FK comment --bulk writes
+    back is the one the server holds.
+    """
+    data = text.encode("utf-8", "surrogatepass")
+    script = Script(data)
+    line, counted = 1, 0
+    for start, end, escaped in script.statements():
+        line += data.count(b"\n", counted, start)
+        counted = start
+        raw = data[start:end]
+        found = setting_set(raw, "utf-8")
+        for at in reversed(escaped):
+            raw = raw[: at - start] + b"E" + raw[at - start :]
+        if found is not None and found[0] == "standard_conforming_strings":
+            script.escapes = (found[1] or "on").lower() in _SCS_OFF
+        yield Statement(raw.decode("utf-8", "surrogatepass"), line)
 
 
 # -- parsing -----------------------------------------------------------------
@@ -340,7 +200,6 @@ def _plpgsql_sql(tree: object) -> Iterator[tuple[int, str]]:
 
 
 # -- files -------------------------------------------------------------------
-_PG_TO_PYTHON_ENCODINGS = {"sql_ascii": "latin-1", "sjis": "shift_jis", "koi8r": "koi8_r", "koi8u": "koi8_u"}
 _CLIENT_ENCODING = re.compile(r"^SET\s+client_encoding\s*(?:=|TO)\s*'([\w-]+)'", re.I | re.M)
 
 
@@ -352,12 +211,11 @@ def _decode(data: bytes, source: str) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         declared = _CLIENT_ENCODING.search(data.decode("latin-1"))
-        if declared is not None:
-            name = declared.group(1).lower()
-            name = _PG_TO_PYTHON_ENCODINGS.get(name, re.sub(r"^win(\d)", r"cp\1", name))
+        codec = None if declared is None else python_codec(declared.group(1))
+        if codec is not None:
             try:
-                return data.decode(name)
-            except (LookupError, UnicodeDecodeError):
+                return data.decode(codec)
+            except UnicodeDecodeError:
                 pass
         line = data.count(b"\n", 0, error.start) + 1
         raise SchemaError("invalid UTF-8 (and no usable client_encoding)", f"{source}:{line}") from None

@@ -71,6 +71,41 @@ def followed(statement: bytes, settings: Settings, encoding: str) -> Settings:
     return tuple(sorted(state.items()))
 
 
+def setting_set(statement: bytes, encoding: str) -> tuple[str, str | None] | None:
+    """The setting one session-level SET or RESET names, with the one value it sets
+    (None: DEFAULT, FROM CURRENT, RESET or a list of values); None for any other
+    statement, SET LOCAL, RESET ALL and what pglast cannot parse.
+
+    The one reader of a SET's name and value: the splitter asks it which setting a
+    statement sets (one the target rejects is dropped), the writer which value
+    (cleanup.portable_setting).
+    """
+    if not may_set(statement):
+        return None
+    try:
+        stmts = parsed(statement, encoding)
+    except ParseError:
+        return None
+    if len(stmts) != 1 or type(stmts[0]).__name__ != "VariableSetStmt":
+        return None
+    stmt = stmts[0]
+    if stmt.is_local or stmt.kind == _RESET_ALL or not stmt.name:
+        return None
+    args = tuple(stmt.args or ())
+    value = _constant(args[0]) if stmt.kind == _VALUE and len(args) == 1 else None
+    return stmt.name.lower(), value
+
+
+def _constant(arg: Any) -> str | None:
+    """A SET's value as the server reads it: a string's text, a number's digits."""
+    val = getattr(arg, "val", None)
+    for field in ("sval", "ival", "fval"):
+        found = getattr(val, field, None)
+        if found is not None:
+            return str(found)
+    return None
+
+
 def _set_configs(stmt: Any) -> list[tuple[str, str]]:
     """The (name, value) of each session-level set_config(...) with constant arguments."""
     found = []

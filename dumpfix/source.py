@@ -3,10 +3,11 @@
 A plain file is memory-mapped as it is. Anything else (stdin, compressed
 input, UTF-16, a pg_dump archive converted by pg_restore) is first spooled
 to a temporary file on disk, never into memory, and that file is mapped.
-One pass then finds the rare needles that clean-up and the splitter look for
-(index.py), ``cleanup`` removes what is in the file but is not the dump
-(pg_dump's messages, a BOM, settings the target rejects), again through a
-spool, and the splitter and writer read byte ranges of one ``Input`` (input.py).
+One pass then finds the rare needles that the splitter looks for (index.py);
+the splitter and writer read byte ranges of one ``Input`` (input.py). What is in
+the file but not the dump (pg_dump's messages, a BOM, settings the target
+rejects) the splitter recognises in place and the writer leaves out
+(cleanup.py): the input is read as it is, and an error's line is its own.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ import sys
 import tempfile
 import zlib
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any, TypeVar, cast
 
-from dumpfix.cleanup import Cleanup, Findings, find, needles
-from dumpfix.dumpfile import COPY_TERMINATOR, python_encoding
+from dumpfix.cleanup import Cleanup, needles
+from dumpfix.dumpfile import COPY_TERMINATOR, line_number
 from dumpfix.errors import DumpError
 from dumpfix.input import Input
+from dumpfix.lexer import python_encoding
 from dumpfix.output import sigterm_as_interrupt
 
 SPOOL_CHUNK = 1 << 20
@@ -56,7 +58,8 @@ class Source:
     compression: str | None
     utf16: str | None  # the UTF-16 codec the input was in, if any
     archive: str | None = None  # the pg_dump archive format converted by pg_restore, if any
-    notices: list[str] = field(default_factory=list)  # what clean-up removed, for stderr
+    #: What the user asked to be left out (the splitter takes it: fix.analyse).
+    cleanup: Cleanup = Cleanup()
 
     @property
     def buf(self) -> bytes:
@@ -78,15 +81,17 @@ def open_source(
     name = "<stdin>" if path == "-" else path
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
         loaded, compression, utf16, archive = _load(path, name, stack, spooled)
-        options = cleanup or Cleanup()
-        source = loaded.indexed([*needles(options), COPY_TERMINATOR], caps={b"\0": 1})
-        findings = find(source, options, name)
-        if findings.removals:
-            source = _map(_without(source.data, findings), stack).indexed([COPY_TERMINATOR])
+        source = loaded.indexed([*needles(), COPY_TERMINATOR], caps={b"\0": 1})
+        nul = source.find_rare(b"\0", 0, len(source))
+        if nul >= 0:
+            raise DumpError(
+                "binary data (a NUL byte): not a plain SQL dump, or a damaged one",
+                f"{name}:{line_number(source.data, nul)}",
+            )
         try:
-            yield Source(source, name, compression, utf16, archive, findings.notices)
+            yield Source(source, name, compression, utf16, archive, cleanup or Cleanup())
         except DumpError as e:
-            e.location = _input_location(e.location, name, findings, archive)
+            e.location = _input_location(e.location, name, archive)
             raise
 
 
@@ -346,30 +351,14 @@ def _transcode(stream: IO[bytes], utf16: str, spool: IO[bytes], name: str) -> No
         raise DumpError(f"invalid {utf16.upper()} data after line {line}: {e.reason}", name) from None
 
 
-def _without(buf: bytes, findings: Findings) -> IO[bytes]:
-    """A spooled copy of buf without the removed spans."""
-    spool = tempfile.TemporaryFile(prefix="dumpfix-")
-    pos = 0
-    with memoryview(buf) as view:
-        for r in sorted(findings.removals, key=lambda r: r.start):
-            for at in range(pos, r.start, SPOOL_CHUNK):
-                spool.write(view[at : min(at + SPOOL_CHUNK, r.start)])
-            pos = max(pos, r.end)
-        for at in range(pos, len(buf), SPOOL_CHUNK):
-            spool.write(view[at : min(at + SPOOL_CHUNK, len(buf))])
-    spool.flush()
-    spool.seek(0)
-    return spool
-
-
-def _input_location(location: str | None, name: str, findings: Findings, archive: str | None) -> str:
+def _input_location(location: str | None, name: str, archive: str | None) -> str:
     """``line N`` of the buffer as ``NAME:LINE`` of the input."""
     if location is None:
         return name
     m = _LOCATION_LINE.fullmatch(location)
     if m is None:
         return location
-    line = findings.input_line(int(m.group(1)))
+    line = int(m.group(1))
     if archive is not None:
         return f"{name} (pg_restore's script, line {line})"
     return f"{name}:{line}"

@@ -13,13 +13,14 @@ Every statement written here comes from statements.py.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 from dumpfix import statements as sql
 from dumpfix.catalog import Catalog, QName
-from dumpfix.cleanup import SETTING, portable_setting
+from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.input import Input
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
@@ -33,7 +34,7 @@ from dumpfix.rows import (
     insert_tuples,
     render_tuple,
 )
-from dumpfix.settings import Settings, changes, followed
+from dumpfix.settings import Settings, changes, followed, may_set
 from dumpfix.stats import NULLS, block_columns, copy_data_end, copy_rows
 
 # Rows per INSERT into a temporary table.
@@ -64,11 +65,24 @@ END = "-- dumpfix: end"
 
 
 def write_plan(source: Input, plan: Plan, catalog: Catalog, out: BinaryIO, unchanged: bool = False) -> None:
-    """The output for the plan; unchanged (from dry_run): the input as it is."""
+    """The output for the plan; unchanged (from dry_run): the input as it is; with
+    nothing to do but leave items out (pg_dump's messages, say): the rest as it is."""
     if unchanged or not plan.changed:
         source.copy_out(0, len(source), out)
-        return
-    _Writer(source, plan, catalog, out).write_all()
+    elif not (plan.rewritten or plan.transaction):
+        _copy_kept(source, plan, out)
+    else:
+        _Writer(source, plan, catalog, out).write_all()
+
+
+def _copy_kept(source: Input, plan: Plan, out: BinaryIO) -> None:
+    """The input without the items the output leaves out."""
+    pos = 0
+    for index in plan.layout.dropped:
+        item = plan.layout.items[index]
+        source.copy_out(pos, item.start, out)
+        pos = item.end
+    source.copy_out(pos, len(source), out)
 
 
 class _Differs(Exception):
@@ -101,7 +115,7 @@ def dry_run(source: Input, plan: Plan, catalog: Catalog) -> bool:
     """
     if not plan.changed:
         return True
-    return not plan.rewritten and _reproduces(source, plan, catalog)
+    return not plan.rewritten and not plan.layout.dropped and _reproduces(source, plan, catalog)
 
 
 def _reproduces(source: Input, plan: Plan, catalog: Catalog) -> bool:
@@ -186,19 +200,31 @@ class _Writer:
         self.encoding = "utf-8"
         self.last_byte = b"\n"
         head, after = own_regions(buf, plan)
-        self.skips = ([head] if head is not None else []) + after
+        dropped = [(self.items[i].start, self.items[i].end) for i in plan.layout.dropped]
+        #: What is never copied, sorted and apart: the regions an earlier run added, the
+        #: items the output leaves out (cleanup.py).
+        self.skips = _merged(([head] if head is not None else []) + after + dropped)
+        self.skip_ends = [end for _, end in self.skips]
         self.old_head = head
 
     def copy_span(self, start: int, end: int) -> None:
-        """Copy input bytes, leaving out the regions an earlier run added."""
-        for skip_start, skip_end in self.skips:
-            if start < skip_end and skip_start < end:
-                self.copy_span(start, skip_start)
-                self.copy_span(skip_end, end)
-                return
+        """Copy input bytes, leaving out what is never copied (self.skips)."""
+        i = bisect_right(self.skip_ends, start)
+        while i < len(self.skips) and self.skips[i][0] < end:
+            self._copy(start, self.skips[i][0])
+            start = max(start, self.skips[i][1])
+            i += 1
+        self._copy(start, end)
+
+    def _copy(self, start: int, end: int) -> None:
         if start < end:
             self.source.copy_out(start, end, self.out)
             self.last_byte = self.buf[end - 1 : end]
+
+    def skipped(self, start: int, end: int) -> bool:
+        """Whether input bytes [start, end) lie within what is never copied."""
+        i = bisect_right(self.skip_ends, start)
+        return i < len(self.skips) and self.skips[i][0] <= start and end <= self.skips[i][1]
 
     def emit(self, data: bytes) -> None:
         if data:
@@ -297,11 +323,11 @@ class _Writer:
         commit = layout.epilogue_start
         for index in range(layout.epilogue_start, len(self.items)):
             item = self.items[index]
-            if any(start <= item.start and item.end <= end for start, end in self.skips):
+            if self.skipped(item.start, item.end):
                 continue
             if item.kind is Kind.META:
                 break
-            if item.kind is not Kind.SPACE:
+            if not item.kind.blank:
                 if _TRANSACTION_CONTROL.match(self.buf, item.start, item.end):
                     break
                 commit = index + 1
@@ -314,7 +340,7 @@ class _Writer:
         version as it is."""
         if self.plan.settings.target_version is None:
             for i, item in enumerate(self.items[start:end], start):
-                if item.kind is not Kind.STATEMENT or not SETTING.match(self.buf, item.start, item.end):
+                if item.kind is not Kind.STATEMENT or not may_set(self.buf[item.start : item.start + 64]):
                     continue  # not a SET: nothing copied out to look at
                 portable = portable_setting(bytes(self.buf[item.start : item.end]), item.encoding)
                 if portable is not None:
@@ -365,12 +391,9 @@ class _Writer:
         """Keep statements apart: a unit may move behind one that ends without a newline."""
         if index < len(self.items) and self.last_byte not in (b"\n", b""):
             at = self.items[index].start
-            moved = True
-            while moved:  # the first byte copied: an earlier run's region is left out
-                moved = False
-                for skip_start, skip_end in self.skips:
-                    if skip_start <= at < skip_end:
-                        at, moved = skip_end, True
+            i = bisect_right(self.skip_ends, at)  # the first byte copied: skips are apart
+            if i < len(self.skips) and self.skips[i][0] <= at:
+                at = self.skips[i][1]
             if at < len(self.buf) and self.buf[at] not in b" \t\r\n":
                 self.emit(self.eol)
 
@@ -581,6 +604,17 @@ def _block_newline(buf: bytes, item: Item) -> bytes:
     header's, when it has no rows)."""
     at = copy_data_end(buf, item)
     return b"\r\n" if buf[at - 2 : at] == b"\r\n" else b"\n"
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Spans sorted, those that overlap or touch made one."""
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
 
 
 def _newline(buf: bytes) -> bytes:

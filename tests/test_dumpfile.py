@@ -8,6 +8,7 @@ import re
 import pytest
 
 from dumpfix import dumpfile
+from dumpfix.cleanup import Cleanup
 from dumpfix.dumpfile import Kind, Relation, redirected, split
 from dumpfix.errors import DumpError
 from dumpfix.lexer import statement_end
@@ -103,6 +104,89 @@ CASES = [
 def test_split(data: bytes, expected: list[tuple[Kind, bytes]]) -> None:
     items = list(split(data))
     assert [(i.kind, data[i.start : i.end]) for i in items] == expected
+
+
+DROPPED = [
+    pytest.param(
+        b"pg_dump: warning: circular\npg_dump: detail: a\nSET x = 1;\npg_dumpall: note\r\n",
+        Cleanup(),
+        [
+            (Kind.MESSAGE, b"pg_dump: warning: circular\n"),
+            (Kind.MESSAGE, b"pg_dump: detail: a\n"),
+            (ST, b"SET x = 1;"),
+            (S, b"\n"),
+            (Kind.MESSAGE, b"pg_dumpall: note\r\n"),
+        ],
+        id="messages",
+    ),
+    pytest.param(
+        b"\xef\xbb\xbfSET x = 1;\n",
+        Cleanup(),
+        [(Kind.BOM, b"\xef\xbb\xbf"), (ST, b"SET x = 1;"), (S, b"\n")],
+        id="bom",
+    ),
+    pytest.param(
+        b"SET transaction_timeout = 0;  \nSET lock_timeout = 0;\nset Session TRANSACTION_TIMEOUT TO '1s'; SELECT 1;\n",
+        Cleanup(target_version=16),
+        [
+            (Kind.REJECTED, b"SET transaction_timeout = 0;  \n"),
+            (ST, b"SET lock_timeout = 0;"),
+            (S, b"\n"),
+            (Kind.REJECTED, b"set Session TRANSACTION_TIMEOUT TO '1s';"),
+            (S, b" "),
+            (ST, b"SELECT 1;"),
+            (S, b"\n"),
+        ],
+        id="rejected-settings",
+    ),
+    pytest.param(
+        b"SET transaction_timeout = 0;\n",
+        Cleanup(target_version=17),
+        [(ST, b"SET transaction_timeout = 0;"), (S, b"\n")],
+        id="known-setting",
+    ),
+    pytest.param(
+        b"\\restrict k\nSELECT 1;\n\\unrestrict k\n\\connect db\n",
+        Cleanup(strip_restrict=True),
+        [
+            (Kind.STRIPPED, b"\\restrict k\n"),
+            (ST, b"SELECT 1;"),
+            (S, b"\n"),
+            (Kind.STRIPPED, b"\\unrestrict k\n"),
+            (M, b"\\connect db\n"),
+        ],
+        id="stripped-restrict",
+    ),
+    pytest.param(
+        b"COPY t (s) FROM stdin;\npg_dump: data\nSET transaction_timeout = 0;\n\\.\n"
+        b"INSERT INTO t VALUES ('x\npg_dump: data\n\\restrict k\nSET transaction_timeout = 0;\n');\n"
+        b"-- pg_dump: a comment\n",
+        Cleanup(target_version=15, strip_restrict=True),
+        [
+            (C, b"COPY t (s) FROM stdin;\npg_dump: data\nSET transaction_timeout = 0;\n\\.\n"),
+            (I, b"INSERT INTO t VALUES ('x\npg_dump: data\n\\restrict k\nSET transaction_timeout = 0;\n');"),
+            (S, b"\n-- pg_dump: a comment\n"),
+        ],
+        id="in-data-they-are-data",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "cleanup", "expected"), DROPPED)
+def test_what_the_output_leaves_out_are_items_of_their_own(
+    data: bytes, cleanup: Cleanup, expected: list[tuple[Kind, bytes]]
+) -> None:
+    items = list(split(data, cleanup))
+    assert [(i.kind, data[i.start : i.end]) for i in items] == expected
+
+
+def test_a_pg_dump_error_line_ends_the_dump() -> None:
+    with pytest.raises(DumpError) as e:
+        list(split(b"SELECT 1;\npg_dump: error: query failed\n"))
+    assert e.value.message == (
+        "the dump file contains an error message, so the dump is incomplete: pg_dump: error: query failed"
+    )
+    assert e.value.location == "line 2"
 
 
 def test_relations_and_columns() -> None:

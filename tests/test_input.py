@@ -479,8 +479,12 @@ def test_compressed_output_of_a_dump_with_long_unchanged_spans(shop: Shop, work:
 @pytest.mark.parametrize("cap", [3, 1 << 16])
 def test_messages_are_found_past_data_full_of_pg_(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, cap: int) -> None:
     """Data that says pg_catalog more often than the index keeps of "pg_": the
-    messages after it are still found (by the programs' names) and removed."""
+    messages after it are still items the output leaves out, with the input's own
+    offsets, and one cut into the text on a 4096-byte boundary is still refused
+    (its candidates past the index are searched by the programs' names)."""
     from dumpfix import index
+    from dumpfix.dumpfile import Kind, dropped_notices, refuse_cut_messages, split_items
+    from dumpfix.errors import DumpError
     from dumpfix.source import open_source
 
     monkeypatch.setattr(index, "CAP", cap)
@@ -493,6 +497,18 @@ def test_messages_are_found_past_data_full_of_pg_(monkeypatch: pytest.MonkeyPatc
     )
     (tmp_path / "in.sql").write_bytes(dump)
     with open_source(str(tmp_path / "in.sql")) as source:
-        kept = bytes(source.buf)
-    assert kept == dump.replace(b"pg_dump: warning: one\n", b"").replace(b"pg_restore: warning: two\n", b"")
-    assert source.notices == ["notice: removed 2 line(s) of pg_dump messages (not SQL: they came with 2>&1)"]
+        assert bytes(source.buf) == dump  # read as it is: no copy without them
+        items = split_items(source.input)
+        refuse_cut_messages(source.input, items)
+        messages = [item for item in items if item.kind is Kind.MESSAGE]
+        assert [dump[m.start : m.end] for m in messages] == [b"pg_dump: warning: one\n", b"pg_restore: warning: two\n"]
+        assert dropped_notices(source.buf, messages, source.cleanup) == [
+            "notice: removed 2 line(s) of pg_dump messages (not SQL: they came with 2>&1)"
+        ]
+    added = len(b"pg_dump: warning: one\npg_restore: warning: two\n")  # not pg_dump's stdout
+    before = dump + b"-- " + b"x" * (8192 + added - len(dump) - len(b"-- \nSELECT ")) + b"\nSELECT "
+    (tmp_path / "cut.sql").write_bytes(before + b"pg_dump: dumping contents of table\n1;\n")
+    with open_source(str(tmp_path / "cut.sql")) as source, pytest.raises(DumpError) as refused:
+        refuse_cut_messages(source.input, split_items(source.input))
+    assert refused.value.message.startswith("a pg_dump message is cut into the dump's text here")
+    assert refused.value.location == f"line {len(before.splitlines())}"

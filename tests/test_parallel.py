@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from dumpfix import parallel
+from dumpfix.cleanup import Cleanup
 from dumpfix.dumpfile import Item, Kind, redirected, split
 from dumpfix.errors import DumpError
 from dumpfix.input import Input
@@ -86,6 +87,37 @@ def test_halves_give_the_items_of_split_whatever_the_seam(
             assert _without_chunks(got) == _without_chunks(expected), seam
             assert _redirected(mapped, got) == _redirected(data, expected), seam
             assert reached[-1] == len(data)
+        source.close()
+    finally:
+        os.close(fd)
+
+
+def test_halves_leave_out_what_split_leaves_out(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Messages, a BOM, rejected settings and stripped \\restrict lines in either half
+    are the items split() makes of them, and the settings after the seam do not hold
+    the rejected one."""
+    data = (
+        b"\xef\xbb\xbfpg_dump: warning: first\n\\restrict k\nSET transaction_timeout = 0;\n"
+        + _dump(b"\n").replace(
+            b"SET search_path = shop, pg_catalog;",
+            b"pg_dump: warning: second\nSET transaction_timeout = 0;\nSET search_path = shop, pg_catalog;",
+        )
+        + b"\\unrestrict k\npg_dump: warning: last\n"
+    )
+    (tmp_path / "dump.sql").write_bytes(data)
+    cleanup = Cleanup(target_version=15, strip_restrict=True)
+    expected = list(split(data, cleanup))
+    kinds = [i.kind for i in expected]
+    assert (kinds.count(Kind.MESSAGE), kinds.count(Kind.REJECTED), kinds.count(Kind.STRIPPED)) == (3, 2, 2)
+    assert not any("transaction_timeout" in name for i in expected for name, _ in i.settings)
+    monkeypatch.setattr(parallel, "PARALLEL_MIN", 0)
+    fd = os.open(tmp_path / "dump.sql", os.O_RDONLY)
+    try:
+        source = Input.mapped(fd)
+        for seam in (data.index(b"INSERT INTO public.users VALUES (1000"), data.index(b"INSERT INTO public.orders")):
+            monkeypatch.setattr(parallel, "_seam", lambda buf, seam=seam: seam)
+            got = parallel.split_items(source, cleanup=cleanup)
+            assert _without_chunks(got) == _without_chunks(expected), seam
         source.close()
     finally:
         os.close(fd)

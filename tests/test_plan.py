@@ -7,6 +7,7 @@ import io
 import pytest
 
 from dumpfix import graph
+from dumpfix.cleanup import Cleanup
 from dumpfix.errors import DumpError, PlanError, SchemaError
 from dumpfix.explain import explain
 from dumpfix.fix import analyse, write
@@ -202,6 +203,33 @@ def test_every_rewritten_dump_is_one_transaction() -> None:
     assert moved.plan.transaction and moved.plan.changed
     kept = analyse(b"COPY public.b (x) FROM stdin;\n1\n\\.\nCOPY public.a (x) FROM stdin;\n1\n\\.\n", catalog=ordered)
     assert not kept.plan.transaction and not kept.plan.changed
+
+
+def test_what_the_output_leaves_out_changes_the_dump() -> None:
+    """A dump that needs nothing but pg_dump's messages and a rejected setting left out
+    is not passed through: its output is the input without them, the notices say so,
+    and that output is unchanged by a rerun. In a cycle, the messages and the setting
+    are left out wherever they stand, and nothing else moves for them."""
+    ordered = load_schema_sql("CREATE TABLE a (x int PRIMARY KEY); CREATE TABLE b (x int REFERENCES a);")
+    messages = b"pg_dump: warning: one\npg_dump: detail: two\n"
+    body = b"SET lock_timeout = 0;\nCOPY public.a (x) FROM stdin;\n1\n\\.\nCOPY public.b (x) FROM stdin;\n1\n\\.\n"
+    dump = messages + b"SET transaction_timeout = 0;\n" + body
+    analysis = analyse(dump, catalog=ordered, cleanup=Cleanup(target_version=16))
+    assert analysis.plan.changed and not analysis.unchanged
+    assert analysis.notices == (
+        "notice: removed 2 line(s) of pg_dump messages (not SQL: they came with 2>&1)",
+        "notice: removed SET transaction_timeout: PostgreSQL 16 does not know it (from PostgreSQL 17 on)",
+    )
+    out = io.BytesIO()
+    write(analysis, out)
+    assert out.getvalue() == body
+    assert analyse(body, catalog=ordered, cleanup=Cleanup(target_version=16)).unchanged
+    cyclic = load_schema_sql("CREATE TABLE b (x int PRIMARY KEY); CREATE TABLE a (x int REFERENCES b);")
+    clean = io.BytesIO()
+    write(analyse(body, catalog=cyclic), clean)
+    moved = io.BytesIO()
+    write(analyse(dump, catalog=cyclic, cleanup=Cleanup(target_version=16)), moved)
+    assert moved.getvalue() == clean.getvalue()
 
 
 def test_commit_after_the_sequences_before_the_epilogues_own_transaction() -> None:

@@ -1279,6 +1279,33 @@ def test_unreadable_paths(tmp_path: Path, make: object) -> None:
             [("CREATE TABLE begin (a int)", 1), ("CREATE TABLE t (a int)", 1)],
             id="begin-outside-function",
         ),
+        pytest.param(
+            "CREATE OR REPLACE PROCEDURE p() BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; END;SELECT 2",
+            [
+                ("CREATE OR REPLACE PROCEDURE p() BEGIN ATOMIC SELECT CASE WHEN true THEN 1 END; END", 1),
+                ("SELECT 2", 1),
+            ],
+            id="case-inside-begin-atomic",
+        ),
+        pytest.param(
+            "/* a /* ; */ ; */ SELECT /* ; /* ; */ ; */ 1;SELECT 2",
+            [("SELECT /* ; /* ; */ ; */ 1", 1), ("SELECT 2", 1)],
+            id="nested-comments",
+        ),
+        pytest.param(
+            "SET standard_conforming_strings = off;\nSELECT 'a\\';b', B'1', E'\\'';SELECT 'c';\n"
+            "SET standard_conforming_strings TO on;\nSELECT 'd\\';",
+            [
+                ("SET standard_conforming_strings = off", 1),
+                ("SELECT E'a\\';b', B'1', E'\\''", 2),
+                ("SELECT E'c'", 2),
+                ("SET standard_conforming_strings TO on", 3),
+                ("SELECT 'd\\'", 4),
+            ],
+            id="standard-conforming-strings-off",
+        ),
+        pytest.param("SELECT $x$ ;\nSELECT 2;", [("SELECT $x$ ;\nSELECT 2;", 1)], id="unterminated-dollar-quote"),
+        pytest.param('SELECT é;\nSELECT "ü;";', [("SELECT é", 1), ('SELECT "ü;"', 2)], id="non-ascii"),
     ],
 )
 def test_split_statements(text: str, expected: list[tuple[str, int]]) -> None:
