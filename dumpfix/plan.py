@@ -323,7 +323,9 @@ def _ordered_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settin
         plan = _cycles_plan(buf, catalog, layout, settings)
     except PlanError:
         return _bulk_plan(buf, catalog, layout, settings)
-    return _bulk_plan(buf, catalog, layout, settings) if plan.changed else plan
+    # Only what the FKs need counts: a dump whose only change is an item left out
+    # (pg_dump's messages, say) restores as it stands.
+    return _bulk_plan(buf, catalog, layout, settings) if plan.rewritten or plan.transaction else plan
 
 
 def _points_ahead(catalog: Catalog, layout: Layout) -> bool:
