@@ -150,15 +150,27 @@ def _region(buf: bytes, items: list[Item], mark: str, first: int, last: int) -> 
         if start is None:
             at = _line_start_find(text, mark.encode())
             if at >= 0:
-                start = item.start + at
+                start = _own_newline(buf, item.start, item.start + at)
                 end_at = _line_start_find(text, END.encode(), at)
                 if end_at >= 0:
-                    return _with_eol(buf, start), item.start + end_at + len(END)
+                    return start, item.start + end_at + len(END)
         else:
             end_at = _line_start_find(text, END.encode())
             if end_at >= 0:
-                return _with_eol(buf, start), item.start + end_at + len(END)
+                return start, item.start + end_at + len(END)
     return None
+
+
+def _own_newline(buf: bytes, item_start: int, at: int) -> int:
+    """Where a region found at ``at`` in a SPACE item (from item_start) starts: with the
+    newline before it when dumpfix wrote that newline too (emit_region does after a
+    byte other than a newline), not when it ends a line of the dump (a COPY block's
+    last line is its own item; blank lines are the dump's)."""
+    for eol in (b"\r\n", b"\n"):
+        before = at - len(eol)
+        if before >= item_start and buf[before:at] == eol:
+            return before if before > 0 and buf[before - 1 : before] != b"\n" else at
+    return at
 
 
 def _line_start_find(text: bytes, word: bytes, pos: int = 0) -> int:
@@ -166,13 +178,6 @@ def _line_start_find(text: bytes, word: bytes, pos: int = 0) -> int:
     while at > 0 and text[at - 1] != 0x0A:
         at = text.find(word, at + 1)
     return at
-
-
-def _with_eol(buf: bytes, at: int) -> int:
-    """Include the newline before a region: it was written with the region."""
-    if buf[at - 2 : at] == b"\r\n":
-        return at - 2
-    return at - 1 if at > 0 and buf[at - 1] == 0x0A else at
 
 
 class _Writer:
