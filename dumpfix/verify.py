@@ -39,6 +39,7 @@ from dumpfix.tally import Tally, tally
 
 _ENCODING = re.compile(rb"SET\s+client_encoding\s*(?:=|TO)\s*'([A-Za-z0-9_-]+)'", re.IGNORECASE)
 _PSQL_ERROR = re.compile(r"^psql:(.*):(\d+): (?:ERROR|FATAL|error):\s+(.*)$")
+_ALTER_TABLE = re.compile(rb"ALTER TABLE (\S+) (?:ADD|ALTER) CONSTRAINT ")
 _DETAIL = re.compile(r"^(DETAIL|HINT|CONTEXT):\s+(.*)$")
 _MESSAGE_TABLE = re.compile(r'(?:table|relation) "([^"]+)"|^COPY (\S+), line')
 _TRANSACTION_TIMEOUT = re.compile(rb"(?m)^SET transaction_timeout = 0;\r?\n")
@@ -347,7 +348,7 @@ def _first_error(stderr: str, fixed: Path) -> str:
             if d is None:
                 break
             details.append(f"{d.group(1)}: {d.group(2)}")
-        table = _table_at(fixed, number) or _table_named(m.group(3), details)
+        table = _table_at(fixed, number) or _table_altered(fixed, number) or _table_named(m.group(3), details)
         where = f"line {number} of dumpfix's output" + (f", table {table}" if table else "")
         extra = "".join(f" ({d})" for d in details)
         return f"{where}: ERROR: {m.group(3)}{extra}"
@@ -365,6 +366,17 @@ def _table_at(fixed: Path, number: int) -> str | None:
                 if first <= number <= last:
                     rel = item.relation
                     return str(QName(rel.schema or (item.search_path or ("public",))[0], rel.name))
+    return None
+
+
+def _table_altered(fixed: Path, number: int) -> str | None:
+    """The table of dumpfix's own ALTER TABLE on that line (an FK added back or enforced
+    again after the data, whose validation fails on a dangling reference), as written."""
+    with open(fixed, "rb") as lines:
+        for n, line in enumerate(lines, 1):
+            if n == number:
+                m = _ALTER_TABLE.match(line)
+                return m.group(1).decode("utf-8", "replace") if m else None
     return None
 
 
