@@ -3,6 +3,10 @@
 tests/fixtures/golden/NAME.sql is the input and NAME.expected.sql the output; the
 schema is shop.schema.sql. Each file was made by pg_dump 18 from the seed's shop
 schema; the expected outputs were read line by line when they were made.
+shop_rows_per_insert.expected.sql was made again when dumpfix began to merge INSERT
+statements (inserts.py), and its diff read: only the boundaries between two
+statements of a table's run changed (``);`` and the next prefix became ``),``),
+the rows as they were.
 """
 
 from __future__ import annotations
