@@ -111,10 +111,11 @@ def merging(plan: Plan) -> bool:
 def mergeable(table: Table | None) -> bool:
     """Whether the table's INSERT statements may be merged.
 
-    Not with a trigger that fires once per statement (or sees the statement's rows
-    in a transition table): merged, it would fire once for many rows where the dump
-    fires it once a row. A trigger whose level is not known counts as one, and so
-    does any trigger of a table the catalog lacks. Row-level triggers still fire
+    Not with an INSERT trigger that fires once per statement (or sees the statement's
+    rows in a transition table), enabled or not (the dump may enable it): merged, it
+    would fire once for many rows where the dump fires it once a row. A trigger whose
+    level is not known counts as one; a table the catalog lacks (--pass-unknown), whose
+    triggers are not known, keeps its statements too. Row-level triggers still fire
     once a row, in the same order.
     """
     return table is not None and not any(t.on_insert and t.per_statement is not False for t in table.triggers)
