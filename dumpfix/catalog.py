@@ -133,6 +133,10 @@ class Trigger:
     #: fires it anyway, but a column the nulls strategy loads as NULL would be NULL
     #: in NEW (or in the table, for a statement trigger) where the source had a value.
     on_insert: bool = False
+    #: Fires once per statement (FOR EACH STATEMENT), or sees every row of its statement
+    #: (a row trigger with a NEW TABLE transition table): how many statements load the
+    #: rows changes what it does (see inserts.mergeable). None: not known.
+    per_statement: bool | None = None
 
 
 @dataclass(frozen=True)

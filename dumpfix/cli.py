@@ -462,6 +462,12 @@ _VERSION = _Version()
     "refusing the dump; a schema that defines none of the dump's tables is refused all the same.",
 )
 @click.option(
+    "--keep-inserts",
+    is_flag=True,
+    help="Write INSERT statements as the dump has them, not merged into multi-row INSERTs (where dumpfix "
+    "changes the dump: a multi-row INSERT restores many times faster).",
+)
+@click.option(
     "--target-version",
     type=_VERSION,
     metavar="N[.M]",
@@ -528,6 +534,7 @@ def command(
     bulk: bool | None,
     no_staging: bool,
     pass_unknown: bool,
+    keep_inserts: bool,
     target_version: tuple[int, int | None] | None,
     strip_restrict: bool,
     explain: bool,
@@ -589,6 +596,7 @@ def command(
         staging=not no_staging,
         pass_unknown=pass_unknown,
         target_minor=target_version[1] if target_version else None,
+        keep_inserts=keep_inserts,
     )
     cleanup = Cleanup(settings.target_version, strip_restrict)
     options = Options(inputs, output, schema, explain, verbose, settings, cleanup)

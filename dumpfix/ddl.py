@@ -382,7 +382,8 @@ class DdlApplier:
             return
         on_update = bool(node.events & _TRIGGER_TYPE_UPDATE)
         on_insert = bool(node.events & _TRIGGER_TYPE_INSERT)
-        trigger = Trigger(node.trigname, table.name, on_update, on_insert=on_insert)
+        per_statement = not node.row or any(t.isNew for t in node.transitionRels or ())
+        trigger = Trigger(node.trigname, table.name, on_update, on_insert=on_insert, per_statement=per_statement)
         self.edit.add_trigger(table, trigger, bool(node.row))
 
     def drop(self, node: Node) -> None:

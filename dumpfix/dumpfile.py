@@ -504,12 +504,12 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
     replace tells how many it made by the length it adds (when the new target's
     length differs), which spares a pass counting them first.
     """
-    new_prefix = _new_prefix(item, table)
+    new_prefix = redirected_prefix(item, table)
     line_prefix = b"\n" + item.prefix
     grows = len(new_prefix) - len(item.prefix)
     pos = item.start
     for stop, count in item.chunks:
-        lead, body = _chunk_text(buf, pos, stop)
+        lead, body = chunk_text(buf, pos, stop)
         pos = stop
         if count:
             rest = body[len(item.prefix) :]
@@ -518,23 +518,24 @@ def redirected(buf: bytes, item: Item, table: bytes) -> Iterator[bytes]:
             if made == count - 1:
                 yield lead + new_prefix + replaced
                 continue
-        yield lead + new_prefix.join([b"", *_statements(body, item.prefix)])
+        yield lead + new_prefix.join([b"", *statement_rests(body, item.prefix)])
 
 
-def _new_prefix(item: Item, table: bytes) -> bytes:
+def redirected_prefix(item: Item, table: bytes) -> bytes:
+    """The INSERTS item's prefix with ``table`` as its target."""
     head = _INSERT_PREFIX.match(item.prefix)
     assert head is not None
     return item.prefix[: head.start("table")] + table + item.prefix[head.end("table") :]
 
 
-def _chunk_text(buf: bytes, start: int, stop: int) -> tuple[bytes, bytes]:
+def chunk_text(buf: bytes, start: int, stop: int) -> tuple[bytes, bytes]:
     """A chunk's leading line end, and its statements."""
     chunk = read(buf, start, stop - start)  # pread: no page of the map touched
     body = chunk.lstrip(b"\r\n")
     return chunk[: len(chunk) - len(body)], body
 
 
-def _statements(body: bytes, prefix: bytes) -> list[bytes]:
+def statement_rests(body: bytes, prefix: bytes) -> list[bytes]:
     """What follows the prefix in each statement of a chunk, cut inside the regex engine."""
     rests = [found[0] for found in _statement_pattern(prefix).findall(body)]
     if len(prefix) * len(rests) + sum(map(len, rests)) != len(body):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dumpfix import graph
+from dumpfix.dumpfile import Kind
 from dumpfix.fix import Analysis
+from dumpfix.inserts import mergeable, merging
 from dumpfix.plan import Method, bulk_ways
 from dumpfix.statements import DEFERRABLE, LOCKS, NOT_ENFORCED
 
@@ -60,6 +62,7 @@ def explain(analysis: Analysis) -> str:
             "  the load runs in one transaction (BEGIN ... COMMIT, after the sequences are set):"
             " a failed statement leaves nothing"
         )
+    lines.extend(_merged_inserts(analysis))
     lines.append("  restoring needs: " + "; ".join(plan.privileges()))
     if analysis.unchanged:
         lines.append("  the dump restores as it is: output identical to input")
@@ -90,3 +93,21 @@ def _bulk(analysis: Analysis) -> list[str]:
         lines.append(f"    dropped: {why}; from 18, NOT ENFORCED keeps them (--target-version, or --dsn)")
     lines.append("    " + LOCKS)
     return lines
+
+
+def _merged_inserts(analysis: Analysis) -> list[str]:
+    """A line on the INSERT statements the output merges, and the tables it leaves as they are."""
+    plan = analysis.plan
+    if analysis.unchanged or not plan.changed or not merging(plan):
+        return []
+    layout = plan.layout
+    tables = {u.table for u in layout.units if any(layout.items[b].kind is Kind.INSERTS for b in u.blocks)}
+    if not tables:
+        return []
+    kept = sorted(str(t) for t in tables if not mergeable(analysis.catalog.tables.get(t)))
+    line = "  INSERT statements written as multi-row INSERTs (--keep-inserts: as the dump has them)"
+    if kept:
+        line += (
+            f"; not those of {', '.join(kept)} (an INSERT trigger fires per statement, or the triggers are not known)"
+        )
+    return [line]

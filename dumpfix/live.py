@@ -40,6 +40,7 @@ __all__ = [
     "server_version",
 ]
 
+_TRIGGER_TYPE_ROW = 1 << 0
 _TRIGGER_TYPE_INSERT = 1 << 2
 _TRIGGER_TYPE_UPDATE = 1 << 4
 # Relations dumpfix can load data into: ordinary and partitioned tables, not
@@ -261,9 +262,11 @@ def _read_triggers(conn: psycopg.Connection[Any], major: int, by_oid: dict[int, 
         user, cloned = "NOT t.tgisinternal", "t.tgparentid <> 0"
     else:
         user, cloned = "(NOT t.tgisinternal OR t.tgconstraint = 0)", "t.tgisinternal"
-    for relid, name, tgtype, enabled in _rows(
+    for relid, name, tgtype, enabled, per_statement in _rows(
         conn,
-        f"""SELECT t.tgrelid, t.tgname, t.tgtype, t.tgenabled::text FROM pg_catalog.pg_trigger t
+        f"""SELECT t.tgrelid, t.tgname, t.tgtype, t.tgenabled::text,
+            (t.tgtype & {_TRIGGER_TYPE_ROW}) = 0 OR t.tgnewtable IS NOT NULL
+        FROM pg_catalog.pg_trigger t
         WHERE {user} AND t.tgrelid IN ({{relations}})
         ORDER BY t.tgrelid, {cloned}, t.tgname""",
     ):
@@ -276,6 +279,7 @@ def _read_triggers(conn: psycopg.Connection[Any], major: int, by_oid: dict[int, 
                 bool(tgtype & _TRIGGER_TYPE_UPDATE),
                 enabled not in ("D", "R"),
                 on_insert=bool(tgtype & _TRIGGER_TYPE_INSERT),
+                per_statement=per_statement,
             )
         )
 

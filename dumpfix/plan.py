@@ -133,6 +133,9 @@ class Settings:
     pass_unknown: bool = False
     #: Its minor version, when known (--target-version 18.4, --dsn): None means any.
     target_minor: int | None = None
+    #: Write INSERT statements as the dump has them, not merged into multi-row INSERTs
+    #: (inserts.py) where the output changes.
+    keep_inserts: bool = False
 
     @property
     def bulk_load(self) -> bool:

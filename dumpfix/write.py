@@ -23,6 +23,7 @@ from dumpfix.catalog import Catalog, QName
 from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.input import Input
+from dumpfix.inserts import mergeable, merged, merging, shape_of
 from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
 from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_ways
 from dumpfix.rows import (
@@ -211,6 +212,8 @@ class _Writer:
         self.skips = _merged(([head] if head is not None else []) + after + dropped)
         self.skip_ends = [end for _, end in self.skips]
         self.old_head = head
+        #: Runs of INSERT statements are written as multi-row INSERTs (inserts.py).
+        self.merging = merging(plan)
 
     def copy_span(self, start: int, end: int) -> None:
         """Copy input bytes, leaving out what is never copied (self.skips)."""
@@ -410,14 +413,19 @@ class _Writer:
         if rewrite is not None and rewrite.staged:
             self.write_staged(unit, rewrite)
             return
+        merging = self.merging and mergeable(self.catalog.tables.get(unit.table))
         pos = unit.first
         for b in unit.blocks:
             self.copy_items(pos, b)
             item = self.items[b]
-            if rewrite is None:
+            shape = shape_of(self.buf, item, self.eol) if merging and rewrite is None else None
+            if rewrite is not None:
+                self.write_block(unit, item, rewrite)
+            elif shape is None:
                 self.copy_items(b, b + 1)
             else:
-                self.write_block(unit, item, rewrite)
+                for piece in merged(self.buf, item, shape):
+                    self.emit(piece)
             pos = b + 1
         self.copy_items(pos, unit.last)
 
@@ -445,8 +453,10 @@ class _Writer:
             if item.kind is Kind.COPY:  # the data as it is: copied inside the kernel
                 self.emit(redirected_header(self.buf, item, target))
                 self.copy_span(item.data_start, item.end)
-            else:
-                for piece in redirected(self.buf, item, target):  # its INSERTs into target
+            else:  # its INSERTs into target (a temporary table: no trigger, merged if it can be)
+                shape = shape_of(self.buf, item, self.eol) if self.merging else None
+                pieces = redirected(self.buf, item, target) if shape is None else merged(self.buf, item, shape, target)
+                for piece in pieces:
                     self.emit(piece)
             pos = b + 1
         loaded = [c for c in columns if c not in generated]

@@ -267,7 +267,7 @@ def test_config_option_names_the_file() -> None:
     [
         pytest.param(
             '[tool.dumpfix]\nshema = "schema.sql"\n',
-            "pyproject.toml: unknown setting 'shema' in [tool.dumpfix] (known: bulk, dsn, explain, no-staging, pass-unknown, quiet, role, schema, "
+            "pyproject.toml: unknown setting 'shema' in [tool.dumpfix] (known: bulk, dsn, explain, keep-inserts, no-staging, pass-unknown, quiet, role, schema, "
             "strategy, strip-restrict, target-version, verbose, wrap)",
             id="unknown-key",
         ),

@@ -4,6 +4,9 @@ tests/fixtures/golden/NAME.sql is the input, NAME.expected.sql the default outpu
 FK off for the load) and NAME.row-by-row.expected.sql the output with --no-bulk (the
 cycles cut row by row); the schema is shop.schema.sql. Each input was made by pg_dump 18
 from the seed's shop schema; the expected outputs were read line by line when they were made.
+The expected outputs were made again when dumpfix began to merge INSERT statements
+(inserts.py), and their diffs read: only the boundaries between two statements of a
+table's run changed (``);`` and the next prefix became ``),``), the rows as they were.
 """
 
 from __future__ import annotations
