@@ -70,20 +70,10 @@ def write_plan(source: Input, plan: Plan, catalog: Catalog, out: BinaryIO, uncha
     nothing to do but leave items out (pg_dump's messages, say): the rest as it is."""
     if unchanged or not plan.changed:
         source.copy_out(0, len(source), out)
-    elif not (plan.rewritten or plan.transaction):
-        _copy_kept(source, plan, out)
+    elif not (plan.rewritten or plan.transaction):  # no head, no tail: the input but its skips
+        _Writer(source, plan, catalog, out).copy_span(0, len(source))
     else:
         _Writer(source, plan, catalog, out).write_all()
-
-
-def _copy_kept(source: Input, plan: Plan, out: BinaryIO) -> None:
-    """The input without the items the output leaves out."""
-    pos = 0
-    for index in plan.layout.dropped:
-        item = plan.layout.items[index]
-        source.copy_out(pos, item.start, out)
-        pos = item.end
-    source.copy_out(pos, len(source), out)
 
 
 class _Differs(Exception):
@@ -209,7 +199,7 @@ class _Writer:
         dropped = [(self.items[i].start, self.items[i].end) for i in plan.layout.dropped]
         #: What is never copied, sorted and apart: the regions an earlier run added, the
         #: items the output leaves out (cleanup.py).
-        self.skips = _merged(([head] if head is not None else []) + after + dropped)
+        self.skips = _disjoint(([head] if head is not None else []) + after + dropped)
         self.skip_ends = [end for _, end in self.skips]
         self.old_head = head
         #: Runs of INSERT statements are written as multi-row INSERTs (inserts.py).
@@ -621,15 +611,15 @@ def _block_newline(buf: bytes, item: Item) -> bytes:
     return b"\r\n" if buf[at - 2 : at] == b"\r\n" else b"\n"
 
 
-def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+def _disjoint(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Spans sorted, those that overlap or touch made one."""
-    merged: list[tuple[int, int]] = []
+    joined: list[tuple[int, int]] = []
     for start, end in sorted(spans):
-        if merged and start <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        if joined and start <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], end))
         else:
-            merged.append((start, end))
-    return merged
+            joined.append((start, end))
+    return joined
 
 
 def _newline(buf: bytes) -> bytes:
