@@ -29,7 +29,8 @@ from dumpfix.progress import CountingWriter, Progress
 from dumpfix.refusals import needs, refuse_missing
 from dumpfix.report import Mode, Report, changes
 from dumpfix.schema import load_schema, schema_files
-from dumpfix.source import Source, open_source
+from dumpfix.source import Pipe, Source, open_input, open_source
+from dumpfix.stream import Fallback, stream, streamable
 from dumpfix.verify import Verifier, VerifyFailure
 
 
@@ -179,7 +180,14 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
         target_version = shared.get()[1].target_version
         if cleanup.target_version is None:
             cleanup = replace(cleanup, target_version=target_version)
-    with _progress(options, path) as bar, open_source(path, cleanup, bar) as source:
+    streaming = options.mode is Mode.WRITE and path == "-" and streamable(*shared.get())
+    with _progress(options, path) as bar, open_input(path, cleanup, bar, streaming) as opened:
+        if isinstance(opened, Pipe):  # its reading line goes on while the output is written
+            try:
+                return _streamed(options, shared, opened, say, prefix)
+            except Fallback:
+                opened = opened.whole()
+        source = opened
         if bar is not None:
             bar.close()  # the reading line, if any
         if options.mode is Mode.IN_PLACE and source.archive:
@@ -209,6 +217,27 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
     return found
 
 
+def _streamed(options: Options, shared: _Shared, pipe: Pipe, say: Any, prefix: str) -> list[str]:
+    """A pipe's output written as it is read (stream.py); what the user is told comes at
+    the end, when the whole input has been seen."""
+    catalog, settings = shared.get()
+    assert catalog is not None
+
+    def before_commit(analysis: Analysis) -> None:
+        if options.dsn:
+            _refuse_unrestorable(options.dsn, analysis, say, prefix, look_at_rows=False)
+
+    with open_output(options.output) as out:
+        source, analysis = stream(pipe, catalog, settings, out, before_commit)
+    for notice in analysis.notices:
+        say(f"{prefix}{notice}")
+    if options.explain:
+        click.echo(f"{prefix}{explain(analysis)}", err=True)
+    if options.graph:
+        _write_graph(analysis, options.graph)
+    return changes(analysis, source)
+
+
 def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | None) -> Analysis:
     catalog, settings = shared.get()
     try:
@@ -219,12 +248,13 @@ def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | 
         raise
 
 
-def _refuse_unrestorable(dsn: str, analysis: Analysis, say: Any, prefix: str) -> None:
+def _refuse_unrestorable(dsn: str, analysis: Analysis, say: Any, prefix: str, look_at_rows: bool = True) -> None:
     """--dsn names the target: refuse an output its role could not restore, all that lacks
     in one line, and warn about tables that hold rows already (the load adds to them, or
-    fails on their keys)."""
+    fails on their keys). look_at_rows=False while a streamed load holds the tables'
+    locks (reading a row would wait for the load, which waits for this)."""
     plan = analysis.plan
-    tables = [u.table for u in plan.layout.units if u.table.schema != "pg_temp"]
+    tables = [u.table for u in plan.layout.units if u.table.schema != "pg_temp"] if look_at_rows else []
     found = restore_check(dsn, needs(analysis.buf, analysis.items, plan), tables)
     refuse_missing(found.missing, found.role)
     for table in found.filled:

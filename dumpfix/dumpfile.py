@@ -19,7 +19,7 @@ import enum
 import re
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from itertools import accumulate
 from typing import Any
@@ -549,6 +549,21 @@ def statement_rests(body: bytes, prefix: bytes) -> list[bytes]:
 def _copy_block(
     source: Input, pos: int, n: int, search_path: tuple[str, ...], encoding: str, settings: Settings
 ) -> Item:
+    header = copy_header(source, pos, n, search_path, encoding, settings)
+    if header.kind is not Kind.COPY:
+        return header
+    try:
+        end = copy_data_end(source, header.data_start, n)
+    except DumpError as e:  # name the table: the located line is only its COPY header's
+        raise copy_error(e, header) from None
+    return replace(header, end=end)
+
+
+def copy_header(
+    source: Input, pos: int, n: int, search_path: tuple[str, ...], encoding: str, settings: Settings
+) -> Item:
+    """The COPY statement at pos: a COPY ... FROM stdin as a COPY item that ends where its
+    data starts (its end still to find), any other COPY as a statement."""
     buf = source.data
     head_end = statement_end(buf, pos, n)
     statement = bytes(buf[pos:head_end])
@@ -561,25 +576,25 @@ def _copy_block(
     eol = _LINE_END.match(buf, head_end)
     if eol is None:
         raise DumpError("COPY ... FROM stdin must end its line")
-    data_start = eol.end()
     relation = copy.relation
-    try:
-        end = copy_data_end(source, data_start, n)
-    except DumpError as e:  # name the table: the located line is only its COPY header's
-        table = ".".join(quote_ident(p) for p in (relation.schemaname, relation.relname) if p)
-        raise DumpError(e.message.replace("COPY data", f"COPY data of {table}", 1)) from None
-    columns = tuple(c.sval for c in copy.attlist) if copy.attlist else None
     return Item(
         Kind.COPY,
         pos,
-        end,
+        eol.end(),
         relation=Relation(relation.schemaname, relation.relname),
-        columns=columns,
-        data_start=data_start,
+        columns=tuple(c.sval for c in copy.attlist) if copy.attlist else None,
+        data_start=eol.end(),
         search_path=search_path,
         encoding=encoding,
         settings=settings,
     )
+
+
+def copy_error(e: DumpError, header: Item) -> DumpError:
+    """e about a COPY block's data, naming its table."""
+    assert header.relation is not None
+    table = ".".join(quote_ident(p) for p in (header.relation.schema, header.relation.name) if p)
+    return DumpError(e.message.replace("COPY data", f"COPY data of {table}", 1))
 
 
 #: The start of the line that ends COPY data (a rare needle: see index.py).

@@ -17,7 +17,7 @@ from dumpfix.cleanup import DEFAULTS, Cleanup
 from dumpfix.dumpfile import Item, Kind, dropped_notices, refuse_cut_messages
 from dumpfix.errors import DumpfixError
 from dumpfix.input import Input
-from dumpfix.layout import DDL, lay_out, refuse_reconnect
+from dumpfix.layout import DDL, OFF_MARK, lay_out, refuse_reconnect
 from dumpfix.parallel import split_items
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.refusals import (
@@ -112,7 +112,7 @@ def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
 _DATA_STARTS = QName("dumpfix: the data starts here", "dumpfix: the data starts here")
 
 #: The lines that open and close what dumpfix writes before and after the data.
-_OWN_START = re.compile(rb"(?m)^-- dumpfix: (?:before|after) the data")
+_OWN_START = re.compile(rb"(?m)^-- dumpfix: (?:before|after) the data|^" + re.escape(OFF_MARK))
 _OWN_END = re.compile(rb"(?m)^-- dumpfix: end\r?$")
 
 
@@ -135,9 +135,10 @@ def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
             data_seen = True
             continue
         if item.kind is Kind.SPACE:  # searched in place: no copy of the dump's comments
-            if _OWN_START.search(buf, item.start, item.end):
-                own = True
-            if _OWN_END.search(buf, item.start, item.end):
+            opened = [m.end() for m in _OWN_START.finditer(buf, item.start, item.end)]
+            if opened:  # the last region opened here (one may close just before it)
+                own = _OWN_END.search(buf, opened[-1], item.end) is None
+            elif _OWN_END.search(buf, item.start, item.end):
                 own = False
             continue
         if item.kind is not Kind.STATEMENT or own:

@@ -120,6 +120,14 @@ def resolve(item: Item, catalog: Catalog) -> QName:
 
 
 def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
+    own = _taking_off(buf, items)
+
+    def leading(i: int) -> bool:
+        return i in own or is_leading(buf, items[i])
+
+    def bound_between(first: int, last: int) -> tuple[int, int] | None:
+        return _bound_between(buf, items, first, last, own)
+
     groups: list[list[int]] = []
     dropped: list[int] = []
     for i, item in enumerate(items):
@@ -140,7 +148,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
     staged = {n: table for n, group in enumerate(groups) if (table := _staged_table(buf, items, group))}
     # Between two groups, the \\restrict / \\unrestrict lines of concatenated dumps, and
     # DDL: data never crosses the statement that creates its table (or its FKs, triggers).
-    bounds = [_bound_between(buf, items, groups[n - 1][-1] + 1, groups[n][0]) for n in range(1, len(groups))]
+    bounds = [bound_between(groups[n - 1][-1] + 1, groups[n][0]) for n in range(1, len(groups))]
     starts = []
     floor = 0
     for n, group in enumerate(groups):
@@ -148,9 +156,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         if bound is not None:  # what follows the section's end is not the unit's to take
             floor = bound[1] + 1
         start = group[0]
-        while start > floor and (
-            _is_leading(buf, items[start - 1]) or (n in staged and _is_capture_table(buf, items[start - 1]))
-        ):
+        while start > floor and (leading(start - 1) or (n in staged and _is_capture_table(buf, items[start - 1]))):
             start -= 1
         starts.append(start)
         floor = group[-1] + 1
@@ -176,7 +182,7 @@ def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
         table = staged.get(n) or resolve(items[group[0]], catalog)
         units.append(Unit(n, starts[n], last, tuple(group), table, catalog.root_of(table), n in staged, segment))
         if bound is not None:
-            ddl = next((i for i in range(bound[0], bound[1] + 1) if _is_wall(buf, items[i])), None)
+            ddl = next((i for i in range(bound[0], bound[1] + 1) if i not in own and is_wall(buf, items[i])), None)
             if ddl is not None and not any(_is_restrict(buf, items[i]) for i in range(bound[0], bound[1] + 1)):
                 ddl_barriers[len(barriers)] = ddl
             barriers.append((bound[0], starts[n + 1]))
@@ -226,6 +232,29 @@ _EARLIER_UPDATE = re.compile(
 UPDATES_MARK = b"-- dumpfix: set the FK columns that were loaded as NULL"
 #: The comment that opens the statements dumpfix writes before the data (its BEGIN).
 HEAD_MARK = b"-- dumpfix: before the data"
+#: The comment that opens the statements taking a table's FKs off right before its data
+#: (the bulk load; the line goes on with the table's name).
+OFF_MARK = b"-- dumpfix: FKs off for the load of"
+_OFF_LINE = re.compile(rb"(?m)^" + re.escape(OFF_MARK))
+_END_LINE = re.compile(rb"(?m)^-- dumpfix: end\r?$")
+
+
+def _taking_off(buf: bytes, items: list[Item]) -> set[int]:
+    """The statements of the regions an earlier run wrote to take a table's FKs off: part
+    of the table's data, as its leading items are (they move with it, and are written
+    anew); no wall between two tables' data. Only comments open and close them."""
+    own: set[int] = set()
+    inside = False
+    for i, item in enumerate(items):
+        if item.kind is Kind.SPACE:
+            opened = _OFF_LINE.search(buf, item.start, item.end)
+            closed = _END_LINE.search(buf, opened.end() if opened else item.start, item.end)
+            inside = (inside or opened is not None) and closed is None
+        elif inside:
+            own.add(i)
+    return own
+
+
 _HEAD_LINE = re.compile(rb"(?m)^" + re.escape(HEAD_MARK))
 _CONNECT = re.compile(rb"\\c(?:onnect)?\b")
 
@@ -246,7 +275,7 @@ def _is_restrict(buf: bytes, item: Item) -> bool:
     return item.kind is Kind.META and RESTRICT.match(buf, item.start) is not None
 
 
-def _is_wall(buf: bytes, item: Item) -> bool:
+def is_wall(buf: bytes, item: Item) -> bool:
     """DDL between two tables' data: CREATE, ALTER or DROP of the target's objects.
 
     Data moved across it would load before the table (or an FK it needs) exists, or
@@ -256,23 +285,46 @@ def _is_wall(buf: bytes, item: Item) -> bool:
     """
     if item.kind is not Kind.STATEMENT or not DDL.match(buf, item.start, item.end):
         return False
-    return not (_is_leading(buf, item) or _is_trailing(buf, item) or _TEMP.match(buf, item.start, item.end))
+    return not (is_leading(buf, item) or _is_trailing(buf, item) or _TEMP.match(buf, item.start, item.end))
 
 
-def _bound_between(buf: bytes, items: list[Item], first: int, last: int) -> tuple[int, int] | None:
-    """The first and the last \\restrict / \\unrestrict line or DDL statement among items [first, last)."""
-    found = [i for i in range(first, last) if _is_restrict(buf, items[i]) or _is_wall(buf, items[i])]
+def _bound_between(buf: bytes, items: list[Item], first: int, last: int, own: set[int]) -> tuple[int, int] | None:
+    """The first and the last \\restrict / \\unrestrict line or DDL statement among items
+    [first, last), not counting dumpfix's own (own)."""
+    found = [i for i in range(first, last) if i not in own and (_is_restrict(buf, items[i]) or is_wall(buf, items[i]))]
     return (found[0], found[-1]) if found else None
+
+
+def refuse_between(buf: bytes, items: list[Item], first: int, last: int) -> list[int]:
+    """The \\restrict / \\unrestrict lines among items [first, last), between two tables'
+    data read from a pipe (stream.py); DDL or a \\connect there is refused: the output is
+    written as the input is read, with no plan of the whole to weigh it."""
+    restricts = []
+    for i in range(first, last):
+        item = items[i]
+        if is_wall(buf, item):
+            raise DumpError(
+                "the dump defines or alters tables between two tables' data: read from a pipe, "
+                "it is planned as it streams; save it to a file and give dumpfix the file",
+                location=f"line {line_number(buf, item.start)}",
+            )
+        if item.kind is Kind.META and _CONNECT.match(buf, item.start, item.end):
+            raise DumpError(_RECONNECT, location=f"line {line_number(buf, item.start)}")
+        if _is_restrict(buf, item):
+            restricts.append(i)
+    return restricts
+
+
+_RECONNECT = (
+    "the dump switches databases (\\connect) between tables: split it per database "
+    "(pg_dumpall output) and run dumpfix on each part"
+)
 
 
 def refuse_reconnect(buf: bytes, layout: Layout) -> None:
     """Moving a table's data across a \\connect would load it into another database."""
     if layout.reconnect is not None:
-        raise DumpError(
-            "the dump switches databases (\\connect) between tables: split it per database "
-            "(pg_dumpall output) and run dumpfix on each part",
-            location=f"line {line_number(buf, layout.reconnect)}",
-        )
+        raise DumpError(_RECONNECT, location=f"line {line_number(buf, layout.reconnect)}")
 
 
 _CAPTURE_NAME = re.compile(r"pg_temp\.dumpfix_(\d+)")
@@ -314,7 +366,7 @@ def _staged_table(buf: bytes, items: list[Item], group: list[int]) -> QName | No
     return QName(source.schemaname or first.search_path[0], source.relname)
 
 
-def _is_leading(buf: bytes, item: Item) -> bool:
+def is_leading(buf: bytes, item: Item) -> bool:
     if item.kind.blank:
         return True
     return item.kind is Kind.STATEMENT and _LEADING.match(buf, item.start, item.end) is not None

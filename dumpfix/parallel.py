@@ -69,7 +69,7 @@ def split_items(
             second = child.result()
             if second is not None:
                 report(len(source))
-                return _joined(source.data, items, _restamped(source.data, second, splitter.settings))
+                return joined(source.data, items, _restamped(source.data, second, splitter.settings))
         else:
             child.abandon()
     except BaseException:
@@ -144,7 +144,7 @@ def _restamped(buf: bytes, second: list[Item], settings: Settings) -> list[Item]
     return out
 
 
-def _joined(buf: bytes, first: list[Item], second: list[Item]) -> list[Item]:
+def joined(buf: bytes, first: list[Item], second: list[Item]) -> list[Item]:
     """Both halves; a run of INSERTs that a newline at the seam parts is one run again
     (the split would have gone on with it: its pattern takes a newline between
     statements)."""

@@ -172,6 +172,16 @@ class Settings:
         in the same single query as ENFORCED does (a NOT VALID one is added back NOT VALID)."""
         return not self.unenforced or not fk.validated or (fk.deferrable and not self.keeps_deferrability)
 
+    def can_take_off(self, fk: ForeignKey) -> bool:
+        """Whether the bulk load can take this FK off: not if it would have to be rebuilt
+        but the schema does not show the key it references (Plan.kept_in_force)."""
+        return not (self.rebuilds(fk) and not fk.ref_columns)
+
+    def takes_off(self, fk: ForeignKey) -> tuple[bool, bool]:
+        """How the bulk load takes this FK off: (dropped, NOT ENFORCED)."""
+        dropped = self.rebuilds(fk)
+        return dropped, self.unenforced and fk.validated and not dropped
+
 
 @dataclass(frozen=True)
 class Plan:
@@ -194,6 +204,10 @@ class Plan:
     #: Of the FKs made ENFORCED again, those validated by a merge join (see
     #: MERGE_VALIDATION_ROWS): after the others, with hash joins off.
     merge_validated: tuple[ForeignKey, ...] = ()
+    #: The bulk load as it is meant (_bulk_plan): every FK of the loaded tables off, none
+    #: kept in force, the dump's order kept; each table's FKs go off right before its
+    #: data (write.off_by_table), which a pipe can write as it reads.
+    bulk: bool = False
 
     def methods(self) -> set[Method]:
         return {c.method for cycle in self.cycles for c in cycle.cuts if c.edge.cost or c.method is not Method.NULLS}
@@ -509,20 +523,21 @@ def _bulk_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings)
     ordered for those FKs alone, and a cycle they close is cut row by row.
     """
     present = {u.node for u in layout.units}
-    # FKs of tables the dump creates after its data begins do not exist before it: they
-    # stay in force, as in the input, whose order the bulk load keeps.
-    fks = [
-        fk
-        for fk in catalog.foreign_keys
-        if fk.enforced and catalog.root_of(fk.table) in present and fk.table not in catalog.late_tables
-    ]
-    kept = tuple(fk for fk in fks if settings.rebuilds(fk) and not fk.ref_columns)
+    fks = [fk for fk in catalog.foreign_keys if bulk_off(catalog, fk) and catalog.root_of(fk.table) in present]
+    kept = tuple(fk for fk in fks if not settings.can_take_off(fk))
     off = tuple(fk for fk in fks if fk not in kept)
     if kept:
         plan = _cycles_plan(buf, catalog, layout, settings, frozenset(off))
         return replace(plan, bulk_fks=off, kept_in_force=kept)
     unknown = [u.table for u in layout.units if u.table not in catalog.tables and u.table.schema != "pg_temp"]
-    return Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=off)
+    return Plan(layout, list(layout.units), {}, (), unknown, settings, bulk_fks=off, bulk=True)
+
+
+def bulk_off(catalog: Catalog, fk: ForeignKey) -> bool:
+    """Whether the bulk load takes this FK off when its table loads. Not an FK that is not
+    enforced, nor one of a table the dump creates after its data begins: it does not
+    exist before, and stays in force, as in the input, whose order the bulk load keeps."""
+    return fk.enforced and fk.table not in catalog.late_tables
 
 
 _RANK = {Role.USER: 0, Role.OWNER: 1, Role.SUPERUSER: 2}

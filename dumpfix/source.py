@@ -25,6 +25,7 @@ import shutil
 import stat
 import sys
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -38,6 +39,8 @@ from dumpfix.lexer import python_encoding
 from dumpfix.output import sigterm_as_interrupt
 
 SPOOL_CHUNK = 1 << 20
+#: Seconds a pipe's window waits for more bytes once it has some (source.Pipe.grow).
+PATIENCE = 0.5
 _HEAD = 512  # enough to see a tar header
 
 _MAGIC = [
@@ -78,31 +81,126 @@ def open_source(
     A DumpError raised by whoever reads the buffer (the splitter says ``line N``
     of the buffer) leaves here naming the input and its own line.
     """
+    with open_input(path, cleanup, spooled) as source:
+        assert isinstance(source, Source)
+        yield source
+
+
+@contextlib.contextmanager
+def open_input(
+    path: str,
+    cleanup: Cleanup | None = None,
+    spooled: Callable[[int], None] | None = None,
+    streaming: bool = False,
+) -> Iterator[Source | Pipe]:
+    """open_source, but with streaming, a plain dump on a pipe (stdin, compressed or
+    not) comes as a Pipe, read a window at a time (stream.py; Pipe.whole() reads the
+    rest)."""
     name = "<stdin>" if path == "-" else path
     with sigterm_as_interrupt(), contextlib.ExitStack() as stack:
-        loaded, compression, utf16, archive = _load(path, name, stack, spooled)
-        source = loaded.indexed([*needles(), COPY_TERMINATOR], caps={b"\0": 1})
-        nul = source.find_rare(b"\0", 0, len(source))
-        if nul >= 0:
-            raise DumpError(
-                "binary data (a NUL byte): not a plain SQL dump, or a damaged one",
-                f"{name}:{line_number(source.data, nul)}",
-            )
+        archive = None
         try:
-            yield Source(source, name, compression, utf16, archive, cleanup or Cleanup())
+            opened = None if path != "-" and os.path.isdir(path) else _opened(path, name, stack)
+            if streaming and opened is not None and _streams(path, opened):
+                yield Pipe(opened.stream, name, opened.compression, cleanup or Cleanup(), stack, spooled)
+                return
+            loaded, compression, utf16, archive = _load(path, name, stack, opened, spooled)
+            yield _source(loaded, name, compression, utf16, archive, cleanup or Cleanup())
         except DumpError as e:
             e.location = _input_location(e.location, name, archive)
             raise
 
 
-def _load(
-    path: str, name: str, stack: contextlib.ExitStack, spooled: Callable[[int], None] | None = None
-) -> tuple[Input, str | None, str | None, str | None]:
-    """The input, mapped, with how it was stored."""
-    if path != "-" and os.path.isdir(path):
-        if archive_format(path) is None:
-            raise DumpError("is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)", name)
-        return _map(_convert(path, name, "directory", stack), stack), None, None, "directory"
+def _source(
+    loaded: Input, name: str, compression: str | None, utf16: str | None, archive: str | None, cleanup: Cleanup
+) -> Source:
+    """The whole input indexed (index.py), refused if it holds a NUL byte."""
+    source = loaded.indexed([*needles(), COPY_TERMINATOR], caps={b"\0": 1})
+    refuse_nul(source, name)
+    return Source(source, name, compression, utf16, archive, cleanup)
+
+
+def refuse_nul(source: Input, name: str, start: int = 0) -> None:
+    """No NUL byte from start on: psql would stop reading there."""
+    nul = source.find_rare(b"\0", start, len(source))
+    if nul >= 0:
+        raise DumpError(
+            "binary data (a NUL byte): not a plain SQL dump, or a damaged one",
+            f"{name}:{line_number(source.data, nul)}",
+        )
+
+
+class Pipe:
+    """A plain dump on a pipe, read a window at a time: what is read goes on to a spool
+    file (never into memory), which input() maps as far as it goes."""
+
+    def __init__(
+        self,
+        stream: IO[bytes],
+        name: str,
+        compression: str | None,
+        cleanup: Cleanup,
+        stack: contextlib.ExitStack,
+        spooled: Callable[[int], None] | None = None,
+    ) -> None:
+        self.spooled = spooled
+        self.stream = stream
+        self.name = name
+        self.compression = compression
+        self.cleanup = cleanup
+        self.spool = stack.enter_context(tempfile.TemporaryFile(prefix="dumpfix-"))
+        self.size = 0
+        self.stack = stack
+        self._map: Input | None = None
+        stack.callback(self._unmap)
+
+    def grow(self, size: int) -> bool:
+        """Read on to the spool until size more bytes are in, or PATIENCE seconds have
+        passed with some (a slow writer's data is not held back for long); False once
+        the input has ended."""
+        read1 = getattr(self.stream, "read1", self.stream.read)  # whatever is there, up to n
+        wanted = size
+        deadline = time.monotonic() + PATIENCE
+        while wanted > 0 and (wanted == size or time.monotonic() < deadline):
+            want = min(wanted, SPOOL_CHUNK)
+            data = _read_check(lambda: read1(want), self.compression, self.name)  # noqa: B023
+            if not data:
+                return False
+            self.spool.write(data)
+            self.size += len(data)
+            wanted -= len(data)
+            if self.spooled is not None:
+                self.spooled(self.size)
+        return True
+
+    def input(self) -> Input:
+        """What has been read so far, mapped (the map before is closed)."""
+        self.spool.flush()
+        self._unmap()
+        self._map = Input.mapped(self.spool.fileno()) if self.size else Input(b"")
+        return self._map
+
+    def _unmap(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+    def whole(self) -> Source:
+        """The rest read too, as open_source gives an input read whole."""
+        while self.grow(1 << 30):
+            pass
+        return _source(self.input(), self.name, self.compression, None, None, self.cleanup)
+
+
+@dataclass(frozen=True)
+class _Opened:
+    raw: IO[bytes]
+    stream: IO[bytes]  # raw, or its decompressor
+    compression: str | None
+    head: bytes  # the first bytes of stream, not consumed
+
+
+def _opened(path: str, name: str, stack: contextlib.ExitStack) -> _Opened:
     raw = _open_raw(path, stack)
     head = _peek(raw)
     compression = next((kind for magic, kind in _MAGIC if head.startswith(magic)), None)
@@ -110,6 +208,33 @@ def _load(
     if compression is not None:
         stream = stack.enter_context(_decompressor(compression, raw))
         head = _read_check(lambda: _peek(stream), compression, name)
+    return _Opened(raw, stream, compression, head)
+
+
+def _streams(path: str, opened: _Opened) -> bool:
+    """Whether the input is read as a Pipe: stdin that is no file, holding a plain dump
+    (compressed or not; not an archive, not UTF-16, which is transcoded first)."""
+    return (
+        path == "-"
+        and not _is_regular(opened.raw)
+        and archive_format(path, opened.head) is None
+        and _utf16_codec(opened.head) is None
+    )
+
+
+def _load(
+    path: str,
+    name: str,
+    stack: contextlib.ExitStack,
+    opened: _Opened | None,
+    spooled: Callable[[int], None] | None = None,
+) -> tuple[Input, str | None, str | None, str | None]:
+    """The input, mapped, with how it was stored (opened: None for a folder)."""
+    if opened is None:
+        if archive_format(path) is None:
+            raise DumpError("is a folder, not a dump (a pg_dump directory-format archive has a toc.dat)", name)
+        return _map(_convert(path, name, "directory", stack), stack), None, None, "directory"
+    raw, stream, compression, head = opened.raw, opened.stream, opened.compression, opened.head
     archive = archive_format(path, head)
     if archive is not None:
         if compression is None and path != "-" and _is_regular(raw):

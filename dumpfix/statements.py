@@ -23,6 +23,17 @@ BEGIN = "BEGIN;"
 COMMIT = "COMMIT;"
 DEFER_ALL = "SET CONSTRAINTS ALL DEFERRED;"
 CHECK_ALL = "SET CONSTRAINTS ALL IMMEDIATE;"
+
+
+def abort(reason: str) -> str:
+    """A statement that fails, saying why: a streamed output ends with it when the input
+    turns out wrong after its start was written (stream.py), so that nothing commits.
+    The reason is data's words (a table's name): ASCII only, no dollar sign to end the
+    body, quoted as a literal."""
+    text = reason.encode("ascii", "replace").decode().replace("$", "?")
+    return f"DO $dumpfix$BEGIN RAISE EXCEPTION '%', {quote_literal('dumpfix stopped the load: ' + text)}; END$dumpfix$;"
+
+
 #: The superuser strategy: no FK (nor any trigger) fires while the data loads.
 REPLICA = "SET LOCAL session_replication_role = replica;"
 ORIGIN = "SET LOCAL session_replication_role = DEFAULT;"

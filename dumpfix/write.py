@@ -12,20 +12,21 @@ Every statement written here comes from statements.py.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from bisect import bisect_right
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from typing import BinaryIO
 
 from dumpfix import statements as sql
-from dumpfix.catalog import Catalog, QName
+from dumpfix.catalog import Catalog, ForeignKey, QName
 from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.input import Input
-from dumpfix.inserts import mergeable, merged, merging, shape_of
-from dumpfix.layout import HEAD_MARK, UPDATES_MARK, Unit
-from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_ways
+from dumpfix.inserts import Shape, mergeable, merged, merging, shape_of
+from dumpfix.layout import HEAD_MARK, OFF_MARK, UPDATES_MARK, Unit, is_leading, refuse_between, resolve
+from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_off, bulk_ways
 from dumpfix.rows import (
     copy_chunks,
     copy_extract,
@@ -63,6 +64,9 @@ COMMIT_MARK = "-- dumpfix: commit"
 #: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
 _TRANSACTION_CONTROL = re.compile(rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE)
 END = "-- dumpfix: end"
+#: A bulk load takes each table's FKs off right before its first data (the line goes on
+#: with the table's name): written as the data streams, it needs no look ahead.
+OFF = OFF_MARK.decode()
 
 
 def write_plan(source: Input, plan: Plan, catalog: Catalog, out: BinaryIO, unchanged: bool = False) -> None:
@@ -129,7 +133,15 @@ def own_regions(buf: bytes, plan: Plan) -> tuple[tuple[int, int] | None, list[tu
         return None, []
     first, last = layout.units[0].blocks[0], layout.units[-1].blocks[-1]
     after = [_region(buf, layout.items, mark, last + 1, len(layout.items)) for mark in (TAIL, COMMIT_MARK)]
-    return _region(buf, layout.items, HEAD, 0, first), [r for r in after if r is not None]
+    offs = list(_regions(buf, layout.items, OFF, 0, last))
+    return _region(buf, layout.items, HEAD, 0, first), offs + [r for r in after if r is not None]
+
+
+def _regions(buf: bytes, items: list[Item], mark: str, first: int, last: int) -> Iterator[tuple[int, int]]:
+    """Every region opened by mark among items [first, last), in order."""
+    while (found := _region(buf, items, mark, first, last)) is not None:
+        yield found
+        first = next((i for i in range(first, last) if items[i].end > found[1]), last)
 
 
 def _region(buf: bytes, items: list[Item], mark: str, first: int, last: int) -> tuple[int, int] | None:
@@ -204,6 +216,8 @@ class _Writer:
         self.old_head = head
         #: Runs of INSERT statements are written as multi-row INSERTs (inserts.py).
         self.merging = merging(plan)
+        #: The bulk load's FKs not yet taken off, by the table whose data they check.
+        self.pending_off = off_by_table(plan, catalog)
 
     def copy_span(self, start: int, end: int) -> None:
         """Copy input bytes, leaving out what is never copied (self.skips)."""
@@ -275,27 +289,47 @@ class _Writer:
         split = layout.prologue_end
         if self.old_head is not None:
             split = next((i for i in range(split) if self.items[i].start >= self.old_head[0]), split)
-        self.copy_prologue(0, split)
-        self.emit_region(HEAD, self.head_statements())
-        self.copy_prologue(split, layout.prologue_end)
-        self.reached(layout.prologue_end)
+        self.write_prologue(split, layout.prologue_end)
         segment = 0
         for unit in self.plan.order:
             while segment < unit.segment:  # what stands between two \restrict pairs: in place
                 first, last = layout.barriers[segment]
-                self.settle(first)
-                self.separate(first)
-                self.copy_items(first, last)
-                self.reached(last)
+                self.write_between(first, last)
                 segment += 1
-            self.settle(unit.first)
-            self.separate(unit.first)
+            self.begin_unit(unit.first, unit.node)
             self.write_unit(unit)
             self.reached(unit.last)
+        assert not self.pending_off, "a bulk FK of a table the dump does not load"
         self.write_updates()
-        # Every check before the epilogue's statements (pg_dump's setval calls, which
-        # no rollback undoes), the COMMIT after them: a load that fails, whatever fails,
-        # leaves the sequences as they were too. An earlier run's UPDATEs come first.
+        self.write_tail()
+
+    def write_prologue(self, head: int, end: int) -> None:
+        """The items before the data, with the head before item head."""
+        self.copy_prologue(0, head)
+        self.emit_region(HEAD, self.head_statements())
+        self.copy_prologue(head, end)
+        self.reached(end)
+
+    def write_between(self, first: int, last: int) -> None:
+        """Items [first, last) in place, between two units."""
+        self.settle(first)
+        self.separate(first)
+        self.copy_items(first, last)
+        self.reached(last)
+
+    def begin_unit(self, first: int, node: QName) -> None:
+        """Before a unit starting at item first: its settings, a line break, its FKs off."""
+        self.settle(first)
+        self.separate(first)
+        self.take_off(node)
+        self.separate(first)  # the data's first line after the region's last
+
+    def write_tail(self) -> None:
+        """From the epilogue on: every check before the epilogue's statements (pg_dump's
+        setval calls, which no rollback undoes), the COMMIT after them: a load that
+        fails, whatever fails, leaves the sequences as they were too. An earlier run's
+        UPDATEs come first."""
+        layout = self.plan.layout
         self.settle(layout.epilogue_start)
         checks = layout.updates_end
         if checks > layout.epilogue_start:
@@ -356,12 +390,21 @@ class _Writer:
             text = "\n" + text
         self.emit(text.replace("\n", self.eol.decode()).encode(self.encoding, "surrogateescape"))
 
+    def take_off(self, node: QName) -> None:
+        """Before a table's first data: its FKs off, with no deferred check pending (ALTER
+        TABLE refuses a table with pending trigger events, the referenced one included)."""
+        fks = self.pending_off.pop(node, [])
+        if fks:
+            off = [sql.released(fk, *self.plan.settings.takes_off(fk)) for fk in fks]
+            self.emit_region(f"{OFF} {_comment_text(str(node))}", [sql.CHECK_ALL, *off, sql.DEFER_ALL])
+
     def head_statements(self) -> list[str]:
         plan = self.plan
         if not plan.transaction:
             return []
-        off = (sql.released(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.altered)
-        locks = [f"-- {sql.LOCKS}."] if plan.bulk_fks else []
+        later = {fk for fks in off_by_table(plan, self.catalog).values() for fk in fks}
+        off = (sql.released(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.altered if fk not in later)
+        locks = [f"-- {sql.LOCKS}."] if plan.bulk_fks or plan.bulk else []
         lines = [*locks, sql.BEGIN, *off, sql.DEFER_ALL]
         if plan.superuser:
             lines.append(sql.REPLICA)
@@ -403,21 +446,26 @@ class _Writer:
         if rewrite is not None and rewrite.staged:
             self.write_staged(unit, rewrite)
             return
-        merging = self.merging and mergeable(self.catalog.tables.get(unit.table))
         pos = unit.first
         for b in unit.blocks:
             self.copy_items(pos, b)
-            item = self.items[b]
-            shape = shape_of(self.buf, item, self.eol) if merging and rewrite is None else None
             if rewrite is not None:
-                self.write_block(unit, item, rewrite)
-            elif shape is None:
-                self.copy_items(b, b + 1)
+                self.write_block(unit, self.items[b], rewrite)
             else:
-                for piece in merged(self.buf, item, shape):
-                    self.emit(piece)
+                self.write_as_is(b, unit.table)
             pos = b + 1
         self.copy_items(pos, unit.last)
+
+    def write_as_is(self, index: int, table: QName) -> None:
+        """A data item with its rows as they are: copied, or its INSERTs merged."""
+        item = self.items[index]
+        merging = self.merging and mergeable(self.catalog.tables.get(table))
+        shape = shape_of(self.buf, item, self.eol) if merging else None
+        if shape is None:
+            self.copy_items(index, index + 1)
+        else:
+            for piece in merged(self.buf, item, shape):
+                self.emit(piece)
 
     def write_staged(self, unit: Unit, rewrite: Rewrite) -> None:
         """The unit's COPY or INSERT data into a temporary table, then one INSERT ... SELECT.
@@ -575,12 +623,188 @@ class _Writer:
         self.sql("\n".join(lines) + "\n")
 
 
+class StreamingWriter(_Writer):
+    """The bulk load written while the input is read (stream.py): the same output as
+    write_all's for the same items, each written once what it needs is known.
+
+    Items arrive in order in a list that grows (items, shared with the reader), the
+    input's map with them (source). Nothing is written before the first data; from
+    there every data item is written on arrival with what stands before it (its
+    table's FKs off first, the first time); what follows the last one waits, as it
+    may be the epilogue, for finish(), which gets the plan of the whole input.
+    """
+
+    def __init__(self, source: Input, plan: Plan, catalog: Catalog, out: BinaryIO) -> None:
+        super().__init__(source, plan, catalog, out)
+        self.seen = 0  # items[:seen] were looked at (a dropped one's span noted)
+        self.last_block: int | None = None
+        #: A COPY block being written while its data arrives: the next byte to write.
+        self.open_at: int | None = None
+        self.open_eol = b"\n"
+        self.nodes: set[QName] = set()
+        self.taken_off: list[ForeignKey] = []
+        #: A run of INSERTs written while it may still go on: its index, where its
+        #: written part ends, how many chunks that is, and the shape they merge in.
+        self.run: int | None = None
+        self.run_at = 0
+        self.run_chunks = 0
+        self.run_shape: Shape | None = None
+
+    def update(self, source: Input) -> None:
+        """The input's map after it grew."""
+        self.source, self.buf = source, source.data
+
+    def take(self, ready: int) -> None:
+        """Items up to ready are complete: write each data item among them (the last may
+        be a COPY block still open: see stream_copy)."""
+        if self.run is not None and ready > self.run:  # the run streamed so far has ended
+            self.stream_run(self.run)
+            self.run = None
+        while self.seen < ready:
+            index = self.seen
+            item = self.items[index]
+            self.seen += 1
+            if item.kind.dropped:
+                self.skips.append((item.start, item.end))
+                self.skip_ends.append(item.end)
+            elif item.kind in (Kind.COPY, Kind.INSERTS):
+                table = self.start_data(index)
+                if item.kind is Kind.COPY and item.end == item.data_start:  # open: its data comes later
+                    self.copy_items(index, index + 1)
+                    self.open_at = item.end
+                else:
+                    self.write_as_is(index, table)
+
+    def stream_run(self, index: int) -> None:
+        """The chunks of a run of INSERTs that are complete, while the run may still go on
+        (items[index] grows a chunk at a time: each is merged on its own, write.merged)."""
+        item = self.items[index]
+        if self.run != index:
+            self.seen = index + 1
+            table = self.start_data(index)
+            self.run, self.run_at, self.run_chunks = index, item.start, 0
+            merging = self.merging and mergeable(self.catalog.tables.get(table))
+            self.run_shape = shape_of(self.buf, item, self.eol) if merging else None
+        if self.run_shape is None:
+            self.copy_span(self.run_at, item.end)
+        else:
+            rest = replace(item, start=self.run_at, chunks=item.chunks[self.run_chunks :])
+            for piece in merged(self.buf, rest, self.run_shape):
+                self.emit(piece)
+        self.run_at, self.run_chunks = item.end, len(item.chunks)
+
+    def start_data(self, index: int) -> QName:
+        """What comes before the data item at index (its unit's start, its table's FKs
+        off); the table it loads."""
+        item = self.items[index]
+        table = resolve(item, self.catalog)
+        last = self.last_block
+        if last is None:
+            first = self._leading_start(index, 0)
+            self.write_prologue(first, first)
+            self.begin_unit(first, self.catalog.root_of(table))
+        elif self.items[last].relation == item.relation and all(i.kind.blank for i in self.items[last + 1 : index]):
+            first = last + 1  # the same table's data goes on: one unit
+        else:
+            walls = refuse_between(self.buf, self.items, last + 1, index)
+            first = self._leading_start(index, walls[-1] + 1 if walls else last + 1)
+            end = walls[0] if walls else first
+            self.copy_items(last + 1, end)
+            self.reached(end)
+            if walls:
+                self.write_between(end, first)
+            self.begin_unit(first, self.catalog.root_of(table))
+        self.copy_items(first, index)
+        self.last_block = index
+        return table
+
+    def _leading_start(self, index: int, floor: int) -> int:
+        """Where the unit of the data item at index starts (layout.lay_out alike)."""
+        start = index
+        while start > floor and is_leading(self.buf, self.items[start - 1]):
+            start -= 1
+        return start
+
+    def stream_copy(self, upto: int, eol: bytes) -> None:
+        """The open COPY block's data up to offset upto (a line's end)."""
+        assert self.open_at is not None
+        self.open_eol = eol
+        if upto > self.open_at:
+            self.copy_span(self.open_at, upto)
+            self.open_at = upto
+
+    def close_copy(self, end: int) -> None:
+        """The open COPY block ends at end (its item in items is complete now)."""
+        assert self.open_at is not None
+        self.copy_span(self.open_at, end)
+        self.open_at = None
+
+    def take_off(self, node: QName) -> None:
+        if node not in self.nodes:
+            self.nodes.add(node)
+            fks = [fk for fk in self.catalog.foreign_keys if bulk_off(self.catalog, fk)]
+            self.pending_off[node] = [fk for fk in fks if self.catalog.root_of(fk.table) == node]
+            self.taken_off.extend(self.pending_off[node])
+        super().take_off(node)
+
+    def finish(self, plan: Plan) -> None:
+        """The rest, with the plan of the whole input: the epilogue, the checks, the COMMIT."""
+        assert self.last_block is not None and self.open_at is None and self.run is None
+        self.plan = plan
+        self.copy_items(self.last_block + 1, plan.layout.epilogue_start)
+        self.reached(plan.layout.epilogue_start)
+        self.write_tail()
+
+    def abort(self, reason: str) -> None:
+        """End the output with a statement that fails: psql rolls the load back (no COMMIT
+        was written), and with ON_ERROR_STOP stops there."""
+        with contextlib.suppress(OSError, ValueError):
+            if self.open_at is not None:  # psql is sending COPY data: end it first
+                self.emit(b"\\." + self.open_eol)
+            self.sql(sql.abort(reason) + "\n")
+            self.out.flush()
+
+
+def off_by_table(plan: Plan, catalog: Catalog) -> dict[QName, list[ForeignKey]]:
+    """The bulk load's FKs by the table whose rows they check (its partition root), to
+    be taken off right before its first data: with nothing moved and no FK left in
+    force (Plan.kept_in_force, whose cycles load row by row and may defer a check to
+    the COMMIT), none checks a row while the data loads. Otherwise all go off in the head."""
+    if not per_table(plan):
+        return {}
+    off: dict[QName, list[ForeignKey]] = {}
+    for fk in plan.bulk_fks:
+        off.setdefault(catalog.root_of(fk.table), []).append(fk)
+    return off
+
+
+def per_table(plan: Plan) -> bool:
+    """Whether the bulk load takes the FKs off table by table (off_by_table)."""
+    return plan.bulk and not plan.kept_in_force and not plan.cycles
+
+
+#: The head's line for a bulk load taking the FKs off table by table: what it says is
+#: known before the data is read (a pipe writes the head before it has seen the tables).
+BULK_SUMMARY = (
+    "bulk load: each table's FKs off right before its data, every one validated after the data. "
+    "Restoring needs: INSERT on the tables; ownership of each table it loads."
+)
+
+
+def _comment_text(text: str) -> str:
+    """text for a -- comment: a line break in a quoted name would end the comment and
+    make the rest of the name SQL."""
+    return text.replace("\r", " ").replace("\n", " ")
+
+
 def summarise(plan: Plan) -> str:
     """One line on what the plan does and what restoring needs; stable across reruns.
 
     Self-references loaded as NULL are left out: once rewritten, a rerun finds
     no row pointing ahead and no such cut, and must still write the same line.
     """
+    if per_table(plan):
+        return BULK_SUMMARY
     parts = []
     for cycle in plan.cycles:
         cuts = [c for c in cycle.cuts if not (c.method is Method.NULLS and c.edge.source == c.edge.target)]
@@ -592,10 +816,7 @@ def summarise(plan: Plan) -> str:
     cycles = "; ".join(sorted(parts)) if parts else "none"
     if plan.bulk_fks:
         cycles += f"; all {len(plan.bulk_fks)} FKs {bulk_ways(plan, 'during')}"
-    line = f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}."
-    # It goes into a -- comment: a line break in a quoted name would end the comment
-    # and make the rest of the name SQL.
-    return line.replace("\r", " ").replace("\n", " ")
+    return _comment_text(f"FK cycles: {cycles}. Restoring needs: {'; '.join(plan.privileges())}.")
 
 
 def _cut_columns(cut: Cut) -> tuple[str, ...]:
