@@ -169,7 +169,11 @@ class Splitter:
         encoding: str = "utf-8",
         settings: Settings = (),
         cleanup: Cleanup = DEFAULTS,
+        locate: bool = True,
     ) -> None:
+        #: Whether an error names its line (a count of every line before it: not for a
+        #: stream's window, whose last item may just be cut short, stream.py).
+        self.locate = locate
         self.source = source
         self.pos = pos
         self.search_path = search_path
@@ -218,7 +222,7 @@ class Splitter:
                 else:
                     item = self._statement(pos, statement_end(buf, pos, n))
             except DumpError as e:
-                if e.location is None:
+                if e.location is None and self.locate:
                     e.location = f"line {line_number(buf, pos)}"
                 raise
             yield item

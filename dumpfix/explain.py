@@ -16,6 +16,8 @@ def explain(analysis: Analysis) -> str:
     lines.append("  load order: " + ", ".join(str(u.table) for u in plan.order))
     if plan.bulk_fks:
         lines.extend(_bulk(analysis))
+    if analysis.streamed:
+        lines.append("  streamed: written while the pipe was read, each table's FKs off just before its data")
     for kept in plan.kept_in_force:
         lines.append(
             f"  kept in force: FK {kept.name} on {kept.table} would have to be dropped and added again, and the "

@@ -45,6 +45,8 @@ class Analysis:
     #: What the user is told about what the output leaves out (pg_dump's messages, a
     #: BOM, settings the target rejects, \\restrict lines): cleanup.notices.
     notices: tuple[str, ...] = ()
+    #: The output was written while the input was read (stream.py).
+    streamed: bool = False
 
     @property
     def buf(self) -> bytes:

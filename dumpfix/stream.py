@@ -136,7 +136,7 @@ class _Stream:
         buf, n = source.data, len(source)
         if self.open is not None and not self.close_copy(source, eof):
             return
-        splitter = Splitter(source, self.pos, *self.state, cleanup=self.pipe.cleanup)
+        splitter = Splitter(source, self.pos, *self.state, cleanup=self.pipe.cleanup, locate=eof)
         new: list[tuple[Item, tuple[tuple[str, ...], str, SetStatements]]] = []
         failed = False
         try:
@@ -266,11 +266,15 @@ class _Stream:
         refuse_unknown_tables(layout, catalog, self.settings.pass_unknown)
         refuse_column_mismatch(buf, layout, catalog)
         refuse_reconnect(buf, layout)
+        # The bulk load, as written from the start (even where the file's way would find the
+        # dump restores as it stands), in the transaction the head opened; the user's
+        # settings otherwise, for what --explain says of them.
         plan = make_plan(buf, catalog, layout, replace(self.settings, bulk=True, wrap=True))
+        plan = replace(plan, settings=replace(self.settings, wrap=True))
         if not plan.bulk or set(plan.bulk_fks) != set(self.writer.taken_off):
             raise AssertionError("the plan of the whole takes off other FKs than the stream did")
         notices = dropped_notices(buf, (items[i] for i in layout.dropped), self.pipe.cleanup)
-        analysis = Analysis(source, items, catalog, plan, False, tuple(notices))
+        analysis = Analysis(source, items, catalog, plan, False, tuple(notices), streamed=True)
         self.before_commit(analysis)
         self.writer.finish(plan)
         whole = Source(source, self.pipe.name, self.pipe.compression, None, None, self.pipe.cleanup)

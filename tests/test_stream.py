@@ -224,6 +224,13 @@ def test_a_nul_byte_in_the_pipe_is_refused() -> None:
     assert b"\nCOMMIT;" not in out
 
 
+def test_explain_says_the_pipe_streamed_and_why_the_bulk_load() -> None:
+    code, out, err = _run((GOLDEN / "shop_copy.sql").read_bytes(), "--explain")
+    assert code == 0, err
+    assert "  streamed: written while the pipe was read" in err
+    assert "(the default for --role owner, which may alter the tables)" in err
+
+
 def test_streaming_is_only_for_the_bulk_load() -> None:
     """--no-bulk moves data: the pipe is read whole, and the output is the file's."""
     dump = (GOLDEN / "shop_copy.sql").read_bytes()
