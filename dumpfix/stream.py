@@ -18,7 +18,9 @@ output with a statement that fails, and psql rolls the whole load back.
 
 Before its first data nothing is written, and the input is read whole instead
 (Fallback, then the file's way) when the dump carries DDL before its data (a full
-dump: its own schema counts), is an earlier run's output, or holds no data.
+dump: its own schema counts), is an earlier run's output, or holds no data; and a
+pipe that ends before anything was written is planned as a file is (a small dump
+is refused, if it must be, with nothing written).
 """
 
 from __future__ import annotations
@@ -117,6 +119,8 @@ class _Stream:
         try:
             while True:
                 more = self.pipe.grow(WINDOW)
+                if not more and self.writer is None:
+                    raise Fallback  # all of it came before anything was written: as a file
                 source = self.pipe.input()
                 refuse_nul(source, self.pipe.name, self.checked)
                 self.checked = len(source)

@@ -44,6 +44,9 @@ def _file_output(dump: bytes, settings: Settings = DEFAULT) -> bytes:
 
 
 def _piped(dump: bytes, window: int, settings: Settings = DEFAULT) -> bytes:
+    """The pipe's output, as the command line makes it: streamed, or, where the stream
+    hands the input back before writing (Fallback), the file's; a dump longer than the
+    window streams."""
     out = io.BytesIO()
     with contextlib.ExitStack() as stack:
         pipe = Pipe(io.BufferedReader(io.BytesIO(dump)), "<stdin>", None, Cleanup(), stack)  # type: ignore[arg-type]
@@ -51,6 +54,9 @@ def _piped(dump: bytes, window: int, settings: Settings = DEFAULT) -> bytes:
         streaming.WINDOW = window
         try:
             streaming.stream(pipe, load_schema([SCHEMA]), settings, out)
+        except streaming.Fallback:
+            assert len(dump) <= window
+            return _file_output(dump, settings)
         finally:
             streaming.WINDOW = old
     return out.getvalue()
@@ -177,7 +183,9 @@ def test_a_truncated_pipe_ends_with_a_failing_statement() -> None:
 
 
 def test_ddl_between_two_tables_data_is_refused_from_a_pipe() -> None:
-    dump = (GOLDEN / "shop_copy.sql").read_bytes()
+    """Once the output has begun (a dump longer than the window), DDL between two tables'
+    data cannot be planned for: refused, and the output ends with a failing statement."""
+    dump = _big_orders()
     at = dump.index(b"COPY public.carts")
     code, out, err = _run(dump[:at] + b"CREATE TABLE public.late (id int);\n" + dump[at:])
     assert code == 2 and "save it to a file" in err, err
@@ -225,7 +233,7 @@ def test_a_nul_byte_in_the_pipe_is_refused() -> None:
 
 
 def test_explain_says_the_pipe_streamed_and_why_the_bulk_load() -> None:
-    code, out, err = _run((GOLDEN / "shop_copy.sql").read_bytes(), "--explain")
+    code, out, err = _run(_big_orders(), "--explain")
     assert code == 0, err
     assert "  streamed: written while the pipe was read" in err
     assert "(the default for --role owner, which may alter the tables)" in err
@@ -293,6 +301,14 @@ def test_the_pipe_restores_and_a_cut_one_leaves_the_target_as_it_was(pg_server: 
             counts = pgharness.table_fingerprints(pg_server, target.dbname)
             assert all(v[0] == 0 for k, v in counts.items() if k.startswith("table ")), counts
             assert all(v == (1, "false") for k, v in counts.items() if k.startswith("sequence ")), counts
+
+
+def test_a_small_pipe_is_planned_whole_and_refused_with_nothing_written() -> None:
+    """A pipe that ends before anything was written is planned as the file is: a table the
+    schema lacks is refused with no output at all."""
+    dump = (GOLDEN / "shop_copy.sql").read_bytes().replace(b"public.orders", b"public.nosuch")
+    code, out, err = _run(dump)
+    assert (code, out) == (2, b"") and "the schema lacks 1 of the 7 tables" in err, err
 
 
 def test_a_library_stream_refuses_a_wrong_dump_like_the_file() -> None:
