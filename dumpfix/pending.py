@@ -29,6 +29,8 @@ from __future__ import annotations
 import dataclasses
 
 from dumpfix.catalog import ForeignKey, QName, quote_ident, quote_literal
+from dumpfix.plan import MERGE_VALIDATION_ROWS
+from dumpfix.statements import VALIDATION_MEMORY, merge_join_above
 
 SCHEMA = "dumpfix"
 TABLE = "dumpfix.pending_fks"
@@ -167,6 +169,7 @@ def pre_step(fks: list[Pending]) -> str:
 def validate_step(table: str, name: str) -> str:
     """One FK validated and struck off, for one transaction of its own (table: as stored)."""
     return (
+        f"{VALIDATION_MEMORY}\n{merge_join_above(table, name, MERGE_VALIDATION_ROWS)}\n"
         f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_ident(name)};\n"
         f"DELETE FROM {TABLE} WHERE table_name = {quote_literal(table)} AND name = {quote_literal(name)};\n"
     )

@@ -47,6 +47,33 @@ VALIDATION_MEMORY = (
     " < 268435456 THEN PERFORM pg_catalog.set_config('maintenance_work_mem', '256MB', true); END IF; END$dumpfix$;"
 )
 
+
+def merge_join_above(table: str, name: str, rows: int) -> str:
+    """For the transaction that validates FK name of table (as stored) on its own: hash
+    joins off when the table it references holds more than rows rows (by the planner's
+    estimate, read from EXPLAIN: freshly loaded tables have no statistics yet), so that
+    the check reads the referenced key's index in order instead of hashing every key
+    (plan.MERGE_VALIDATION_ROWS); a small one is hashed, as the planner likes."""
+    body = (
+        "DECLARE parent regclass; plan json; BEGIN "
+        "SELECT confrelid INTO parent FROM pg_catalog.pg_constraint "
+        f"WHERE conrelid = {quote_literal(table)}::regclass AND conname = {quote_literal(name)}; "
+        "EXECUTE pg_catalog.format('EXPLAIN (FORMAT JSON) SELECT 1 FROM ONLY %s', parent) INTO plan; "
+        f"IF (plan->0->'Plan'->>'Plan Rows')::float8 > {rows} "
+        "THEN PERFORM pg_catalog.set_config('enable_hashjoin', 'off', true); END IF; END"
+    )
+    return f"DO {_dollar_quoted(body)};"
+
+
+def _dollar_quoted(body: str) -> str:
+    """body between dollar quotes whose tag it does not hold (names are in it)."""
+    tag, n = "$dumpfix$", 0
+    while tag in body:
+        n += 1
+        tag = f"$dumpfix{n}$"
+    return f"{tag}{body}{tag}"
+
+
 # -- FK constraints: off for the load, back afterwards -------------------------
 #: PostgreSQL 18+: an FK off for the load, then ENFORCED (one validating query).
 NOT_ENFORCED = "NOT ENFORCED"

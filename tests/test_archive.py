@@ -326,3 +326,41 @@ def test_plain_and_tar_input_refused(tmp_path: Path) -> None:
         f"dumpfix: error: {tmp_path / 'plain.sql'}: --jobs loads a pg_dump custom (-Fc) or directory (-Fd) "
         "archive; this is neither (a plain SQL dump: pipe it through dumpfix into psql without --jobs)"
     ]
+
+
+@pytest.mark.parametrize("rows, hashjoin", [(3, "off"), (1_000_000, "on")])
+def test_a_validation_reads_a_large_parent_in_key_order(pg_server: Server, rows: int, hashjoin: str) -> None:
+    """Validating an FK to a table of more rows than the threshold turns hash joins off
+    for its own transaction (the planner's estimate: a fresh load has no statistics); a
+    name that holds the dollar quote's tag changes the tag, and stays one literal."""
+    from dumpfix.statements import merge_join_above
+
+    child = '"we$dumpfix$ird"'
+    db = pgharness.create_database(
+        pg_server,
+        "CREATE TABLE parent (id int PRIMARY KEY);\n"
+        "INSERT INTO parent SELECT generate_series(1, 1000);\n"
+        f'CREATE TABLE {child} (p int CONSTRAINT "fk$dumpfix$" REFERENCES parent);\n',
+    )
+    statement = merge_join_above(f"public.{child}", "fk$dumpfix$", rows)
+    assert statement.startswith("DO $dumpfix1$")
+    shown = pgharness.run_checked(
+        [
+            str(pg_server.bin_dir / "psql"),
+            "-X",
+            "-q",
+            "-At",
+            "-d",
+            db,
+            "-c",
+            "BEGIN",
+            "-c",
+            statement,
+            "-c",
+            "SHOW enable_hashjoin",
+            "-c",
+            "COMMIT",
+        ],
+        env=pg_server.env(),
+    )
+    assert shown.decode().split() == [hashjoin]
