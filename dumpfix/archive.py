@@ -14,7 +14,9 @@ Loading in parallel is not atomic: a failed load leaves part of the data
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import re
 import shlex
 import subprocess
 import tempfile
@@ -30,7 +32,7 @@ from dumpfix.errors import DumpfixError
 from dumpfix.live import connect  # its one-line errors, timeouts and conninfo handling
 from dumpfix.output import sigterm_as_interrupt
 from dumpfix.pending import Pending
-from dumpfix.toc import Toc, loaded_tables, read_toc
+from dumpfix.toc import Toc, entry_tables, loaded_tables, read_toc
 
 Say = Callable[[str], None]
 
@@ -90,7 +92,7 @@ def run_parallel(options: ParallelOptions, say: Say) -> int:
         )
         return 0
     assert options.dsn is not None
-    return load(options.dsn, toc, fks, options.jobs, say)
+    return load(options.dsn, toc, fks, options.jobs, say, _Schedule.of(catalog, toc, fks))
 
 
 _PARTIAL = (
@@ -130,8 +132,93 @@ def taken_off(catalog: Catalog, toc: Toc) -> list[Pending]:
     return [Pending.of(fk) for fk in catalog.foreign_keys if fk.enforced and fk.table in declared]
 
 
-def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say) -> int:
-    """Pre step, pg_restore -j, post step; the FKs go back however the load ends."""
+@dataclass(frozen=True)
+class _Schedule:
+    """What the early validation (_Early) goes by: per FK taken off (its table as stored,
+    its name), the data entries it waits for, those of its table and of the table it
+    references (their partitions' too); and each data entry's table, as pg_restore -v names it."""
+
+    waits: dict[tuple[str, str], frozenset[int]]
+    names: dict[str, int]
+
+    @classmethod
+    def of(cls, catalog: Catalog, toc: Toc, fks: list[Pending]) -> _Schedule:
+        entries = entry_tables(toc, list(catalog.tables))
+        under: dict[QName, set[int]] = {}
+        for dump_id, table in entries.items():
+            name: QName | None = table
+            seen: set[QName] = set()
+            while name is not None and name not in seen:
+                seen.add(name)
+                under.setdefault(name, set()).add(dump_id)
+                known = catalog.tables.get(name)
+                name = None if known is None else known.parent
+        refs = {(fk.table, fk.name): fk.ref_table for fk in catalog.foreign_keys}
+        waits = {
+            (str(p.table), p.name): frozenset(under.get(p.table, set()) | under.get(refs[(p.table, p.name)], set()))
+            for p in fks
+        }
+        return cls(waits, {f"{q.schema}.{q.name}": dump_id for dump_id, q in entries.items()})
+
+
+class _Early:
+    """FKs put back and validated while pg_restore goes on: each once the data entries it
+    waits for are loaded (pg_restore -v says which), on one connection of its own beside
+    the load's, as the finish step would (restored NOT VALID, then validated and struck
+    off). One that fails is left to the finish step, which tries it again and names it."""
+
+    _FINISHED = re.compile(rb"pg_restore: finished item (\d+) ")
+    _PROCESSING = re.compile(rb'pg_restore: processing data for table "(.*)"')
+
+    def __init__(self, dsn: str, schedule: _Schedule, jobs: int) -> None:
+        self.dsn = dsn
+        self.waits = {fk: set(ids) for fk, ids in schedule.waits.items()}
+        self.serial = jobs <= 1  # pg_restore -j 1 says only where each table's data begins
+        self.names = schedule.names
+        self.current: int | None = None
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.validated = 0
+
+    def line(self, line: bytes) -> None:
+        """A line of pg_restore -v's stderr."""
+        if self.serial:
+            m = self._PROCESSING.match(line)
+            if m is not None:
+                if self.current is not None:
+                    self.done(self.current)
+                self.current = self.names.get(m.group(1).decode("utf-8", "replace"))
+            return
+        m = self._FINISHED.match(line)
+        if m is not None:
+            self.done(int(m.group(1)))
+
+    def done(self, dump_id: int) -> None:
+        for fk, ids in list(self.waits.items()):
+            ids.discard(dump_id)
+            if not ids:
+                del self.waits[fk]
+                self.pool.submit(self._validate, *fk)
+
+    def _validate(self, table: str, name: str) -> None:
+        import psycopg
+
+        try:
+            _execute(self.dsn, pending.restore_one(table, name))
+            with connect(self.dsn) as conn:
+                conn.execute(pending.validate_step(table, name))
+                conn.commit()
+            self.validated += 1
+        except (psycopg.Error, DumpfixError):
+            pass  # the finish step puts it back and validates it, and names what fails
+
+    def close(self) -> None:
+        """Wait for the validation running; those not begun are the finish step's."""
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say, schedule: _Schedule | None = None) -> int:
+    """Pre step, pg_restore -j, post step; the FKs go back however the load ends, and each
+    once its tables are loaded if it can (_Early)."""
     started = time.monotonic()
     earlier = finish(dsn, jobs)  # a second run finishes the first one before anything else
     if earlier.loaded is not None:
@@ -142,9 +229,13 @@ def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say) -> int:
         return 0
     _execute(dsn, pending.pre_step(fks))
     failure: str | None = None
+    early = _Early(dsn, schedule or _Schedule({}, {}), jobs)
     with sigterm_as_interrupt():
         try:
-            failure = _pg_restore(dsn, toc, jobs)
+            try:
+                failure = _pg_restore(dsn, toc, jobs, early.line)
+            finally:
+                early.close()
             if failure is None:
                 _execute(dsn, pending.LOADED)
         except KeyboardInterrupt:
@@ -155,6 +246,7 @@ def load(dsn: str, toc: Toc, fks: list[Pending], jobs: int, say: Say) -> int:
             finish(dsn, jobs)
             raise
         done = finish(dsn, jobs)
+        done = dataclasses.replace(done, validated=done.validated + early.validated)
     if failure is not None:
         _raise_failures(done)
         raise DumpfixError(
@@ -184,7 +276,7 @@ def _raise_failures(done: Finished) -> None:
         )
 
 
-def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
+def _pg_restore(dsn: str, toc: Toc, jobs: int, on_line: Callable[[bytes], None] | None = None) -> str | None:
     """Run the load; its error in one line when it fails, None when it succeeds."""
     with tempfile.TemporaryDirectory(prefix="dumpfix-") as folder:
         listing = os.path.join(folder, "restore.list")
@@ -194,6 +286,7 @@ def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
             toc.pg_restore.path,
             "-j",
             str(jobs),
+            "--verbose",  # where each table's data is loaded: on_line hears it
             "--data-only",
             "--exit-on-error",
             "-L",
@@ -203,7 +296,7 @@ def _pg_restore(dsn: str, toc: Toc, jobs: int) -> str | None:
             toc.archive,
         ]
         # Interrupted, it is killed with its workers (programs.run) before the FKs go back.
-        result = programs.run(args, stdout=subprocess.DEVNULL, check=False)
+        result = programs.run(args, stdout=subprocess.DEVNULL, check=False, on_line=on_line)
     return None if result.returncode == 0 else result.message
 
 

@@ -78,15 +78,17 @@ BEGIN
 END $dumpfix$;
 """
 
-#: Every FK taken off back in place, NOT VALID (checking new rows), with its comment: one transaction.
-RESTORE = f"""DO $dumpfix$
+
+def _restore(which: str = "") -> str:
+    """The FKs taken off (those of which, an SQL condition on the row, too) back in place."""
+    return f"""DO $dumpfix$
 DECLARE
     r record;
 BEGIN
     IF pg_catalog.to_regclass('{TABLE}') IS NULL THEN
         RETURN;
     END IF;
-    FOR r IN SELECT * FROM {TABLE} WHERE state = 'off' ORDER BY table_name, name LOOP
+    FOR r IN SELECT * FROM {TABLE} WHERE state = 'off'{which} ORDER BY table_name, name LOOP
         IF r.method = 'not enforced' THEN
             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.table_name, r.name);
         END IF;
@@ -95,11 +97,22 @@ BEGIN
             EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.name, r.table_name, r.comment);
         END IF;
     END LOOP;
-    UPDATE {TABLE} SET state = 'restored' WHERE state = 'off';
+    UPDATE {TABLE} SET state = 'restored' WHERE state = 'off'{which};
     -- An FK that was NOT VALID in the schema is back as it was: nothing to validate.
-    DELETE FROM {TABLE} WHERE state = 'restored' AND NOT validated;
+    DELETE FROM {TABLE} WHERE state = 'restored' AND NOT validated{which};
 END $dumpfix$;
 """
+
+
+#: Every FK taken off back in place, NOT VALID (checking new rows), with its comment: one transaction.
+RESTORE = _restore()
+
+
+def restore_one(table: str, name: str) -> str:
+    """One FK back in place as RESTORE puts them (table: as stored), for a transaction of its
+    own: while the load goes on, once the tables it joins are loaded."""
+    return _restore(f" AND table_name = {quote_literal(table)} AND name = {quote_literal(name)}")
+
 
 #: After pg_restore succeeded: a later run that finds FKs pending knows the data is complete.
 LOADED = f"UPDATE {TABLE} SET loaded = true;\n"

@@ -30,7 +30,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -156,6 +156,7 @@ def run(
     stdout: int | IO[bytes] = subprocess.PIPE,
     check: bool = True,
     location: str | None = None,
+    on_line: Callable[[bytes], None] | None = None,
     **kw: Any,
 ) -> Result:
     """Run a program to its end, in its own process group, stdin closed, stderr captured.
@@ -164,7 +165,8 @@ def run(
     program's name unless given); without, the caller reads the Result. Not
     being able to start it is a ProgramError either way. Interrupted (Ctrl-C,
     SIGTERM made an interrupt, any exception), the program and its group are
-    killed before the exception goes on.
+    killed before the exception goes on. on_line, when given, hears each line of
+    stderr as it comes (stdout must then not be a pipe: nobody reads it meanwhile).
     """
     program = Path(args[0]).name.removesuffix(".exe")
     what = what or program
@@ -175,7 +177,16 @@ def run(
     except OSError as e:
         raise ProgramError(f"{what}: cannot run {args[0]}: {e.strerror or e}", location) from None
     try:
-        out, err = proc.communicate()
+        if on_line is None:
+            out, err = proc.communicate()
+        else:
+            assert stdout != subprocess.PIPE and proc.stderr is not None
+            lines = []
+            for line in proc.stderr:
+                lines.append(line)
+                on_line(line)
+            out, err = None, b"".join(lines)
+            proc.wait()
     except BaseException:
         end_group(proc)
         raise

@@ -172,16 +172,21 @@ def _sized(archive: str, fmt: str, entries: list[Entry]) -> list[Entry] | None:
 
 
 def loaded_tables(toc: Toc, known: list[QName]) -> set[QName]:
-    """The catalog tables the archive loads.
+    """The catalog tables the archive loads."""
+    return set(entry_tables(toc, known).values())
+
+
+def entry_tables(toc: Toc, known: list[QName]) -> dict[int, QName]:
+    """The catalog table each data entry loads, by its dump ID.
 
     ``pg_restore -l`` prints ``schema tag owner`` unquoted, so a name with a
     space is ambiguous: each entry is matched against the known names, longest first.
     """
     by_length = sorted(known, key=lambda q: -len(q.schema) - len(q.name))
-    found: set[QName] = set()
+    found: dict[int, QName] = {}
     for entry in toc.tables():
         text = entry.rest + " "
         match = next((q for q in by_length if text.startswith(f"{q.schema} {q.name} ")), None)
         if match is not None:
-            found.add(match)
+            found[entry.dump_id] = match
     return found

@@ -364,3 +364,59 @@ def test_a_validation_reads_a_large_parent_in_key_order(pg_server: Server, rows:
         env=pg_server.env(),
     )
     assert shown.decode().split() == [hashjoin]
+
+
+@pytest.mark.parametrize(
+    "jobs, lines",
+    [
+        (
+            2,
+            [
+                b"pg_restore: launching item 11 TABLE DATA a\n",
+                b"pg_restore: finished item 11 TABLE DATA a\n",
+                b"pg_restore: finished item 12 TABLE DATA b\n",
+                b"pg_restore: finished item 13 TABLE DATA c\n",
+            ],
+        ),
+        (
+            1,
+            [
+                b'pg_restore: processing data for table "public.a"\n',
+                b'pg_restore: processing data for table "public.b"\n',
+                b'pg_restore: processing data for table "public.c"\n',
+            ],
+        ),
+    ],
+)
+def test_an_fk_is_validated_once_both_its_tables_are_loaded(
+    monkeypatch: pytest.MonkeyPatch, jobs: int, lines: list[bytes]
+) -> None:
+    """pg_restore -v's lines tell which data entries are loaded: an FK goes back (and is
+    validated) once its table's and its referenced table's are, while the load goes on;
+    with -j 1 a table is loaded when the next one begins (the last one: by the finish step)."""
+    from dumpfix import archive
+
+    schedule = archive._Schedule(
+        {
+            ("public.b", "b_a"): frozenset({11, 12}),
+            ("public.c", "c_b"): frozenset({12, 13}),
+            ("public.d", "d_a"): frozenset({11}),
+        },
+        {"public.a": 11, "public.b": 12, "public.c": 13},
+    )
+    seen: list[tuple[str, tuple[str, str]]] = []
+    monkeypatch.setattr(archive._Early, "_validate", lambda self, table, name: seen.append(("valid", (table, name))))
+    early = archive._Early("postgresql://unused", schedule, jobs)
+    for line in lines:
+        early.line(line)
+        early.pool.shutdown(wait=True)  # each job done before the next line: the order is kept
+        early.pool = archive.ThreadPoolExecutor(max_workers=1)
+        seen.append(("line", (line.decode().strip(), "")))
+    early.close()
+    fks = [fk for kind, fk in seen if kind == "valid"]
+    if jobs == 2:
+        assert fks == [("public.d", "d_a"), ("public.b", "b_a"), ("public.c", "c_b")]
+        at = seen.index(("valid", ("public.d", "d_a")))  # on the line saying its entry finished (listed after)
+        assert seen[at + 1] == ("line", ("pg_restore: finished item 11 TABLE DATA a", ""))
+    else:  # c is last: not known to be loaded until pg_restore ends
+        assert fks == [("public.d", "d_a"), ("public.b", "b_a")]
