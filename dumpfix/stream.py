@@ -106,8 +106,8 @@ class _Stream:
         self.items: list[Item] = []
         self.pos = 0  # where the split goes on, with the dump's state there
         self.state: tuple[tuple[str, ...], str, SetStatements] = (("public",), "utf-8", ())
-        #: How many items at the end of items may still grow: a run of INSERTs (and the
-        #: newline after it) that the window's end may have cut short.
+        #: How many items at the end of items may still grow (0 or 1): a run of INSERTs,
+        #: kept to its last whole chunk, that the next window may continue (cut_run).
         self.held = 0
         #: The index in items of a COPY block whose end has not come yet.
         self.open: int | None = None
