@@ -118,18 +118,20 @@ def taken_off(catalog: Catalog, toc: Toc) -> list[Pending]:
 
     An FK only checks rows of its own table: loading the referenced table fires nothing.
     """
-    loaded = loaded_tables(toc, list(catalog.tables))
-    declared: set[QName] = set()
-    for name in loaded:
-        seen: set[QName] = set()
-        while name not in seen:
-            seen.add(name)
-            declared.add(name)
-            table = catalog.tables.get(name)
-            if table is None or table.parent is None:
-                break
-            name = table.parent
+    declared = {name for table in loaded_tables(toc, list(catalog.tables)) for name in _with_parents(catalog, table)}
     return [Pending.of(fk) for fk in catalog.foreign_keys if fk.enforced and fk.table in declared]
+
+
+def _with_parents(catalog: Catalog, table: QName) -> list[QName]:
+    """table and the partitioned tables above it, up to its root (an FK declared on any
+    of them checks its rows)."""
+    chain: list[QName] = []
+    name: QName | None = table
+    while name is not None and name not in chain:
+        chain.append(name)
+        known = catalog.tables.get(name)
+        name = None if known is None else known.parent
+    return chain
 
 
 @dataclass(frozen=True)
@@ -146,13 +148,8 @@ class _Schedule:
         entries = entry_tables(toc, list(catalog.tables))
         under: dict[QName, set[int]] = {}
         for dump_id, table in entries.items():
-            name: QName | None = table
-            seen: set[QName] = set()
-            while name is not None and name not in seen:
-                seen.add(name)
+            for name in _with_parents(catalog, table):
                 under.setdefault(name, set()).add(dump_id)
-                known = catalog.tables.get(name)
-                name = None if known is None else known.parent
         refs = {(fk.table, fk.name): fk.ref_table for fk in catalog.foreign_keys}
         waits = {
             (str(p.table), p.name): frozenset(under.get(p.table, set()) | under.get(refs[(p.table, p.name)], set()))

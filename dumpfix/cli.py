@@ -197,16 +197,10 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
         analysis = _analyse(options, shared, source, bar)
         if bar is not None:
             bar.close()  # the planning line: notices come next
-        for notice in analysis.notices:
-            say(f"{prefix}{notice}")
-        for table in analysis.plan.unknown:  # only with --pass-unknown: refused otherwise
-            say(f"{prefix}warning: {table} is not in the schema: its data passes through where it stands")
+        _tell(analysis, say, prefix)
         if options.dsn:
             _refuse_unrestorable(options.dsn, analysis, say, prefix)
-        if options.explain:
-            click.echo(f"{prefix}{explain(analysis)}" if named else explain(analysis), err=True)
-        if options.graph:
-            _write_graph(analysis, options.graph)
+        _show(options, analysis, prefix if named else "")
         found = changes(analysis, source)
         if options.mode is Mode.WRITE:
             _write(analysis, options.output, bar)
@@ -229,13 +223,25 @@ def _streamed(options: Options, shared: _Shared, pipe: Pipe, say: Any, prefix: s
 
     with open_output(options.output) as out:
         source, analysis = stream(pipe, catalog, settings, out, before_commit)
+    _tell(analysis, say, prefix)
+    _show(options, analysis, prefix)
+    return changes(analysis, source)
+
+
+def _tell(analysis: Analysis, say: Any, prefix: str) -> None:
+    """What the user hears of an input: what the output leaves out, tables passed through."""
     for notice in analysis.notices:
         say(f"{prefix}{notice}")
+    for table in analysis.plan.unknown:  # only with --pass-unknown: refused otherwise
+        say(f"{prefix}warning: {table} is not in the schema: its data passes through where it stands")
+
+
+def _show(options: Options, analysis: Analysis, prefix: str) -> None:
+    """--explain on stderr and --graph into its file."""
     if options.explain:
         click.echo(f"{prefix}{explain(analysis)}", err=True)
     if options.graph:
         _write_graph(analysis, options.graph)
-    return changes(analysis, source)
 
 
 def _analyse(options: Options, shared: _Shared, source: Source, bar: Progress | None) -> Analysis:

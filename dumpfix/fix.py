@@ -17,7 +17,7 @@ from dumpfix.cleanup import DEFAULTS, Cleanup
 from dumpfix.dumpfile import Item, Kind, dropped_notices, refuse_cut_messages
 from dumpfix.errors import DumpfixError
 from dumpfix.input import Input
-from dumpfix.layout import DDL, OFF_MARK, lay_out, refuse_reconnect
+from dumpfix.layout import DDL, OFF_MARK, lay_out, own_statements, refuse_reconnect
 from dumpfix.parallel import split_items
 from dumpfix.plan import Plan, Settings, make_plan
 from dumpfix.refusals import (
@@ -113,9 +113,8 @@ def catalog_from_dump(buf: bytes, items: list[Item]) -> Catalog:
 #: the order they were created, and those after this one are the dump's late tables.
 _DATA_STARTS = QName("dumpfix: the data starts here", "dumpfix: the data starts here")
 
-#: The lines that open and close what dumpfix writes before and after the data.
+#: The lines that open what dumpfix writes before, between and after the data.
 _OWN_START = re.compile(rb"(?m)^-- dumpfix: (?:before|after) the data|^" + re.escape(OFF_MARK))
-_OWN_END = re.compile(rb"(?m)^-- dumpfix: end\r?$")
 
 
 def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
@@ -131,19 +130,12 @@ def dump_catalog(buf: bytes, items: list[Item]) -> Catalog | None:
     early: list[bytes] = []
     late: list[bytes] = []
     data_seen = False
-    own = False  # inside the head or tail an earlier run of dumpfix wrote: not the dump's DDL
-    for item in items:
+    own = own_statements(buf, items, _OWN_START)  # an earlier run's: not the dump's DDL
+    for i, item in enumerate(items):
         if item.kind in (Kind.COPY, Kind.INSERTS):
             data_seen = True
             continue
-        if item.kind is Kind.SPACE:  # searched in place: no copy of the dump's comments
-            opened = [m.end() for m in _OWN_START.finditer(buf, item.start, item.end)]
-            if opened:  # the last region opened here (one may close just before it)
-                own = _OWN_END.search(buf, opened[-1], item.end) is None
-            elif _OWN_END.search(buf, item.start, item.end):
-                own = False
-            continue
-        if item.kind is not Kind.STATEMENT or own:
+        if item.kind is not Kind.STATEMENT or i in own:
             continue
         wanted = _CREATE_TABLE if data_seen else DDL
         if wanted.match(buf, item.start, item.end):

@@ -120,7 +120,7 @@ def resolve(item: Item, catalog: Catalog) -> QName:
 
 
 def lay_out(buf: bytes, items: list[Item], catalog: Catalog) -> Layout:
-    own = _taking_off(buf, items)
+    own = own_statements(buf, items, _OFF_LINE)
 
     def leading(i: int) -> bool:
         return i in own or is_leading(buf, items[i])
@@ -236,20 +236,24 @@ HEAD_MARK = b"-- dumpfix: before the data"
 #: (the bulk load; the line goes on with the table's name).
 OFF_MARK = b"-- dumpfix: FKs off for the load of"
 _OFF_LINE = re.compile(rb"(?m)^" + re.escape(OFF_MARK))
-_END_LINE = re.compile(rb"(?m)^-- dumpfix: end\r?$")
+#: The comment that closes every region dumpfix writes.
+END_MARK = b"-- dumpfix: end"
+_END_LINE = re.compile(rb"(?m)^" + re.escape(END_MARK) + rb"\r?$")
 
 
-def _taking_off(buf: bytes, items: list[Item]) -> set[int]:
-    """The statements of the regions an earlier run wrote to take a table's FKs off: part
-    of the table's data, as its leading items are (they move with it, and are written
-    anew); no wall between two tables' data. Only comments open and close them."""
+def own_statements(buf: bytes, items: list[Item], opening: re.Pattern[bytes]) -> set[int]:
+    """The items inside the regions an earlier run wrote that a line of opening starts
+    (until dumpfix's end line): dumpfix's statements, not the dump's. Only comments open
+    and close them (the same words in data are data); one may close in the comments in
+    which the next opens. lay_out counts a table's FKs-off region among its leading items
+    (no wall between two tables' data); fix.dump_catalog reads no DDL in any region."""
     own: set[int] = set()
     inside = False
     for i, item in enumerate(items):
         if item.kind is Kind.SPACE:
-            opened = _OFF_LINE.search(buf, item.start, item.end)
-            closed = _END_LINE.search(buf, opened.end() if opened else item.start, item.end)
-            inside = (inside or opened is not None) and closed is None
+            opened = [m.end() for m in opening.finditer(buf, item.start, item.end)]
+            closed = _END_LINE.search(buf, opened[-1] if opened else item.start, item.end)
+            inside = (inside or bool(opened)) and closed is None
         elif inside:
             own.add(i)
     return own

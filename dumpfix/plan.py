@@ -206,7 +206,7 @@ class Plan:
     merge_validated: tuple[ForeignKey, ...] = ()
     #: The bulk load as it is meant (_bulk_plan): every FK of the loaded tables off, none
     #: kept in force, the dump's order kept; each table's FKs go off right before its
-    #: data (write.off_by_table), which a pipe can write as it reads.
+    #: data (write.take_off: bulk_fks_of that table), which a pipe can write as it reads.
     bulk: bool = False
 
     def methods(self) -> set[Method]:
@@ -523,7 +523,7 @@ def _bulk_plan(buf: bytes, catalog: Catalog, layout: Layout, settings: Settings)
     ordered for those FKs alone, and a cycle they close is cut row by row.
     """
     present = {u.node for u in layout.units}
-    fks = [fk for fk in catalog.foreign_keys if bulk_off(catalog, fk) and catalog.root_of(fk.table) in present]
+    fks = bulk_fks_of(catalog, present)
     kept = tuple(fk for fk in fks if not settings.can_take_off(fk))
     off = tuple(fk for fk in fks if fk not in kept)
     if kept:
@@ -538,6 +538,13 @@ def bulk_off(catalog: Catalog, fk: ForeignKey) -> bool:
     enforced, nor one of a table the dump creates after its data begins: it does not
     exist before, and stays in force, as in the input, whose order the bulk load keeps."""
     return fk.enforced and fk.table not in catalog.late_tables
+
+
+def bulk_fks_of(catalog: Catalog, nodes: set[QName]) -> list[ForeignKey]:
+    """The FKs the bulk load takes off for the loaded tables nodes (partition roots), in
+    the catalog's order: the whole load's (_bulk_plan), or one table's, right before its
+    data (write.take_off)."""
+    return [fk for fk in catalog.foreign_keys if bulk_off(catalog, fk) and catalog.root_of(fk.table) in nodes]
 
 
 _RANK = {Role.USER: 0, Role.OWNER: 1, Role.SUPERUSER: 2}

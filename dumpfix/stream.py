@@ -1,7 +1,7 @@
 """The pipe that streams: ``pg_dump | dumpfix - | psql`` writes while it reads.
 
 The bulk load keeps the dump's order and takes each table's FKs off right before
-its data (write.off_by_table): what the output holds up to a table's data depends
+its data (write.take_off): what the output holds up to a table's data depends
 on the input up to there and the schema, nothing after. So a pipe is read a window
 at a time (source.Pipe: the bytes go on to a spool file, never into memory), each
 window split from where the last one stopped, and every data item it completes is

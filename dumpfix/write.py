@@ -25,8 +25,8 @@ from dumpfix.cleanup import portable_setting
 from dumpfix.dumpfile import Item, Kind, redirected, redirected_header
 from dumpfix.input import Input
 from dumpfix.inserts import Shape, mergeable, merged, merging, shape_of
-from dumpfix.layout import HEAD_MARK, OFF_MARK, UPDATES_MARK, Unit, is_leading, refuse_between, resolve
-from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_off, bulk_ways
+from dumpfix.layout import END_MARK, HEAD_MARK, OFF_MARK, UPDATES_MARK, Unit, is_leading, refuse_between, resolve
+from dumpfix.plan import Cut, Method, Plan, Rewrite, bulk_fks_of, bulk_ways
 from dumpfix.rows import (
     copy_chunks,
     copy_extract,
@@ -63,7 +63,7 @@ COMMIT_MARK = "-- dumpfix: commit"
 #: Statements that begin or end a transaction: one in the epilogue (pg_dump's around
 #: large objects) would end dumpfix's, whose COMMIT therefore comes before it.
 _TRANSACTION_CONTROL = re.compile(rb"(?:BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT)\b", re.IGNORECASE)
-END = "-- dumpfix: end"
+END = END_MARK.decode()
 #: A bulk load takes each table's FKs off right before its first data (the line goes on
 #: with the table's name): written as the data streams, it needs no look ahead.
 OFF = OFF_MARK.decode()
@@ -216,8 +216,9 @@ class _Writer:
         self.old_head = head
         #: Runs of INSERT statements are written as multi-row INSERTs (inserts.py).
         self.merging = merging(plan)
-        #: The bulk load's FKs not yet taken off, by the table whose data they check.
-        self.pending_off = off_by_table(plan, catalog)
+        #: The bulk load's FKs taken off so far, table by table (take_off).
+        self.taken_off: list[ForeignKey] = []
+        self.tables_off: set[QName] = set()
 
     def copy_span(self, start: int, end: int) -> None:
         """Copy input bytes, leaving out what is never copied (self.skips)."""
@@ -299,7 +300,7 @@ class _Writer:
             self.begin_unit(unit.first, unit.node)
             self.write_unit(unit)
             self.reached(unit.last)
-        assert not self.pending_off, "a bulk FK of a table the dump does not load"
+        assert not self.plan.bulk or set(self.taken_off) == set(self.plan.bulk_fks), "bulk FKs not taken off"
         self.write_updates()
         self.write_tail()
 
@@ -393,7 +394,11 @@ class _Writer:
     def take_off(self, node: QName) -> None:
         """Before a table's first data: its FKs off, with no deferred check pending (ALTER
         TABLE refuses a table with pending trigger events, the referenced one included)."""
-        fks = self.pending_off.pop(node, [])
+        if not self.plan.bulk or node in self.tables_off:
+            return
+        self.tables_off.add(node)
+        fks = bulk_fks_of(self.catalog, {node})
+        self.taken_off.extend(fks)
         if fks:
             off = [sql.released(fk, *self.plan.settings.takes_off(fk)) for fk in fks]
             self.emit_region(f"{OFF} {_comment_text(str(node))}", [sql.CHECK_ALL, *off, sql.DEFER_ALL])
@@ -402,8 +407,8 @@ class _Writer:
         plan = self.plan
         if not plan.transaction:
             return []
-        later = {fk for fks in off_by_table(plan, self.catalog).values() for fk in fks}
-        off = (sql.released(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in plan.altered if fk not in later)
+        altered = [] if plan.bulk else plan.altered  # the bulk load's go off table by table (take_off)
+        off = (sql.released(fk, plan.dropped(fk), plan.unenforces(fk)) for fk in altered)
         locks = [f"-- {sql.LOCKS}."] if plan.bulk_fks or plan.bulk else []
         lines = [*locks, sql.BEGIN, *off, sql.DEFER_ALL]
         if plan.superuser:
@@ -641,8 +646,6 @@ class StreamingWriter(_Writer):
         #: A COPY block being written while its data arrives: the next byte to write.
         self.open_at: int | None = None
         self.open_eol = b"\n"
-        self.nodes: set[QName] = set()
-        self.taken_off: list[ForeignKey] = []
         #: A run of INSERTs written while it may still go on: its index, where its
         #: written part ends, how many chunks that is, and the shape they merge in.
         self.run: int | None = None
@@ -739,14 +742,6 @@ class StreamingWriter(_Writer):
         self.copy_span(self.open_at, end)
         self.open_at = None
 
-    def take_off(self, node: QName) -> None:
-        if node not in self.nodes:
-            self.nodes.add(node)
-            fks = [fk for fk in self.catalog.foreign_keys if bulk_off(self.catalog, fk)]
-            self.pending_off[node] = [fk for fk in fks if self.catalog.root_of(fk.table) == node]
-            self.taken_off.extend(self.pending_off[node])
-        super().take_off(node)
-
     def finish(self, plan: Plan) -> None:
         """The rest, with the plan of the whole input: the epilogue, the checks, the COMMIT."""
         assert self.last_block is not None and self.open_at is None and self.run is None
@@ -763,24 +758,6 @@ class StreamingWriter(_Writer):
                 self.emit(b"\\." + self.open_eol)
             self.sql(sql.abort(reason) + "\n")
             self.out.flush()
-
-
-def off_by_table(plan: Plan, catalog: Catalog) -> dict[QName, list[ForeignKey]]:
-    """The bulk load's FKs by the table whose rows they check (its partition root), to
-    be taken off right before its first data: with nothing moved and no FK left in
-    force (Plan.kept_in_force, whose cycles load row by row and may defer a check to
-    the COMMIT), none checks a row while the data loads. Otherwise all go off in the head."""
-    if not per_table(plan):
-        return {}
-    off: dict[QName, list[ForeignKey]] = {}
-    for fk in plan.bulk_fks:
-        off.setdefault(catalog.root_of(fk.table), []).append(fk)
-    return off
-
-
-def per_table(plan: Plan) -> bool:
-    """Whether the bulk load takes the FKs off table by table (off_by_table)."""
-    return plan.bulk and not plan.kept_in_force and not plan.cycles
 
 
 #: The head's line for a bulk load taking the FKs off table by table: what it says is
@@ -803,7 +780,7 @@ def summarise(plan: Plan) -> str:
     Self-references loaded as NULL are left out: once rewritten, a rerun finds
     no row pointing ahead and no such cut, and must still write the same line.
     """
-    if per_table(plan):
+    if plan.bulk:
         return BULK_SUMMARY
     parts = []
     for cycle in plan.cycles:
