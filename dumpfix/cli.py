@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -180,7 +181,12 @@ def process(options: Options, shared: _Shared, path: str) -> list[str]:
         target_version = shared.get()[1].target_version
         if cleanup.target_version is None:
             cleanup = replace(cleanup, target_version=target_version)
-    streaming = options.mode is Mode.WRITE and path == "-" and streamable(*shared.get())
+    streaming = (
+        options.mode is Mode.WRITE
+        and path == "-"
+        and (options.output is not None or not _stdout_is_file())
+        and streamable(*shared.get())
+    )
     with _progress(options, path) as bar, open_input(path, cleanup, bar, streaming) as opened:
         if isinstance(opened, Pipe):  # its reading line goes on while the output is written
             try:
@@ -226,6 +232,16 @@ def _streamed(options: Options, shared: _Shared, pipe: Pipe, say: Any, prefix: s
     _tell(analysis, say, prefix)
     _show(options, analysis, prefix)
     return changes(analysis, source)
+
+
+def _stdout_is_file() -> bool:
+    """Whether stdout is a file (`dumpfix - > fixed.sql`): nobody reads it while it is
+    written, and a streamed output that ends in a failing statement would stay behind
+    half-written; such a pipe is read whole first (an -o file is named only when complete)."""
+    try:
+        return stat.S_ISREG(os.fstat(sys.stdout.fileno()).st_mode)
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _tell(analysis: Analysis, say: Any, prefix: str) -> None:

@@ -314,3 +314,23 @@ def test_a_small_pipe_is_planned_whole_and_refused_with_nothing_written() -> Non
 def test_a_library_stream_refuses_a_wrong_dump_like_the_file() -> None:
     with pytest.raises(DumpError, match="truncated"):
         _piped(_large_copy()[:-300], 4096)
+
+
+def test_stdout_redirected_to_a_file_is_never_left_half_written(tmp_path: Path) -> None:
+    """`dumpfix - > fixed.sql`: nobody reads the file while it is written, so the pipe is
+    read whole first, and a dump refused at its end leaves the file empty, not a streamed
+    start with a failing statement."""
+    dump = _big_orders()
+    out = tmp_path / "fixed.sql"
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
+    with out.open("wb") as stdout:
+        proc = subprocess.run(
+            [sys.executable, "-m", "dumpfix", "-", "--schema", str(SCHEMA)],
+            input=dump[: dump.index(b"1700000\t1\tx")],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            env=env,
+            check=False,
+        )
+    assert proc.returncode == 2 and b"truncated" in proc.stderr, proc.stderr
+    assert out.read_bytes() == b""
