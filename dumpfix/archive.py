@@ -55,6 +55,8 @@ class Finished:
 
     validated: int
     failures: tuple[str, ...]
+    #: FKs on partitioned tables that could not come back at all (PostgreSQL < 18), one line each.
+    still_off: tuple[str, ...]
     #: Whether the run that took them off had finished loading (None: nothing was pending).
     loaded: bool | None
 
@@ -264,13 +266,18 @@ def _report_finished(done: Finished, say: Say) -> None:
 
 
 def _raise_failures(done: Finished) -> None:
-    """Orphan rows: the FKs are in place (NOT VALID) and pending; one line names each and a key."""
+    """Orphan rows: the FKs are in place (NOT VALID) and pending, or on PostgreSQL < 18 an FK
+    on a partitioned table still off; one line names each and a key."""
+    parts = []
     if done.failures:
-        raise DumpfixError(
+        parts.append(
             f"{len(done.failures)} FK(s) are back in place, NOT VALID (they check new rows), but rows break them: "
             + "; ".join(done.failures)
-            + ": fix those rows, then run `dumpfix --finish --dsn URL` to validate"
         )
+    if done.still_off:
+        parts.append(f"{len(done.still_off)} FK(s) could not be put back: " + "; ".join(done.still_off))
+    if parts:
+        raise DumpfixError(". ".join(parts) + ": fix those rows, then run `dumpfix --finish --dsn URL`")
 
 
 def _pg_restore(dsn: str, toc: Toc, jobs: int, on_line: Callable[[bytes], None] | None = None) -> str | None:
@@ -316,22 +323,25 @@ def finish(dsn: str, jobs: int) -> Finished:
     with connect(dsn) as conn:
         row = conn.execute(f"SELECT pg_catalog.to_regclass('{pending.TABLE}') IS NOT NULL").fetchone()
         if not row or not row[0]:
-            return Finished(0, (), None)
+            return Finished(0, (), (), None)
         done = conn.execute(f"SELECT coalesce(bool_and(loaded), true) FROM {pending.TABLE}").fetchone()
         loaded = bool(done and done[0])
+        warnings: list[str] = []
+        conn.add_notice_handler(lambda d: warnings.append(d.message_primary or ""))
         try:
             conn.execute(pending.RESTORE)
             conn.commit()
         except psycopg.Error as e:
             raise DumpfixError(f"--dsn: cannot put the FKs back: {_one_line(e)}") from None
+        still_off = tuple(w.removeprefix(pending.OFF_PREFIX) for w in warnings if w.startswith(pending.OFF_PREFIX))
         todo = [(t, n) for t, n in conn.execute(pending.PENDING_VALIDATION).fetchall()]
         conn.rollback()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         results = list(pool.map(lambda fk: _validate(dsn, *fk), todo))
     failures = tuple(r for r in results if r is not None)
-    if not failures:
+    if not failures and not still_off:
         _execute(dsn, pending.FINISH)
-    return Finished(len(todo) - len(failures), failures, bool(loaded))
+    return Finished(len(todo) - len(failures), failures, still_off, bool(loaded))
 
 
 def _validate(dsn: str, table: str, name: str) -> str | None:

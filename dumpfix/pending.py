@@ -21,7 +21,11 @@ FK unenforced), in one transaction with its comment, so from then on it checks
 new rows. Then each is validated on its own connection (``VALIDATE
 CONSTRAINT`` takes only SHARE UPDATE EXCLUSIVE, so they run side by side) and
 its row deleted; an FK that fails stays NOT VALID and pending, and the error
-names it and one key. The last step drops the table and the schema.
+names it and one key. The last step drops the table and the schema. The
+exception: before PostgreSQL 18 an FK on a partitioned table cannot be added NOT
+VALID, and one to a partitioned table stays NOT VALID on its partitions after
+VALIDATE, so there such an FK comes back validated or not at all (it stays off,
+pending, named with a key, until its rows are fixed and a later run puts it back).
 """
 
 from __future__ import annotations
@@ -34,6 +38,8 @@ from dumpfix.statements import VALIDATION_MEMORY, merge_join_above
 
 SCHEMA = "dumpfix"
 TABLE = "dumpfix.pending_fks"
+#: How RESTORE's WARNING about an FK it could not put back begins (finish() collects them).
+OFF_PREFIX = "dumpfix: "
 
 CREATE = f"""CREATE SCHEMA IF NOT EXISTS {SCHEMA};
 CREATE TABLE IF NOT EXISTS {TABLE} (
@@ -44,6 +50,7 @@ CREATE TABLE IF NOT EXISTS {TABLE} (
     is_deferrable boolean NOT NULL,
     comment text,
     method text,                    -- 'not enforced' or 'dropped', once taken off
+    add_validated boolean NOT NULL DEFAULT false,  -- comes back validated at once (see _restore)
     state text NOT NULL DEFAULT 'on' CHECK (state IN ('on', 'off', 'restored')),
     loaded boolean NOT NULL DEFAULT false,  -- pg_restore finished without an error
     PRIMARY KEY (table_name, name)
@@ -70,6 +77,13 @@ BEGIN
             EXECUTE format('ALTER TABLE %s ALTER CONSTRAINT %I NOT ENFORCED', r.table_name, r.name);
             how := 'not enforced';
         ELSE
+            -- Before 18, an FK on or to a partitioned table cannot come back NOT VALID as it was.
+            UPDATE {TABLE} SET add_validated = v < 180000 AND EXISTS (
+                SELECT FROM pg_catalog.pg_constraint k
+                JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+                JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
+                WHERE k.conrelid = r.table_name::regclass AND k.conname = r.name AND 'p' IN (t.relkind, f.relkind))
+            WHERE table_name = r.table_name AND name = r.name;
             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.table_name, r.name);
             how := 'dropped';
         END IF;
@@ -80,10 +94,17 @@ END $dumpfix$;
 
 
 def _restore(which: str = "") -> str:
-    """The FKs taken off (those of which, an SQL condition on the row, too) back in place."""
+    """The FKs taken off (those of which, an SQL condition on the row, too) back in place.
+
+    PostgreSQL before 18 cannot add an FK on a partitioned table NOT VALID, and one to a
+    partitioned table would stay NOT VALID on its partitions after VALIDATE: such an FK is
+    added validated, in a subtransaction; if rows break it, it stays off (its row too, so a
+    later run tries again) and a WARNING says why and names a key (OFF_PREFIX).
+    """
     return f"""DO $dumpfix$
 DECLARE
     r record;
+    detail text;
 BEGIN
     IF pg_catalog.to_regclass('{TABLE}') IS NULL THEN
         RETURN;
@@ -92,12 +113,26 @@ BEGIN
         IF r.method = 'not enforced' THEN
             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.table_name, r.name);
         END IF;
+        IF r.add_validated THEN
+            BEGIN
+                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.table_name, r.name, r.definition);
+                IF r.comment IS NOT NULL THEN
+                    EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.name, r.table_name, r.comment);
+                END IF;
+                DELETE FROM {TABLE} WHERE table_name = r.table_name AND name = r.name;
+            EXCEPTION WHEN foreign_key_violation THEN
+                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+                RAISE WARNING '{OFF_PREFIX}FK % on % is still off: %', quote_ident(r.name), r.table_name,
+                    concat_ws(' ', nullif(detail, ''), '(before PostgreSQL 18 an FK on or to a partitioned table comes back validated or not at all)');
+            END;
+            CONTINUE;
+        END IF;
         EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s NOT VALID', r.table_name, r.name, r.definition);
         IF r.comment IS NOT NULL THEN
             EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.name, r.table_name, r.comment);
         END IF;
+        UPDATE {TABLE} SET state = 'restored' WHERE table_name = r.table_name AND name = r.name;
     END LOOP;
-    UPDATE {TABLE} SET state = 'restored' WHERE state = 'off'{which};
     -- An FK that was NOT VALID in the schema is back as it was: nothing to validate.
     DELETE FROM {TABLE} WHERE state = 'restored' AND NOT validated{which};
 END $dumpfix$;
@@ -126,10 +161,12 @@ BEGIN
     IF pg_catalog.to_regclass('{TABLE}') IS NULL THEN
         RETURN;
     END IF;
-    SELECT count(*), string_agg(format('%s on %s', quote_ident(name), table_name), ', ' ORDER BY table_name, name)
+    SELECT count(*), string_agg(format('%s on %s (%s)', quote_ident(name), table_name,
+            CASE state WHEN 'restored' THEN 'back in place, NOT VALID: it checks new rows' ELSE 'still off' END),
+            ', ' ORDER BY table_name, name)
         INTO n, names FROM {TABLE};
     IF n > 0 THEN
-        RAISE EXCEPTION 'dumpfix: % FK(s) are back in place, NOT VALID (checking new rows), but not validated: %; fix the rows they name and run the finish step again', n, names;
+        RAISE EXCEPTION 'dumpfix: % FK(s) are not validated: %; fix the rows that break them and run the finish step again', n, names;
     END IF;
     DROP TABLE {TABLE};
     BEGIN
