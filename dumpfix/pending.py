@@ -70,24 +70,25 @@ DECLARE
     r record;
     v integer := current_setting('server_version_num')::integer;
     how text;
+    whole boolean;
 BEGIN
     FOR r IN SELECT * FROM {TABLE} WHERE state = 'on' ORDER BY table_name, name LOOP
+        -- Before 18, an FK on or to a partitioned table cannot come back NOT VALID as it was.
+        whole := v < 180000 AND EXISTS (
+            SELECT FROM pg_catalog.pg_constraint k
+            JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
+            JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
+            WHERE k.conrelid = r.table_name::regclass AND k.conname = r.name AND 'p' IN (t.relkind, f.relkind));
         -- 18.0-18.3 lose DEFERRABLE on NOT ENFORCED and back ("Fix loss of deferrability", 18.4).
         IF v >= 180004 OR (v >= 180000 AND NOT r.is_deferrable) THEN
             EXECUTE format('ALTER TABLE %s ALTER CONSTRAINT %I NOT ENFORCED', r.table_name, r.name);
             how := 'not enforced';
         ELSE
-            -- Before 18, an FK on or to a partitioned table cannot come back NOT VALID as it was.
-            UPDATE {TABLE} SET add_validated = v < 180000 AND EXISTS (
-                SELECT FROM pg_catalog.pg_constraint k
-                JOIN pg_catalog.pg_class t ON t.oid = k.conrelid
-                JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
-                WHERE k.conrelid = r.table_name::regclass AND k.conname = r.name AND 'p' IN (t.relkind, f.relkind))
-            WHERE table_name = r.table_name AND name = r.name;
             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.table_name, r.name);
             how := 'dropped';
         END IF;
-        UPDATE {TABLE} SET state = 'off', method = how WHERE table_name = r.table_name AND name = r.name;
+        UPDATE {TABLE} SET state = 'off', method = how, add_validated = whole
+            WHERE table_name = r.table_name AND name = r.name;
     END LOOP;
 END $dumpfix$;
 """
@@ -98,8 +99,9 @@ def _restore(which: str = "") -> str:
 
     PostgreSQL before 18 cannot add an FK on a partitioned table NOT VALID, and one to a
     partitioned table would stay NOT VALID on its partitions after VALIDATE: such an FK is
-    added validated, in a subtransaction; if rows break it, it stays off (its row too, so a
-    later run tries again) and a WARNING says why and names a key (OFF_PREFIX).
+    added validated (its VALIDATE step then finds nothing to do); if rows break it, the
+    subtransaction leaves it off (its row too, so a later run tries again) and a WARNING
+    says why and names a key (OFF_PREFIX).
     """
     return f"""DO $dumpfix$
 DECLARE
@@ -113,25 +115,18 @@ BEGIN
         IF r.method = 'not enforced' THEN
             EXECUTE format('ALTER TABLE %s DROP CONSTRAINT %I', r.table_name, r.name);
         END IF;
-        IF r.add_validated THEN
-            BEGIN
-                EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s', r.table_name, r.name, r.definition);
-                IF r.comment IS NOT NULL THEN
-                    EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.name, r.table_name, r.comment);
-                END IF;
-                DELETE FROM {TABLE} WHERE table_name = r.table_name AND name = r.name;
-            EXCEPTION WHEN foreign_key_violation THEN
-                GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
-                RAISE WARNING '{OFF_PREFIX}FK % on % is still off: %', quote_ident(r.name), r.table_name,
-                    concat_ws(' ', nullif(detail, ''), '(before PostgreSQL 18 an FK on or to a partitioned table comes back validated or not at all)');
-            END;
-            CONTINUE;
-        END IF;
-        EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s NOT VALID', r.table_name, r.name, r.definition);
-        IF r.comment IS NOT NULL THEN
-            EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.name, r.table_name, r.comment);
-        END IF;
-        UPDATE {TABLE} SET state = 'restored' WHERE table_name = r.table_name AND name = r.name;
+        BEGIN
+            EXECUTE format('ALTER TABLE %s ADD CONSTRAINT %I %s%s', r.table_name, r.name, r.definition,
+                CASE WHEN r.add_validated THEN '' ELSE ' NOT VALID' END);
+            IF r.comment IS NOT NULL THEN
+                EXECUTE format('COMMENT ON CONSTRAINT %I ON %s IS %L', r.name, r.table_name, r.comment);
+            END IF;
+            UPDATE {TABLE} SET state = 'restored' WHERE table_name = r.table_name AND name = r.name;
+        EXCEPTION WHEN foreign_key_violation THEN  -- only an FK added validated reads rows here
+            GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+            RAISE WARNING '{OFF_PREFIX}FK % on % is still off: %', quote_ident(r.name), r.table_name,
+                concat_ws(' ', nullif(detail, ''), '(before PostgreSQL 18 an FK on or to a partitioned table comes back validated or not at all)');
+        END;
     END LOOP;
     -- An FK that was NOT VALID in the schema is back as it was: nothing to validate.
     DELETE FROM {TABLE} WHERE state = 'restored' AND NOT validated{which};
