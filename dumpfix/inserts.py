@@ -5,7 +5,10 @@ of it per statement: a round trip, a parse, a plan each. So where dumpfix writes
 changed dump, a run of statements into one table with one prefix
 (``INSERT INTO t [(cols)] [OVERRIDING SYSTEM VALUE] VALUES``) and one tail
 (nothing, or pg_dump's `` ON CONFLICT DO NOTHING``) becomes multi-row INSERTs,
-``PREFIX (r1),\\n\\t(r2);``, each row's text copied byte for byte. PostgreSQL
+``PREFIX SEP(r1),SEP(r2);``, each row's text copied byte for byte and joined as
+the dump's first row follows its prefix: for ``--inserts``, all on one line (psql
+handles a script a line at a time, in turn with the server, so its work per line
+adds to the load's time); for ``--rows-per-insert``, a row a line as pg_dump has it. PostgreSQL
 coerces every row of an INSERT's VALUES list to the target columns as it does a
 lone row, DEFAULT included (pg_dump's ``--rows-per-insert`` relies on it).
 
@@ -16,7 +19,7 @@ a line of its own, has ``count - 1`` places where a line end is followed by the
 prefix; where the chunk holds exactly that many, no value holds one. Where the
 whole boundary ``)TAIL;EOL PREFIX SEP(``, which holds one, occurs that often
 too, every statement ends as the others do and only those places read so: one
-``replace`` of it by ``),EOL\\t(`` is exact. That the ``)`` before each tail ends
+``replace`` of it by ``),SEP(`` is exact. That the ``)`` before each tail ends
 the VALUES list, and no clause stands between (RETURNING, ORDER BY, UNION, which a
 merge would change), a screen tells: every ``)`` followed by neither ``,`` nor
 ``;`` must be the start of ``)TAIL;``. A chunk whose strings hold such a ``)`` is
@@ -95,8 +98,8 @@ class Shape:
 
     @property
     def joint(self) -> bytes:
-        """Between the rows of two statements once merged."""
-        return b"," + self.eol + b"\t"
+        """Between the rows of two statements once merged: as between the prefix and a row."""
+        return b"," + self.sep
 
 
 def merging(plan: Plan) -> bool:
