@@ -138,9 +138,12 @@ def _with_parents(catalog: Catalog, table: QName) -> list[QName]:
 
 @dataclass(frozen=True)
 class _Schedule:
-    """What the early validation (_Early) goes by: per FK taken off (its table as stored,
+    """What the early validation (_Early) goes by: per FK to validate (its table as stored,
     its name), the data entries it waits for, those of its table and of the table it
-    references (their partitions' too); and each data entry's table, as pg_restore -v names it."""
+    references (their partitions' too); and each data entry's table, as pg_restore -v names it.
+
+    An FK that is NOT VALID in the schema is not among them: validating it would leave it
+    stricter than the source's; the finish step puts it back as it was."""
 
     waits: dict[tuple[str, str], frozenset[int]]
     names: dict[str, int]
@@ -156,6 +159,7 @@ class _Schedule:
         waits = {
             (str(p.table), p.name): frozenset(under.get(p.table, set()) | under.get(refs[(p.table, p.name)], set()))
             for p in fks
+            if p.validated
         }
         return cls(waits, {f"{q.schema}.{q.name}": dump_id for dump_id, q in entries.items()})
 
