@@ -138,12 +138,9 @@ def _with_parents(catalog: Catalog, table: QName) -> list[QName]:
 
 @dataclass(frozen=True)
 class _Schedule:
-    """What the early validation (_Early) goes by: per FK to validate (its table as stored,
+    """What the early validation (_Early) goes by: per FK taken off (its table as stored,
     its name), the data entries it waits for, those of its table and of the table it
-    references (their partitions' too); and each data entry's table, as pg_restore -v names it.
-
-    An FK that is NOT VALID in the schema is not among them: validating it would leave it
-    stricter than the source's; the finish step puts it back as it was."""
+    references (their partitions' too); and each data entry's table, as pg_restore -v names it."""
 
     waits: dict[tuple[str, str], frozenset[int]]
     names: dict[str, int]
@@ -159,7 +156,6 @@ class _Schedule:
         waits = {
             (str(p.table), p.name): frozenset(under.get(p.table, set()) | under.get(refs[(p.table, p.name)], set()))
             for p in fks
-            if p.validated
         }
         return cls(waits, {f"{q.schema}.{q.name}": dump_id for dump_id, q in entries.items()})
 
@@ -167,8 +163,10 @@ class _Schedule:
 class _Early:
     """FKs put back and validated while pg_restore goes on: each once the data entries it
     waits for are loaded (pg_restore -v says which), on one connection of its own beside
-    the load's, as the finish step would (restored NOT VALID, then validated and struck
-    off). One that fails is left to the finish step, which tries it again and names it."""
+    the load's, as the finish step would: put back, then validated and struck off if the
+    table still lists it as pending (PENDING_VALIDATION: not one that was NOT VALID in the
+    schema, which stays so). One that fails is left to the finish step, which tries it
+    again and names it."""
 
     _FINISHED = re.compile(rb"pg_restore: finished item (\d+) ")
     _PROCESSING = re.compile(rb'pg_restore: processing data for table "(.*)"')
@@ -208,6 +206,8 @@ class _Early:
         try:
             _execute(self.dsn, pending.restore_one(table, name))
             with connect(self.dsn) as conn:
+                if conn.execute(pending.pending_validation_of(table, name)).fetchone() is None:
+                    return
                 conn.execute(pending.validate_step(table, name))
                 conn.commit()
             self.validated += 1

@@ -8,8 +8,8 @@ changed dump, a run of statements into one table with one prefix
 ``PREFIX SEP(r1),SEP(r2);``, each row's text copied byte for byte and joined as
 the dump's first row follows its prefix: for ``--inserts``, all on one line (psql
 handles a script a line at a time, in turn with the server, so its work per line
-adds to the load's time); for ``--rows-per-insert``, a row a line as pg_dump has it. PostgreSQL
-coerces every row of an INSERT's VALUES list to the target columns as it does a
+adds to the load's time); for ``--rows-per-insert``, a row a line as pg_dump has
+it. PostgreSQL coerces every row of an INSERT's VALUES list to the target columns as it does a
 lone row, DEFAULT included (pg_dump's ``--rows-per-insert`` relies on it).
 
 The work goes a chunk of the splitter's statements at a time (``Item.chunks``),

@@ -138,10 +138,15 @@ END $dumpfix$;
 RESTORE = _restore()
 
 
+def _one(table: str, name: str) -> str:
+    """The condition on a row of the table that picks one FK (table: as stored)."""
+    return f" AND table_name = {quote_literal(table)} AND name = {quote_literal(name)}"
+
+
 def restore_one(table: str, name: str) -> str:
     """One FK back in place as RESTORE puts them (table: as stored), for a transaction of its
     own: while the load goes on, once the tables it joins are loaded."""
-    return _restore(f" AND table_name = {quote_literal(table)} AND name = {quote_literal(name)}")
+    return _restore(_one(table, name))
 
 
 #: After pg_restore succeeded: a later run that finds FKs pending knows the data is complete.
@@ -172,8 +177,19 @@ BEGIN
 END $dumpfix$;
 """
 
-#: Rows of FKs back in place but not validated yet: (table_name, name).
-PENDING_VALIDATION = f"SELECT table_name, name FROM {TABLE} WHERE state = 'restored' ORDER BY table_name, name"
+
+def _pending_validation(which: str = "") -> str:
+    return f"SELECT table_name, name FROM {TABLE} WHERE state = 'restored'{which} ORDER BY table_name, name"
+
+
+#: Rows of FKs back in place but not validated yet: (table_name, name). Not one that was
+#: NOT VALID in the schema (RESTORE strikes it off), nor one still off.
+PENDING_VALIDATION = _pending_validation()
+
+
+def pending_validation_of(table: str, name: str) -> str:
+    """PENDING_VALIDATION for one FK (table: as stored): a row if it is to be validated."""
+    return _pending_validation(_one(table, name))
 
 
 @dataclasses.dataclass(frozen=True)
